@@ -1,0 +1,14 @@
+from django.urls import path
+
+from catalog import views
+
+app_name = "catalog"
+
+urlpatterns = [
+    path("albums/", views.album_list, name="album-list"),
+    path("albums/<int:pk>/", views.album_detail, name="album-detail"),
+    path("sync/trigger/", views.sync_trigger, name="sync-trigger"),
+    path("sync/status/", views.sync_status, name="sync-status"),
+    path("sync/cancel/", views.sync_cancel, name="sync-cancel"),
+    path("sync/history/", views.sync_history, name="sync-history"),
+]

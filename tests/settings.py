@@ -1,0 +1,17 @@
+"""Settings for the test suite: the real settings, without `.env`, with a fixed test secret."""
+
+import os
+
+os.environ["DJANGO_ENV_FILE"] = ""
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
+
+from config.settings import *  # noqa: E402, F403
+
+# The manifest storage needs `collectstatic`; the tests serve static files as they are.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Static files are served from the app folders in tests; there is no collectstatic output.
+WHITENOISE_AUTOREFRESH = True
