@@ -24,3 +24,19 @@ class SpotifyAlbum:
     image_large_url: str
     image_thumbnail_url: str
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumLookup:
+    """The outcome for one requested album id: `album`, or an `error` for the user."""
+
+    album_id: str
+    album: SpotifyAlbum | None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitPause:
+    """Spotify answered 429: every worker waits `seconds` before the next request."""
+
+    seconds: float
