@@ -16,6 +16,11 @@ if ENV_FILE:
     load_dotenv(ENV_FILE)
 
 
+def env_str(name: str, default: str = "") -> str:
+    """The variable's value; an empty or unset variable means the default."""
+    return os.environ.get(name, "").strip() or default
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None or value.strip() == "":
@@ -35,7 +40,7 @@ def env_int(name: str, default: int) -> int:
 
 DEBUG = env_bool("DJANGO_DEBUG")
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -46,12 +51,12 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = [
     host.strip()
-    for host in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+    for host in env_str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
     if host.strip()
 ]
 CSRF_TRUSTED_ORIGINS = [
     origin.strip()
-    for origin in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",")
+    for origin in env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",")
     if origin.strip()
 ]
 
@@ -119,7 +124,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 DATABASES: dict[str, dict[str, Any]] = {
     "default": dict(
         dj_database_url.parse(
-            os.environ.get("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+            env_str("DATABASE_URL", "") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
             conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
             conn_health_checks=True,
         )
@@ -145,7 +150,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -172,12 +177,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"catalog": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")}},
+    "loggers": {"catalog": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")}},
 }
 
 # --- The catalog's own settings -------------------------------------------------------------
 
-GOOGLE_SHEETS_XLSX_URL = os.environ.get(
+GOOGLE_SHEETS_XLSX_URL = env_str(
     "GOOGLE_SHEETS_XLSX_URL",
     "https://docs.google.com/spreadsheets/d/"
     "1fQFg52uaojpRCz29EzSHVpsX5SYVJ2VN8IuKs9XA5W8/export?format=xlsx",
@@ -186,10 +191,10 @@ WORKBOOK_MAX_BYTES = env_int("WORKBOOK_MAX_BYTES", 100 * 1024 * 1024)
 WORKBOOK_CONNECT_TIMEOUT = env_int("WORKBOOK_CONNECT_TIMEOUT", 10)
 WORKBOOK_READ_TIMEOUT = env_int("WORKBOOK_READ_TIMEOUT", 60)
 
-SPOTIFY_CLIENT_ID = os.environ.get("SPOTIFY_CLIENT_ID", "")
-SPOTIFY_CLIENT_SECRET = os.environ.get("SPOTIFY_CLIENT_SECRET", "")
-SPOTIFY_API_BASE_URL = os.environ.get("SPOTIFY_API_BASE_URL", "https://api.spotify.com/v1/")
-SPOTIFY_TOKEN_URL = os.environ.get("SPOTIFY_TOKEN_URL", "https://accounts.spotify.com/api/token")
+SPOTIFY_CLIENT_ID = env_str("SPOTIFY_CLIENT_ID", "")
+SPOTIFY_CLIENT_SECRET = env_str("SPOTIFY_CLIENT_SECRET", "")
+SPOTIFY_API_BASE_URL = env_str("SPOTIFY_API_BASE_URL", "https://api.spotify.com/v1/")
+SPOTIFY_TOKEN_URL = env_str("SPOTIFY_TOKEN_URL", "https://accounts.spotify.com/api/token")
 SPOTIFY_CONCURRENCY = env_int("SPOTIFY_CONCURRENCY", 4)
 SPOTIFY_MAX_RETRY_AFTER = env_int("SPOTIFY_MAX_RETRY_AFTER", 120)
 SPOTIFY_TIMEOUT = env_int("SPOTIFY_TIMEOUT", 10)
