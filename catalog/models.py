@@ -143,6 +143,8 @@ class SyncOperation(models.Model):
     options = models.JSONField(default=dict, blank=True)
     cancel_requested = models.BooleanField(default=False)
     started_at = models.DateTimeField(default=timezone.now)
+    # When the current stage began: the time-left estimate is per stage.
+    stage_started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(default=timezone.now)
 
