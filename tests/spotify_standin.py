@@ -212,6 +212,9 @@ class _State:
 class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 so clients can keep connections alive, as they do with the real API.
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, Nagle + delayed ACK stall
+    # every keep-alive response by ~40 ms.
+    disable_nagle_algorithm = True
     server_version = "SpotifyStandIn/1.0"
     state: _State  # set on the subclass each server makes
 
