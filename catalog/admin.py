@@ -1,0 +1,141 @@
+from django.contrib import admin
+from django.db import models
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from catalog.models import Album, Artist, Genre, VocalStyle
+
+
+@admin.register(Artist)
+class ArtistAdmin(admin.ModelAdmin):
+    list_display = ["name", "country", "album_count", "updated_at"]
+    search_fields = ["name", "normalized_name"]
+    list_filter = ["country"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Artist]:
+        return super().get_queryset(request).annotate(album_count=Count("albums"))
+
+    @admin.display(description="Albums", ordering="album_count")
+    def album_count(self, obj: Artist) -> int:
+        return obj.album_count  # type: ignore[attr-defined]
+
+
+@admin.register(Genre)
+class GenreAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "album_count"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Genre]:
+        return super().get_queryset(request).annotate(album_count=Count("albums"))
+
+    @admin.display(description="Albums", ordering="album_count")
+    def album_count(self, obj: Genre) -> int:
+        return obj.album_count  # type: ignore[attr-defined]
+
+
+@admin.register(VocalStyle)
+class VocalStyleAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "album_count"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[VocalStyle]:
+        return super().get_queryset(request).annotate(album_count=Count("albums"))
+
+    @admin.display(description="Albums", ordering="album_count")
+    def album_count(self, obj: VocalStyle) -> int:
+        return obj.album_count  # type: ignore[attr-defined]
+
+
+@admin.register(Album)
+class AlbumAdmin(admin.ModelAdmin):
+    list_display = [
+        "title",
+        "artist",
+        "release_date",
+        "release_date_precision",
+        "release_list",
+        "format",
+        "is_debut",
+        "is_reissue",
+        "vocal_style",
+        "has_spotify",
+        "in_workbook",
+    ]
+    list_display_links = ["title"]
+    list_filter = [
+        "in_workbook",
+        "release_list",
+        "format",
+        "is_debut",
+        "is_reissue",
+        "year",
+        "release_date_precision",
+        "vocal_style",
+        ("spotify_fetched_at", admin.EmptyFieldListFilter),
+    ]
+    search_fields = ["title", "artist__name", "spotify_album_id", "genres__name"]
+    list_select_related = ["artist", "vocal_style"]
+    # 17,500 albums and ~2,000 genres: search widgets, never a <select> of every row.
+    autocomplete_fields = ["artist", "genres", "vocal_style"]
+    date_hierarchy = "release_date"
+    list_per_page = 50
+    # Typed links without a scheme become https:// (Django 6's default, without the warning).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    readonly_fields = ["spotify_fetched_at", "created_at", "updated_at"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "title",
+                    "artist",
+                    ("release_date", "release_date_precision", "year"),
+                    ("release_list", "format"),
+                    ("is_debut", "is_reissue"),
+                    "country",
+                    "genres",
+                    "vocal_style",
+                    "in_workbook",
+                ]
+            },
+        ),
+        (
+            "Links",
+            {
+                "fields": [
+                    "spotify_album_id",
+                    "spotify_url",
+                    "bandcamp_url",
+                    "youtube_url",
+                    "apple_music_url",
+                    "amazon_url",
+                ]
+            },
+        ),
+        (
+            "From Spotify",
+            {
+                "fields": [
+                    "cover_image_url",
+                    "cover_thumbnail_url",
+                    "spotify_name",
+                    "spotify_artist_name",
+                    "total_tracks",
+                    "spotify_fetched_at",
+                ]
+            },
+        ),
+        ("Bookkeeping", {"fields": ["identity_key", "created_at", "updated_at"]}),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Album | None = None) -> list[str]:
+        # The import identity is typed once when adding by hand, then only the import sets it.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "identity_key"] if obj else fields
+
+    @admin.display(description="Spotify", boolean=True, ordering="spotify_album_id")
+    def has_spotify(self, obj: Album) -> bool:
+        return bool(obj.spotify_album_id)

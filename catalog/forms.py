@@ -1,0 +1,151 @@
+"""The album list's filter form, and the links that keep or drop its values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django import forms
+from django.core.paginator import Page
+from django.utils.http import urlencode
+
+from catalog.models import Album, VocalStyle
+from catalog.selectors import AlbumFilters, GenreFacet
+
+SEARCH_MAX_LENGTH = 100
+DEBUT_CHIP = "Debuts only"
+
+
+class LenientMultipleChoiceField(forms.MultipleChoiceField):
+    """Keeps the known values and drops the others, so an old or edited link still works."""
+
+    def clean(self, value: Any) -> list[str]:
+        known = {str(choice) for choice, _label in self.choices}
+        return list(dict.fromkeys(v for v in self.to_python(value) or () if v in known))
+
+
+class AlbumFilterForm(forms.Form):
+    """Validates the album list's query string; invalid values are dropped, never an error page."""
+
+    q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH, label="Search")
+    genre = LenientMultipleChoiceField(required=False, label="Genres")
+    vocal = LenientMultipleChoiceField(required=False, label="Vocal style")
+    year = forms.IntegerField(required=False, min_value=1900, max_value=2100, label="Year")
+    list = forms.ChoiceField(
+        required=False, choices=[("", "All lists"), *Album.ReleaseList.choices], label="List"
+    )
+    format = forms.ChoiceField(
+        required=False, choices=[("", "LP and EP"), *Album.Format.choices], label="Format"
+    )
+    debut = forms.BooleanField(required=False, label="Debuts only")
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        genre_facets: Sequence[GenreFacet],
+        vocal_styles: Sequence[VocalStyle],
+    ) -> None:
+        super().__init__(data)
+        self.fields["genre"].choices = [(g.slug, g.name) for g in genre_facets]  # type: ignore[attr-defined]
+        self.fields["vocal"].choices = [(v.slug, v.name) for v in vocal_styles]  # type: ignore[attr-defined]
+
+    def filters(self) -> AlbumFilters:
+        """The valid part of the submitted filters (bad values are left out)."""
+        self.is_valid()
+        data = self.cleaned_data
+        return AlbumFilters(
+            q=data.get("q") or "",
+            genres=tuple(data.get("genre") or ()),
+            vocal_styles=tuple(data.get("vocal") or ()),
+            year=data.get("year"),
+            release_list=data.get("list") or "",
+            format=data.get("format") or "",
+            debut=bool(data.get("debut")),
+        )
+
+
+def filter_params(filters: AlbumFilters) -> list[tuple[str, str]]:
+    """The query-string pairs that reproduce `filters`, in the form's order."""
+    params: list[tuple[str, str]] = []
+    if filters.q:
+        params.append(("q", filters.q))
+    params.extend(("genre", slug) for slug in filters.genres)
+    params.extend(("vocal", slug) for slug in filters.vocal_styles)
+    if filters.year is not None:
+        params.append(("year", str(filters.year)))
+    if filters.release_list:
+        params.append(("list", filters.release_list))
+    if filters.format:
+        params.append(("format", filters.format))
+    if filters.debut:
+        params.append(("debut", "1"))
+    return params
+
+
+def list_url(base_url: str, filters: AlbumFilters, *, page: int = 1) -> str:
+    """The album list URL showing `filters` (and `page` when it is not the first)."""
+    params = filter_params(filters)
+    if page > 1:
+        params.append(("page", str(page)))
+    return f"{base_url}?{urlencode(params)}" if params else base_url
+
+
+@dataclass(frozen=True, slots=True)
+class FilterChip:
+    label: str
+    remove_url: str  # the same list without this one value
+
+
+def filter_chips(
+    filters: AlbumFilters,
+    *,
+    base_url: str,
+    genre_names: dict[str, str],
+    vocal_names: dict[str, str],
+) -> list[FilterChip]:
+    """One chip per active filter value; removing a chip goes back to the first page."""
+
+    def without(**changes: Any) -> str:
+        return list_url(base_url, replace(filters, **changes))
+
+    chips: list[FilterChip] = []
+    if filters.q:
+        chips.append(FilterChip(f"Search: {filters.q}", without(q="")))
+    for slug in filters.genres:
+        remaining = tuple(s for s in filters.genres if s != slug)
+        chips.append(FilterChip(genre_names.get(slug, slug), without(genres=remaining)))
+    for slug in filters.vocal_styles:
+        remaining = tuple(s for s in filters.vocal_styles if s != slug)
+        chips.append(FilterChip(vocal_names.get(slug, slug), without(vocal_styles=remaining)))
+    if filters.year is not None:
+        chips.append(FilterChip(str(filters.year), without(year=None)))
+    if filters.release_list:
+        label = Album.ReleaseList(filters.release_list).label
+        chips.append(FilterChip(label, without(release_list="")))
+    if filters.format:
+        chips.append(FilterChip(filters.format, without(format="")))
+    if filters.debut:
+        chips.append(FilterChip(DEBUT_CHIP, without(debut=False)))
+    return chips
+
+
+@dataclass(frozen=True, slots=True)
+class PageLink:
+    number: int | None  # None for an ellipsis
+    url: str
+    is_current: bool
+
+
+def page_links(page: Page, *, base_url: str, filters: AlbumFilters) -> list[PageLink]:
+    """Links to the pages around `page` and at both ends, keeping the filters."""
+    numbers: Iterable[int | str] = page.paginator.get_elided_page_range(  # pyright: ignore[reportAttributeAccessIssue]
+        page.number, on_each_side=2, on_ends=1
+    )
+    return [
+        PageLink(number, list_url(base_url, filters, page=number), number == page.number)
+        if isinstance(number, int)
+        else PageLink(None, "", False)
+        for number in numbers
+    ]

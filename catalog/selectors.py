@@ -1,0 +1,128 @@
+"""Read-side queries for the catalog pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+
+from catalog.models import Album, Genre, VocalStyle
+
+AlbumGenre = Album.genres.through
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumFilters:
+    """What the visitor asked the album list for; empty values mean "any"."""
+
+    q: str = ""
+    genres: tuple[str, ...] = ()  # slugs; an album matches when it has any of them
+    vocal_styles: tuple[str, ...] = ()  # slugs; any of them
+    year: int | None = None
+    release_list: str = ""
+    format: str = ""
+    debut: bool = False
+
+    def is_active(self) -> bool:
+        return self != AlbumFilters()
+
+
+@dataclass(frozen=True, slots=True)
+class GenreFacet:
+    slug: str
+    name: str
+    album_count: int
+
+
+def visible_albums() -> QuerySet[Album]:
+    """Albums still in the workbook: the ones the catalog lists."""
+    return Album.objects.filter(in_workbook=True)
+
+
+def newest_first(albums: QuerySet[Album]) -> QuerySet[Album]:
+    # PostgreSQL sorts NULL first in DESC order, SQLite last: say it, so both agree.
+    return albums.order_by(F("release_date").desc(nulls_last=True), "-id")
+
+
+def album_list(*, filters: AlbumFilters) -> QuerySet[Album]:
+    """Visible albums matching `filters`, newest release first, ready for the tile grid.
+
+    Genre and search conditions are EXISTS subqueries rather than joins, so an album with
+    several matching genres is listed once without a DISTINCT over the whole page.
+    """
+    albums = visible_albums()
+    if filters.genres:
+        albums = albums.filter(
+            Exists(
+                AlbumGenre.objects.filter(album_id=OuterRef("pk"), genre__slug__in=filters.genres)
+            )
+        )
+    if filters.vocal_styles:
+        albums = albums.filter(vocal_style__slug__in=filters.vocal_styles)
+    if filters.year is not None:
+        albums = albums.filter(year=filters.year)
+    if filters.release_list:
+        albums = albums.filter(release_list=filters.release_list)
+    if filters.format:
+        albums = albums.filter(format=filters.format)
+    if filters.debut:
+        albums = albums.filter(is_debut=True)
+    if filters.q:
+        albums = albums.filter(
+            Q(title__icontains=filters.q)
+            | Q(artist__name__icontains=filters.q)
+            | Exists(
+                AlbumGenre.objects.filter(album_id=OuterRef("pk"), genre__name__icontains=filters.q)
+            )
+        )
+    return newest_first(
+        albums.select_related("artist", "vocal_style").prefetch_related(
+            Prefetch("genres", queryset=Genre.objects.only("name", "slug"))
+        )
+    )
+
+
+def catalog_is_empty() -> bool:
+    return not visible_albums().exists()
+
+
+def genre_facets() -> list[GenreFacet]:
+    """Genres of visible albums, most used first (then by name), with their album counts."""
+    # Links minus those of the few hidden albums: no lookup of every linked album (SQLite
+    # otherwise visits the album table ~50,000 times for 17,500 albums).
+    hidden = Album.objects.filter(in_workbook=False).values("pk")
+    rows = (
+        AlbumGenre.objects.exclude(album_id__in=hidden)
+        .values("genre__slug", "genre__name")
+        .annotate(album_count=Count("album_id"))
+        .order_by("-album_count", "genre__name")
+    )
+    return [
+        GenreFacet(slug=row["genre__slug"], name=row["genre__name"], album_count=row["album_count"])
+        for row in rows
+    ]
+
+
+def vocal_style_options() -> list[VocalStyle]:
+    """Vocal styles that at least one visible album has, by name."""
+    return list(
+        VocalStyle.objects.filter(Exists(visible_albums().filter(vocal_style=OuterRef("pk"))))
+    )
+
+
+def release_years() -> list[int]:
+    """Years of visible albums, newest first."""
+    return list(
+        visible_albums()
+        .filter(year__isnull=False)
+        .order_by("-year")
+        .values_list("year", flat=True)
+        .distinct()
+    )
+
+
+def album_detail() -> QuerySet[Album]:
+    """Albums with what the detail page shows; hidden albums included (their links live on)."""
+    return Album.objects.select_related("artist", "vocal_style").prefetch_related(
+        Prefetch("genres", queryset=Genre.objects.only("name", "slug"))
+    )

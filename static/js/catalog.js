@@ -1,0 +1,59 @@
+// Small enhancements for the album list. Everything works without this file.
+(function () {
+  "use strict";
+
+  // Filter a long <select> (the ~2,000 genres) by the text typed in its search box.
+  function setUpOptionSearch(input) {
+    if (input.dataset.ready) return;
+    input.dataset.ready = "1";
+    var select = document.querySelector(input.dataset.filtersOptions);
+    if (!select) return;
+    input.hidden = false;
+    var options = Array.prototype.slice.call(select.options);
+    var labels = options.map(function (option) { return option.text.toLowerCase(); });
+    input.addEventListener("input", function (event) {
+      // The box only narrows the list: it must not submit the filter form.
+      event.stopPropagation();
+      var term = input.value.trim().toLowerCase();
+      for (var i = 0; i < options.length; i++) {
+        options[i].hidden = term !== "" && labels[i].indexOf(term) === -1 && !options[i].selected;
+      }
+    });
+    input.addEventListener("change", function (event) { event.stopPropagation(); });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") event.preventDefault();
+    });
+  }
+
+  function setUp(root) {
+    root.querySelectorAll("[data-filters-options]").forEach(setUpOptionSearch);
+    // On a phone the filters start folded, so the albums are on the first screen.
+    if (window.matchMedia("(max-width: 47.99rem)").matches) {
+      root.querySelectorAll("details[data-collapse-on-mobile]").forEach(function (details) {
+        if (details.dataset.ready) return;
+        details.dataset.ready = "1";
+        details.open = false;
+      });
+    }
+  }
+
+  // Shareable URLs: leave the form's empty fields (q=&year=...) out of the request and the URL.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt.hasAttribute("data-drop-empty-params")) return;
+    var data = event.detail.formData;
+    Array.from(new Set(data.keys())).forEach(function (key) {
+      var values = data.getAll(key).filter(function (value) { return value !== ""; });
+      data.delete(key);
+      values.forEach(function (value) { data.append(key, value); });
+    });
+  });
+
+  // Content htmx swaps in (the whole body after a filter chip is removed) is set up too.
+  document.addEventListener("htmx:load", function (event) { setUp(event.target); });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { setUp(document); });
+  } else {
+    setUp(document);
+  }
+})();

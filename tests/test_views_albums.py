@@ -1,0 +1,744 @@
+import datetime
+import re
+from html import unescape
+from urllib.parse import quote, urlencode
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import Album
+from catalog.views import ALBUMS_PER_PAGE, EMPTY_CATALOG, EMPTY_FILTERED
+from tests.factories import make_album, make_artist, make_genre, make_vocal_style
+
+pytestmark = pytest.mark.django_db
+
+LIST_URL = reverse("catalog:album-list")
+
+
+def get_list(client, params=None, **headers):
+    return client.get(LIST_URL, params or {}, headers=headers)
+
+
+TILE_ID = re.compile(r'class="album-tile[^"]*" data-album-id="(\d+)"')
+
+
+def listed_ids(response) -> list[int]:
+    """Album ids in the order the tiles show them."""
+    return [int(pk) for pk in TILE_ID.findall(response.content.decode())]
+
+
+def chip_links(response) -> dict[str, str]:
+    """Chip label -> the URL the chip links to (after HTML unescaping)."""
+    html = response.content.decode()
+    return {
+        unescape(label).strip(): unescape(href)
+        for href, label in re.findall(r'<a class="chip[^"]*" href="([^"]*)"[^>]*>([^<]*)', html)
+    }
+
+
+# --- Listing and ordering ------------------------------------------------------------------
+
+
+def test_lists_visible_albums_newest_first_with_undated_last(client):
+    """Newest release first, ties by newest id, albums without a date at the end."""
+    old = make_album(release_date=datetime.date(2023, 5, 1))
+    undated = make_album(release_date=None, year=2024)
+    new = make_album(release_date=datetime.date(2025, 3, 1))
+    same_day_first = make_album(release_date=datetime.date(2024, 6, 1))
+    same_day_second = make_album(release_date=datetime.date(2024, 6, 1))
+
+    response = get_list(client)
+
+    assert listed_ids(response) == [
+        new.pk,
+        same_day_second.pk,
+        same_day_first.pk,
+        old.pk,
+        undated.pk,
+    ]
+
+
+def test_hidden_albums_are_not_listed(client):
+    """Albums no longer in the workbook are left out of the list."""
+    visible = make_album()
+    make_album(in_workbook=False)
+
+    assert listed_ids(get_list(client)) == [visible.pk]
+
+
+def test_tile_shows_the_albums_facts(client):
+    """A tile shows title, artist, date, country, genres, vocal style and the badges."""
+    album = make_album(
+        title="Monolith",
+        artist="Vessel of Ash",
+        country="Norway",
+        format=Album.Format.EP,
+        is_debut=True,
+        is_reissue=True,
+        vocal_style=make_vocal_style("Harsh"),
+        genres=[make_genre("Djent"), make_genre("Post-Metal")],
+    )
+
+    html = get_list(client).content.decode()
+
+    assert f'<article class="album-tile album-tile--debut" data-album-id="{album.pk}">' in html
+    for text in ["Monolith", "Vessel of Ash", "Jan 15, 2025", "Norway", "Djent, Post-Metal"]:
+        assert text in html
+    assert '<li class="badge badge--format">EP</li>' in html
+    assert '<li class="badge badge--debut">Debut</li>' in html
+    assert '<li class="badge badge--reissue">Reissue</li>' in html
+    assert '<li class="badge badge--vocals">Harsh</li>' in html
+
+
+def test_tile_cover_is_a_lazy_thumbnail_with_dimensions(client):
+    """The tile's cover is the thumbnail, lazy-loaded, with width and height."""
+    make_album(
+        cover_image_url="https://i.scdn.co/image/large",
+        cover_thumbnail_url="https://i.scdn.co/image/thumb",
+    )
+
+    html = get_list(client).content.decode()
+
+    assert (
+        '<img src="https://i.scdn.co/image/thumb" alt="" width="300" height="300" loading="lazy"'
+        in html
+    )
+    assert "image/large" not in html
+
+
+def test_tile_without_cover_shows_the_placeholder(client):
+    """An album without cover art gets the placeholder image."""
+    make_album(cover_image_url="", cover_thumbnail_url="")
+
+    html = get_list(client).content.decode()
+
+    assert 'class="cover-placeholder" src="/static/img/cover-placeholder.svg"' in html
+
+
+def test_workbook_values_are_escaped(client):
+    """Text from the workbook is HTML-escaped, never markup."""
+    make_album(
+        title="<script>alert(1)</script>",
+        artist='Band "<b>"',
+        genres=[make_genre("<i>Genre</i>", slug="genre-markup")],
+    )
+
+    html = get_list(client).content.decode()
+
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>" not in html
+    assert "<i>Genre</i>" not in html
+    assert "&lt;i&gt;Genre&lt;/i&gt;" in html
+
+
+# --- Filters ---------------------------------------------------------------------------------
+
+
+def test_genre_filter_lists_albums_with_that_genre(client):
+    """?genre=<slug> lists only albums with that genre."""
+    djent = make_genre("Djent")
+    match = make_album(genres=[djent, make_genre("Jazz")])
+    make_album(genres=[make_genre("Doom")])
+
+    assert listed_ids(get_list(client, {"genre": "djent"})) == [match.pk]
+
+
+def test_several_genres_match_any_of_them_once(client):
+    """Several genres list albums with any of them, each album once."""
+    djent, jazz = make_genre("Djent"), make_genre("Jazz")
+    both = make_album(genres=[djent, jazz], release_date=datetime.date(2025, 3, 1))
+    only_jazz = make_album(genres=[jazz], release_date=datetime.date(2025, 2, 1))
+    make_album(genres=[make_genre("Doom")])
+
+    response = get_list(client, {"genre": ["djent", "jazz"]})
+
+    assert listed_ids(response) == [both.pk, only_jazz.pk]
+
+
+def test_vocal_style_filter_accepts_several(client):
+    """?vocal= may repeat; albums with any of those vocal styles are listed."""
+    harsh, clean = make_vocal_style("Harsh"), make_vocal_style("Clean")
+    harsh_album = make_album(vocal_style=harsh, release_date=datetime.date(2025, 2, 1))
+    clean_album = make_album(vocal_style=clean, release_date=datetime.date(2025, 1, 1))
+    make_album(vocal_style=make_vocal_style("Mixed"))
+    make_album(vocal_style=None)
+
+    assert listed_ids(get_list(client, {"vocal": "harsh"})) == [harsh_album.pk]
+    assert listed_ids(get_list(client, {"vocal": ["harsh", "clean"]})) == [
+        harsh_album.pk,
+        clean_album.pk,
+    ]
+
+
+def test_year_filter(client):
+    """?year= lists the albums of that year."""
+    match = make_album(release_date=datetime.date(2023, 4, 1))
+    make_album(release_date=datetime.date(2024, 4, 1))
+
+    assert listed_ids(get_list(client, {"year": "2023"})) == [match.pk]
+
+
+def test_list_filter(client):
+    """?list= lists the albums of one release list."""
+    match = make_album(release_list=Album.ReleaseList.PROG_ROCK)
+    make_album(release_list=Album.ReleaseList.PROG_METAL)
+
+    assert listed_ids(get_list(client, {"list": "prog-rock"})) == [match.pk]
+
+
+def test_format_filter(client):
+    """?format=EP lists EPs only."""
+    ep = make_album(format=Album.Format.EP)
+    make_album(format=Album.Format.LP)
+
+    assert listed_ids(get_list(client, {"format": "EP"})) == [ep.pk]
+
+
+def test_debut_filter(client):
+    """?debut=1 lists debuts only."""
+    debut = make_album(is_debut=True)
+    make_album(is_debut=False)
+
+    assert listed_ids(get_list(client, {"debut": "1"})) == [debut.pk]
+
+
+def test_filters_combine(client):
+    """Every filter at once narrows to the albums matching all of them."""
+    djent, harsh = make_genre("Djent"), make_vocal_style("Harsh")
+    wanted = {
+        "genres": [djent],
+        "vocal_style": harsh,
+        "release_date": datetime.date(2024, 3, 1),
+        "release_list": Album.ReleaseList.PROG_METAL,
+        "format": Album.Format.EP,
+        "is_debut": True,
+    }
+    match = make_album(title="Shadow Play", **wanted)
+    # Each of these differs from the match in exactly one way.
+    make_album(title="Shadow Two", **{**wanted, "genres": [make_genre("Jazz")]})
+    make_album(title="Shadow Three", **{**wanted, "vocal_style": make_vocal_style("Clean")})
+    make_album(title="Shadow Four", **{**wanted, "release_date": datetime.date(2023, 3, 1)})
+    make_album(title="Shadow Five", **{**wanted, "release_list": Album.ReleaseList.PROG_ROCK})
+    make_album(title="Shadow Six", **{**wanted, "format": Album.Format.LP})
+    make_album(title="Shadow Seven", **{**wanted, "is_debut": False})
+    make_album(title="Light", **wanted)
+
+    params = {
+        "q": "shadow",
+        "genre": "djent",
+        "vocal": "harsh",
+        "year": "2024",
+        "list": "prog-metal",
+        "format": "EP",
+        "debut": "1",
+    }
+    assert listed_ids(get_list(client, params)) == [match.pk]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"genre": "no-such-genre"},
+        {"vocal": "no-such-style"},
+        {"year": "abc"},
+        {"year": "99999"},
+        {"list": "polka"},
+        {"format": "8-track"},
+        {"page": "xyz"},
+        {"q": "x" * 500},
+    ],
+)
+def test_invalid_filter_values_are_ignored(client, params):
+    """A bad filter value is dropped: the page still lists the albums, without an error."""
+    album = make_album()
+
+    response = get_list(client, params)
+
+    assert response.status_code == 200
+    assert listed_ids(response) == [album.pk]
+
+
+def test_unknown_genre_is_dropped_but_known_ones_kept(client):
+    """In a list of genres, an unknown slug is dropped and the known ones still filter."""
+    match = make_album(genres=[make_genre("Djent")])
+    make_album(genres=[make_genre("Doom")])
+
+    response = get_list(client, {"genre": ["djent", "bogus"]})
+
+    assert listed_ids(response) == [match.pk]
+    assert list(chip_links(response)) == ["Djent", "Clear all"]
+
+
+# --- Search ----------------------------------------------------------------------------------
+
+
+def test_search_matches_title(client):
+    """?q= finds albums by a part of the title, whatever the case."""
+    match = make_album(title="The Obsidian Tide")
+    make_album(title="Something Else")
+
+    assert listed_ids(get_list(client, {"q": "obsidian"})) == [match.pk]
+
+
+def test_search_matches_artist_name(client):
+    """?q= finds albums by a part of the artist's name."""
+    match = make_album(artist=make_artist(name="Leprous"))
+    make_album(artist=make_artist(name="Haken"))
+
+    assert listed_ids(get_list(client, {"q": "LEPR"})) == [match.pk]
+
+
+def test_search_matches_genre_name_once_per_album(client):
+    """?q= finds albums by a genre name, each album once even when several genres match."""
+    match = make_album(genres=[make_genre("Avant-Garde Metal"), make_genre("Avant-Prog")])
+    make_album(genres=[make_genre("Doom")])
+
+    assert listed_ids(get_list(client, {"q": "avant"})) == [match.pk]
+
+
+# --- Chips and clearing ----------------------------------------------------------------------
+
+
+def test_active_filters_show_as_chips_that_remove_one_value(client):
+    """Each active value is a chip linking to the same list without that value."""
+    make_album(genres=[make_genre("Djent"), make_genre("Jazz")], is_debut=True)
+
+    response = get_list(client, {"genre": ["djent", "jazz"], "debut": "1", "q": "album"})
+    chips = chip_links(response)
+
+    assert chips == {
+        "Search: album": f"{LIST_URL}?genre=djent&genre=jazz&debut=1",
+        "Djent": f"{LIST_URL}?q=album&genre=jazz&debut=1",
+        "Jazz": f"{LIST_URL}?q=album&genre=djent&debut=1",
+        "Debuts only": f"{LIST_URL}?q=album&genre=djent&genre=jazz",
+        "Clear all": LIST_URL,
+    }
+
+
+def test_chip_for_every_kind_of_filter(client):
+    """Vocal style, year, list and format are chips too, labelled for people."""
+    make_album(vocal_style=make_vocal_style("Clean"), release_date=datetime.date(2024, 1, 1))
+
+    response = get_list(
+        client, {"vocal": "clean", "year": "2024", "list": "reissues", "format": "LP"}
+    )
+
+    assert set(chip_links(response)) == {
+        "Clean",
+        "2024",
+        "Reissues & special releases",
+        "LP",
+        "Clear all",
+    }
+
+
+def test_following_a_chip_removes_only_that_filter(client):
+    """The chip's link lists what the other filters match."""
+    djent = make_genre("Djent")
+    ep = make_album(genres=[djent], format=Album.Format.EP, release_date=datetime.date(2025, 2, 1))
+    lp = make_album(genres=[djent], format=Album.Format.LP)
+    make_album(format=Album.Format.EP)
+
+    response = get_list(client, {"genre": "djent", "format": "EP"})
+    assert listed_ids(response) == [ep.pk]
+
+    without_format = client.get(chip_links(response)["EP"])
+    assert listed_ids(without_format) == [ep.pk, lp.pk]
+
+
+def test_clear_all_lists_everything(client):
+    """The "Clear all" chip links to the unfiltered list."""
+    albums = [make_album(release_date=datetime.date(2025, 1, day)) for day in (2, 1)]
+    response = get_list(client, {"format": "EP"})
+
+    cleared = client.get(chip_links(response)["Clear all"])
+
+    assert listed_ids(cleared) == [album.pk for album in albums]
+    assert chip_links(cleared) == {}
+
+
+def test_no_chips_without_filters(client):
+    """The unfiltered list shows no chips and no "Clear all"."""
+    make_album()
+
+    assert chip_links(get_list(client)) == {}
+
+
+# --- Empty states ----------------------------------------------------------------------------
+
+
+def test_empty_catalog_says_to_run_a_sync(client):
+    """With no albums at all, the page says the catalog is empty."""
+    html = get_list(client).content.decode()
+
+    assert EMPTY_CATALOG in html
+    assert EMPTY_FILTERED not in html
+
+
+def test_only_hidden_albums_is_an_empty_catalog(client):
+    """Hidden albums alone still make an empty catalog, even with filters."""
+    make_album(in_workbook=False, format=Album.Format.EP)
+
+    html = get_list(client, {"format": "EP"}).content.decode()
+
+    assert EMPTY_CATALOG in html
+
+
+def test_no_match_says_the_filters_match_nothing(client):
+    """With albums but none matching, the page blames the filters."""
+    make_album(format=Album.Format.LP)
+
+    html = get_list(client, {"format": "EP"}).content.decode()
+
+    assert EMPTY_FILTERED in html
+    assert EMPTY_CATALOG not in html
+
+
+# --- Pagination ------------------------------------------------------------------------------
+
+
+def make_albums(count: int, **fields) -> list[Album]:
+    """`count` albums, newest first in the returned order (one day apart)."""
+    start = datetime.date(2020, 1, 1)
+    albums = [
+        make_album(release_date=start + datetime.timedelta(days=day), **fields)
+        for day in range(count)
+    ]
+    return albums[::-1]
+
+
+def test_first_page_holds_fifty_albums(client):
+    """The list shows 50 albums a page and a link to the next page."""
+    albums = make_albums(ALBUMS_PER_PAGE + 3)
+
+    response = get_list(client)
+
+    assert listed_ids(response) == [album.pk for album in albums[:ALBUMS_PER_PAGE]]
+    assert f'href="{LIST_URL}?page=2" rel="next"' in response.content.decode()
+
+
+def test_second_page_holds_the_rest(client):
+    """?page=2 shows the albums after the first 50."""
+    albums = make_albums(ALBUMS_PER_PAGE + 3)
+
+    response = get_list(client, {"page": "2"})
+
+    assert listed_ids(response) == [album.pk for album in albums[ALBUMS_PER_PAGE:]]
+
+
+def test_out_of_range_page_shows_the_last_page(client):
+    """A page number past the end shows the last page instead of an error."""
+    albums = make_albums(ALBUMS_PER_PAGE + 3)
+
+    response = get_list(client, {"page": "99"})
+
+    assert response.status_code == 200
+    assert listed_ids(response) == [album.pk for album in albums[ALBUMS_PER_PAGE:]]
+
+
+def test_page_links_keep_the_filters(client):
+    """Pagination links carry the active filters."""
+    make_albums(ALBUMS_PER_PAGE + 1, format=Album.Format.EP)
+
+    html = get_list(client, {"format": "EP"}).content.decode()
+
+    assert f'href="{LIST_URL}?format=EP&amp;page=2"' in html
+
+
+# --- HTMX ------------------------------------------------------------------------------------
+
+
+def test_htmx_request_gets_the_results_fragment(client):
+    """An HTMX request gets the results region only: no page around it, no filter form."""
+    album = make_album()
+
+    response = get_list(client, {"format": "LP"}, HX_Request="true")
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert 'id="album-filters"' not in html
+    assert html.lstrip().startswith('<section id="album-results"')
+    assert listed_ids(response) == [album.pk]
+    assert response["Vary"] == "HX-Request"
+
+
+def test_plain_request_gets_the_whole_page(client):
+    """A request without HTMX gets the whole page: layout, form and results."""
+    make_album()
+
+    html = get_list(client).content.decode()
+
+    assert html.startswith("<!doctype html>")
+    assert 'id="album-filters"' in html
+    assert 'id="album-results"' in html
+    assert '<script src="/static/django_htmx/htmx-2.min.js" defer></script>' in html
+    assert '<body hx-headers=\'{"x-csrftoken": "' in html
+
+
+@pytest.mark.parametrize("header", ["HX-Boosted", "HX-History-Restore-Request"])
+def test_boosted_and_history_restore_requests_get_the_whole_page(client, header):
+    """Requests that replace the whole body (boosted links, history restores) get the page."""
+    make_album()
+
+    response = get_list(client, {}, HX_Request="true", **{header: "true"})
+
+    assert "<html" in response.content.decode()
+
+
+def test_form_uses_htmx_and_works_without_it(client):
+    """The filter form is a GET form to the list, with htmx attributes that swap the results."""
+    html = get_list(client).content.decode()
+
+    assert f'method="get" action="{LIST_URL}"' in html
+    assert f'hx-get="{LIST_URL}" hx-target="#album-results"' in html
+    assert 'hx-push-url="true"' in html
+    assert 'type="submit"' in html
+
+
+def test_results_refresh_on_sync_completed_keep_the_filters(client):
+    """The results region reloads itself (same filters) when a sync completes."""
+    make_album(format=Album.Format.EP)
+
+    html = get_list(client, {"format": "EP", "q": ""}).content.decode()
+
+    assert f'hx-get="{LIST_URL}?format=EP" hx-trigger="syncCompleted from:body"' in html
+
+
+def test_form_shows_the_active_values(client):
+    """The form is filled in with the current filters."""
+    make_album(genres=[make_genre("Djent")], vocal_style=make_vocal_style("Harsh"))
+
+    html = get_list(
+        client, {"genre": "djent", "vocal": "harsh", "q": "x<y", "debut": "1", "year": "2025"}
+    ).content.decode()
+
+    assert '<option value="djent" selected>Djent (1)</option>' in html
+    assert 'name="vocal" value="harsh" checked' in html
+    assert 'name="q" value="x&lt;y"' in html
+    assert 'name="debut" value="1" checked' in html
+    assert '<option value="2025" selected>2025</option>' in html
+
+
+def test_genre_options_are_most_used_first_with_counts(client):
+    """Genre options come most used first (visible albums only), then by name."""
+    rare, common, tie = make_genre("Zeuhl"), make_genre("Djent"), make_genre("Ambient")
+    make_album(genres=[common, rare])
+    make_album(genres=[common, tie])
+    make_album(genres=[common])
+    make_album(genres=[rare], in_workbook=False)
+
+    html = get_list(client).content.decode()
+    options = re.findall(r'<option value="([a-z-]+)">[^<]*\((\d+)\)</option>', html)
+
+    assert options == [("djent", "3"), ("ambient", "1"), ("zeuhl", "1")]
+
+
+# --- Links to the detail page -----------------------------------------------------------------
+
+
+def test_tiles_link_to_the_detail_page_with_the_list_url(client):
+    """A tile links to the album, passing the current list URL (filters and page) along."""
+    album = make_album(format=Album.Format.EP)
+
+    html = get_list(client, {"format": "EP"}).content.decode()
+
+    back = quote(f"{LIST_URL}?format=EP", safe="")
+    assert f'href="{reverse("catalog:album-detail", args=[album.pk])}?back={back}"' in html
+
+
+# --- Query count -----------------------------------------------------------------------------
+
+
+def fill_catalog(albums: int, genres: int) -> None:
+    genre_rows = [make_genre(f"Genre {n}") for n in range(genres)]
+    styles = [make_vocal_style("Harsh"), make_vocal_style("Clean")]
+    for n in range(albums):
+        make_album(
+            genres=[genre_rows[n % genres], genre_rows[(n + 1) % genres]],
+            vocal_style=styles[n % 2],
+            cover_thumbnail_url="https://i.scdn.co/image/x" if n % 2 else "",
+        )
+    for extra in genre_rows[albums:]:
+        make_album(genres=[extra], in_workbook=True)
+
+
+# Genre facets, vocal styles, years, count, page of albums, their genres, the sync panel.
+LIST_QUERIES = 7
+
+
+@pytest.mark.parametrize(("albums", "genres"), [(5, 3), (50, 3), (5, 60), (50, 60)])
+@pytest.mark.parametrize(
+    "params", [{}, {"genre": "genre-1", "vocal": "harsh", "q": "album", "year": "2025"}]
+)
+def test_list_uses_a_fixed_number_of_queries(
+    client, django_assert_num_queries, albums, genres, params
+):
+    """The list costs the same queries whatever the page size and the number of genres."""
+    fill_catalog(albums, genres)
+
+    with django_assert_num_queries(LIST_QUERIES):
+        response = get_list(client, params)
+
+    shown = len(listed_ids(response))
+    if params:
+        assert shown > 0
+    else:
+        assert shown == min(ALBUMS_PER_PAGE, albums + max(0, genres - albums))
+
+
+def test_htmx_fragment_uses_the_same_fixed_number_of_queries(client, django_assert_num_queries):
+    """The HTMX fragment needs the same queries (the facets validate the genres)."""
+    fill_catalog(20, 10)
+
+    with django_assert_num_queries(LIST_QUERIES - 1):
+        get_list(client, {"genre": "genre-1"}, HX_Request="true")
+
+
+# --- Detail page -----------------------------------------------------------------------------
+
+
+def detail_url(album: Album, **params: str) -> str:
+    url = reverse("catalog:album-detail", args=[album.pk])
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def test_detail_shows_every_field(client):
+    """The detail page shows the album's facts and its large cover."""
+    album = make_album(
+        title="Monolith",
+        artist="Vessel of Ash",
+        release_date=datetime.date(2024, 6, 1),
+        release_date_precision=Album.DatePrecision.MONTH,
+        release_list=Album.ReleaseList.PROG_ROCK,
+        format=Album.Format.EP,
+        is_debut=True,
+        is_reissue=True,
+        country="Ontario, Canada",
+        vocal_style=make_vocal_style("Mixed"),
+        genres=[make_genre("Djent"), make_genre("Zeuhl")],
+        total_tracks=7,
+        cover_image_url="https://i.scdn.co/image/large",
+        cover_thumbnail_url="https://i.scdn.co/image/thumb",
+    )
+
+    html = client.get(detail_url(album)).content.decode()
+
+    for text in [
+        '<h1 class="album-detail__title">Monolith</h1>',
+        "Vessel of Ash",
+        '<time datetime="2024-06">June 2024</time>',
+        "Prog-rock",
+        "<dd>EP</dd>",
+        "Ontario, Canada",
+        "<dd>Mixed</dd>",
+        ">Djent</a>, <a",
+        ">Zeuhl</a>",
+        "<dd>7</dd>",
+        '<img src="https://i.scdn.co/image/large" alt="Cover of Monolith"',
+    ]:
+        assert text in html
+    assert "no longer in the workbook" not in html
+
+
+def test_detail_links_to_every_listening_service_in_a_new_tab(client):
+    """Spotify, Bandcamp, YouTube, Apple Music and Amazon links open safely in a new tab."""
+    album = make_album(
+        spotify_url="https://open.spotify.com/album/abc",
+        bandcamp_url="https://band.bandcamp.com/album/x",
+        youtube_url="https://youtube.com/playlist?list=1",
+        apple_music_url="https://music.apple.com/album/1",
+        amazon_url="https://amazon.com/dp/1",
+    )
+
+    html = client.get(detail_url(album)).content.decode()
+
+    for url, label in [
+        ("https://open.spotify.com/album/abc", "Spotify"),
+        ("https://band.bandcamp.com/album/x", "Bandcamp"),
+        ("https://youtube.com/playlist?list=1", "YouTube"),
+        ("https://music.apple.com/album/1", "Apple Music"),
+        ("https://amazon.com/dp/1", "Amazon"),
+    ]:
+        escaped = url.replace("&", "&amp;")
+        assert (
+            f'<a class="listen" href="{escaped}" target="_blank" rel="noopener noreferrer">'
+            f"{label}</a>"
+        ) in html
+
+
+def test_detail_shows_only_web_links(client):
+    """A link that is not http(s) (say `javascript:`) is not shown as a link."""
+    album = make_album(spotify_url="javascript:alert(1)", bandcamp_url="")
+
+    html = client.get(detail_url(album)).content.decode()
+
+    assert "javascript:" not in html
+    assert "No listening links in the workbook." in html
+
+
+def test_detail_without_cover_shows_the_placeholder(client):
+    """An album without cover art shows the placeholder, large."""
+    album = make_album(cover_image_url="", cover_thumbnail_url="")
+
+    html = client.get(detail_url(album)).content.decode()
+
+    assert 'class="cover-placeholder" src="/static/img/cover-placeholder.svg"' in html
+
+
+def test_detail_of_a_hidden_album_says_so(client):
+    """A hidden album's page still works and says it left the workbook."""
+    album = make_album(in_workbook=False)
+
+    response = client.get(detail_url(album))
+
+    assert response.status_code == 200
+    assert "This album is no longer in the workbook" in response.content.decode()
+
+
+def test_detail_of_an_unknown_album_is_404(client):
+    """An id that is no album answers 404."""
+    assert client.get(reverse("catalog:album-detail", args=[999_999])).status_code == 404
+
+
+def test_detail_escapes_workbook_values(client):
+    """Text from the workbook is escaped on the detail page too."""
+    album = make_album(title="<script>x</script>", country="<b>X</b>")
+
+    html = client.get(detail_url(album)).content.decode()
+
+    assert "<script>x</script>" not in html
+    assert "<b>X</b>" not in html
+
+
+def test_back_link_returns_to_the_filtered_list(client):
+    """The "Back to albums" link returns to the list URL the visitor came from, filters kept."""
+    album = make_album()
+
+    html = client.get(detail_url(album, back=f"{LIST_URL}?genre=djent&format=EP&page=2"))
+
+    assert (
+        f'<a href="{LIST_URL}?genre=djent&amp;format=EP&amp;page=2">‹ Back to albums</a>'
+        in html.content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "https://evil.example/catalog/albums/",
+        "//evil.example/catalog/albums/?q=1",
+        "/admin/",
+        "javascript:alert(1)",
+        "",
+    ],
+)
+def test_back_link_never_leaves_the_album_list(client, back):
+    """A `back` value that is not the album list falls back to the plain list URL."""
+    album = make_album()
+
+    html = client.get(detail_url(album, back=back)).content.decode()
+
+    assert f'<a href="{LIST_URL}">‹ Back to albums</a>' in html
+    assert not re.search(r'href="(https?:)?//evil', html)
