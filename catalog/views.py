@@ -1,16 +1,23 @@
 from urllib.parse import urlsplit
 
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from catalog import selectors
 from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links
+from catalog.services import sync
+from catalog.services.sync import SyncManager, SyncOptions
+from catalog.sync_panel import SyncPanel, load_sync_panel, recent_operations, sync_finished
 
 ALBUMS_PER_PAGE = 50
 EMPTY_FILTERED = "No albums match these filters"
@@ -93,24 +100,109 @@ def album_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "catalog/album_detail.html", context)
 
 
-# Placeholders until the Sync Now feature lands.
+# --- Sync Now (issue 4) ------------------------------------------------------------------------
+
+SYNC_PANEL_TEMPLATE = "catalog/sync_panel.html#panel"
+STAFF_REQUIRED = "Only staff members can sync the catalog: please log in."
+SYNC_STARTED = "Sync started."
+SYNC_CANCEL_REQUESTED = "Cancel requested: the sync stops after the current batch of albums."
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+def _render_panel(request: HttpRequest, panel: SyncPanel, *, status: int = 200) -> HttpResponse:
+    return render(request, SYNC_PANEL_TEMPLATE, {"sync_panel": panel}, status=status)
+
+
+def _sync_answer(
+    request: HtmxHttpRequest, *, status: int, message: str, alert: bool
+) -> HttpResponse:
+    """The panel for HTMX, the status JSON (or an error) for JSON clients, else a redirect.
+
+    A plain form POST (no JavaScript) gets a 303 back to the album list with `message`.
+    """
+    if _wants_json(request):
+        if alert:
+            return JsonResponse({"error": message}, status=status)
+        return JsonResponse(load_sync_panel().as_json(), status=status)
+    if request.htmx:
+        panel = load_sync_panel(alert=message if alert else "")
+        return _render_panel(request, panel, status=status)
+    (messages.error if alert else messages.success)(request, message)
+    response = HttpResponseRedirect(reverse("catalog:album-list"))
+    response.status_code = 303  # See Other: the browser GETs the list after the POST
+    return response
+
+
+def _staff_only(request: HtmxHttpRequest) -> HttpResponse | None:
+    """None for staff; 403 for HTMX and JSON requests; otherwise the login page."""
+    user = request.user
+    if user.is_active and user.is_staff:
+        return None
+    if request.htmx or _wants_json(request):
+        return _sync_answer(request, status=403, message=STAFF_REQUIRED, alert=True)
+    return redirect_to_login(reverse("catalog:album-list"))
 
 
 @require_POST
-def sync_trigger(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(status=501)
+def sync_trigger(request: HtmxHttpRequest) -> HttpResponse:
+    """Start a sync: 202 (HX-Trigger: syncStarted) at once; 409 while one runs; 503 when
+    Spotify enrichment is on without credentials. The import runs in the runner, not here."""
+    if denied := _staff_only(request):
+        return denied
+    try:
+        operation = SyncManager().start(options=SyncOptions(), user=request.user)
+    except sync.SpotifyNotConfigured:
+        return _sync_answer(request, status=503, message=sync.SPOTIFY_NOT_CONFIGURED, alert=True)
+    except sync.SyncAlreadyRunning:
+        return _sync_answer(request, status=409, message=sync.SYNC_ALREADY_RUNNING, alert=True)
+    if not request.htmx or _wants_json(request):
+        return _sync_answer(request, status=202, message=SYNC_STARTED, alert=False)
+    panel = load_sync_panel()
+    response = _render_panel(request, panel, status=202)
+    trigger_client_event(response, "syncStarted", {"id": operation.pk})
+    if sync_finished(panel, watching=operation.pk):
+        # Already over (a very small sync): the panel will not poll, so say it here.
+        trigger_client_event(response, "syncCompleted", {"id": operation.pk})
+    return response
 
 
+@never_cache
 @require_GET
-def sync_status(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(status=501)
+def sync_status(request: HtmxHttpRequest) -> HttpResponse:
+    """The panel fragment (the status JSON for `Accept: application/json`) of the latest sync.
+
+    A poller sends the id of the sync it watches (`watching`); once that sync has ended the
+    answer carries `HX-Trigger: syncCompleted`, and the fragment no longer polls.
+    """
+    panel = load_sync_panel()
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse(panel.as_json())
+    else:
+        response = _render_panel(request, panel)
+    watching = request.GET.get("watching", "")
+    watching_id = int(watching) if watching.isdigit() else None
+    if sync_finished(panel, watching=watching_id):
+        trigger_client_event(response, "syncCompleted", {"id": watching_id, "status": panel.status})
+    patch_vary_headers(response, ("Accept",))
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @require_POST
-def sync_cancel(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(status=501)
+def sync_cancel(request: HtmxHttpRequest) -> HttpResponse:
+    """Ask the running sync to stop after the current batch: 202; 409 when none is running."""
+    if denied := _staff_only(request):
+        return denied
+    if SyncManager().cancel() is None:
+        return _sync_answer(request, status=409, message=sync.NO_ACTIVE_SYNC, alert=True)
+    return _sync_answer(request, status=202, message=SYNC_CANCEL_REQUESTED, alert=False)
 
 
 @require_GET
-def sync_history(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(status=501)
+def sync_history(request: HtmxHttpRequest) -> HttpResponse:
+    """Recent syncs with their failed albums; open to visitors (who started a run: staff only)."""
+    context = {"operations": recent_operations(), "show_people": request.user.is_staff}
+    return render(request, "catalog/sync_history.html", context)

@@ -98,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "catalog.context_processors.sync_panel",
             ],
             # Partials as a builtin: moving to Django 6's own partials is a settings change.
             "builtins": ["template_partials.templatetags.partials"],
@@ -203,3 +204,6 @@ SPOTIFY_ENABLED = env_bool("SPOTIFY_ENABLED", True)
 
 SYNC_STALE_AFTER_SECONDS = env_int("SYNC_STALE_AFTER_SECONDS", 60)
 SYNC_HEARTBEAT_SECONDS = env_int("SYNC_HEARTBEAT_SECONDS", 5)
+# Where a web-started sync runs (decision 5): a daemon thread in the web process by default; a
+# task-queue runner (any class with `submit(fn)`) can replace it without touching the views.
+SYNC_RUNNER = "catalog.services.sync.ThreadRunner"

@@ -1,0 +1,552 @@
+"""SyncManager: one active sync at a time, run off the request, observable through its row.
+
+Decisions 1-5 (DESIGN.md): creating the pending `SyncOperation` row *is* taking the lock (the
+partial unique constraint `one_active_sync`); the run happens in a `Runner` (a daemon thread by
+default); a writer thread stamps progress and a heartbeat on the row with narrow UPDATEs; a row
+whose heartbeat stopped is marked interrupted by the next status read or trigger; cancel is a flag
+on the row that the importer sees between albums.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, Protocol
+
+import requests
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from catalog.models import Album, SyncFailure, SyncOperation
+from catalog.services import importer
+from catalog.services.importer import ImportCancelled, ImportResult, Progress, ProgressFn
+from catalog.services.spotify import SpotifyError
+from catalog.services.workbook import NETWORK_ERROR, WorkbookError
+
+logger = logging.getLogger(__name__)
+
+SYNC_ALREADY_RUNNING = "Sync already in progress"
+SPOTIFY_NOT_CONFIGURED = "Spotify credentials not configured. Please check environment variables."
+SYNC_INTERRUPTED = "Sync interrupted: the server stopped during the sync"
+SYNC_STARTING = "Starting sync..."
+SYNC_COMPLETE = "Sync complete! Updated {count} albums"
+SYNC_COMPLETE_WITH_WARNINGS = (
+    "Sync completed with warnings: {succeeded}/{attempted} albums updated successfully. "
+    "{failed} failed."
+)
+SPOTIFY_STOPPED = "Spotify enrichment stopped early: {reason}"
+SYNC_CANCELLED = "Sync cancelled after {processed} of {total} albums"
+SYNC_UNEXPECTED_ERROR = (
+    "Sync failed because of an unexpected error ({kind}). The details are in the server log."
+)
+SYNC_RUNNER_FAILED = "Sync could not be started: the background runner refused the job"
+NO_ACTIVE_SYNC = "No sync is running"
+
+# At most ~4 progress writes a second; a stage change is written at once.
+PROGRESS_WRITE_SECONDS = 0.25
+# How often the writer thread reads the cancel flag (the importer asks between albums).
+CANCEL_POLL_SECONDS = 0.5
+
+ACTIVE = SyncOperation.ACTIVE_STATUSES
+Status = SyncOperation.Status
+
+# Failures that mean "the network is down" rather than "the program is wrong".
+NETWORK_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
+
+ImportFn = Callable[..., ImportResult]
+
+
+class SyncAlreadyRunning(Exception):
+    """Another sync (web or command line) holds the lock."""
+
+
+class SpotifyNotConfigured(Exception):
+    """Enrichment is on but SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET are missing."""
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    source: str | None = None  # workbook URL or file path; None: settings.GOOGLE_SHEETS_XLSX_URL
+    skip_spotify: bool = False
+    refresh_spotify: bool = False
+    dry_run: bool = False
+
+
+class Runner(Protocol):
+    """Runs a sync job somewhere other than the request (decision 5)."""
+
+    def submit(self, fn: Callable[[], None]) -> None: ...
+
+
+class ThreadRunner:
+    """Runs each job in a daemon thread of this process; the thread closes its DB connections."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        thread = threading.Thread(target=_run_job, args=(fn,), name="sync-runner", daemon=True)
+        thread.start()
+        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the jobs submitted so far (tests, graceful shutdowns)."""
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+class InlineRunner:
+    """Runs the job in the calling thread: for tests and single-threaded scripts."""
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        fn()
+
+
+def _run_job(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except BaseException:
+        # The job records its own failures on the row; this is the last line of defence.
+        logger.exception("Sync job crashed")
+    finally:
+        connections.close_all()
+
+
+def default_runner() -> Runner:
+    """The runner named by settings.SYNC_RUNNER (a dotted path), a ThreadRunner by default."""
+    path = getattr(settings, "SYNC_RUNNER", "") or "catalog.services.sync.ThreadRunner"
+    return import_string(path)()
+
+
+def spotify_credentials_missing(options: SyncOptions) -> bool:
+    """True when this run would enrich from Spotify but has no credentials to do it."""
+    if options.skip_spotify or not settings.SPOTIFY_ENABLED:
+        return False
+    return not (settings.SPOTIFY_CLIENT_ID and settings.SPOTIFY_CLIENT_SECRET)
+
+
+def stale_before() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
+
+
+def recover_stale() -> int:
+    """Mark active rows whose heartbeat stopped as interrupted (one UPDATE); return how many.
+
+    `finished_at` becomes the last heartbeat: the moment the run was last known to be alive.
+    """
+    return SyncOperation.objects.filter(status__in=ACTIVE, heartbeat_at__lt=stale_before()).update(
+        status=Status.FAILED,
+        error=SYNC_INTERRUPTED,
+        message=SYNC_INTERRUPTED,
+        finished_at=F("heartbeat_at"),
+    )
+
+
+def is_stale(operation: SyncOperation) -> bool:
+    return operation.is_active() and operation.heartbeat_at < stale_before()
+
+
+def completion_message(result: ImportResult) -> str:
+    """The result line: "Sync complete! ..." or the warnings line when albums failed."""
+    if result.failed:
+        # An album that Spotify could not enrich was still imported (and counted as new,
+        # updated or unchanged): "45/50" counts albums, so it is taken from the total.
+        attempted = result.total or (
+            result.created + result.updated + result.unchanged + result.failed
+        )
+        message = SYNC_COMPLETE_WITH_WARNINGS.format(
+            succeeded=max(attempted - result.failed, 0), attempted=attempted, failed=result.failed
+        )
+    else:
+        message = SYNC_COMPLETE.format(count=result.created + result.updated)
+    if result.spotify_stopped:
+        message += " " + SPOTIFY_STOPPED.format(reason=result.spotify_stopped)
+    return message
+
+
+def is_expected_failure(exc: BaseException) -> bool:
+    """A failure of the outside world (sheet, Spotify, network), not a bug in this program."""
+    return isinstance(exc, (WorkbookError, SpotifyError, *NETWORK_EXCEPTIONS))
+
+
+def failure_message(exc: BaseException) -> str:
+    """What the panel says about an exception that ended a run (never the exception's text
+    for unexpected errors: it could carry URLs or credentials)."""
+    if isinstance(exc, WorkbookError | SpotifyError):
+        return str(exc)  # written for the user by the service
+    if isinstance(exc, NETWORK_EXCEPTIONS):
+        return NETWORK_ERROR
+    return SYNC_UNEXPECTED_ERROR.format(kind=type(exc).__name__)
+
+
+def _fit(value: str, limit: int = 500) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+class ProgressWriter:
+    """Carries one run's progress to its row: throttled, heartbeat, cancel flag.
+
+    `report()` and `should_cancel()` never touch the database, so the importer may call them
+    from any thread; `tick()` does the writing and is called by the writer thread (or inline by
+    `report()` when there is no writer thread). Every write is a narrow
+    `filter(pk=...).update(...)`: the row is never saved whole, so a `cancel_requested` set by
+    another request is never overwritten.
+    """
+
+    def __init__(self, operation_id: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.operation_id = operation_id
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending: Progress | None = None
+        self._pending_stage_started: datetime | None = None
+        self._stage = ""
+        self._stage_changed = False
+        self._last_write = clock()
+        self._last_cancel_poll: float | None = None
+        self._cancel = threading.Event()
+        self.wake = threading.Event()
+        self.last: Progress | None = None
+        self.writes = 0  # progress and heartbeat UPDATEs made; tests pin the throttle with it
+
+    def report(self, progress: Progress) -> None:
+        with self._lock:
+            self.last = progress
+            self._pending = progress
+            if progress.stage != self._stage:
+                self._stage = progress.stage
+                self._stage_changed = True
+                self._pending_stage_started = timezone.now()
+        if self._stage_changed:
+            self.wake.set()
+
+    def should_cancel(self) -> bool:
+        return self._cancel.is_set()
+
+    def tick(self) -> None:
+        """Write pending progress when due (a stage change at once), else a heartbeat when due;
+        read the cancel flag every CANCEL_POLL_SECONDS."""
+        now = self._clock()
+        with self._lock:
+            pending, self._pending = self._pending, None
+            stage_changed, self._stage_changed = self._stage_changed, False
+            stage_started = self._pending_stage_started
+            due = stage_changed or now - self._last_write >= PROGRESS_WRITE_SECONDS
+            if pending is not None and not due:
+                self._pending = pending  # keep it for a later tick
+                self._stage_changed = stage_changed
+                pending = None
+        if pending is not None:
+            fields: dict[str, Any] = {
+                "stage": pending.stage,
+                "message": _fit(pending.message),
+                "processed": pending.processed,
+                "total": pending.total,
+                "heartbeat_at": timezone.now(),
+            }
+            if stage_changed:
+                fields["stage_started_at"] = stage_started
+            self._update(**fields)
+            self._last_write = now
+        elif now - self._last_write >= settings.SYNC_HEARTBEAT_SECONDS:
+            self._update(heartbeat_at=timezone.now())
+            self._last_write = now
+        if self._last_cancel_poll is None or now - self._last_cancel_poll >= CANCEL_POLL_SECONDS:
+            self._last_cancel_poll = now
+            requested = SyncOperation.objects.filter(
+                pk=self.operation_id, cancel_requested=True
+            ).exists()
+            if requested:
+                self._cancel.set()
+
+    def _update(self, **fields: Any) -> None:
+        SyncOperation.objects.filter(pk=self.operation_id, status__in=ACTIVE).update(**fields)
+        self.writes += 1
+
+
+class _WriterThread(threading.Thread):
+    """Ticks the writer a few times a second until stopped; closes its DB connection after."""
+
+    def __init__(self, writer: ProgressWriter) -> None:
+        super().__init__(name=f"sync-writer-{writer.operation_id}", daemon=True)
+        self.writer = writer
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stop_event.is_set():
+                self.writer.wake.wait(PROGRESS_WRITE_SECONDS)
+                self.writer.wake.clear()
+                if self._stop_event.is_set():
+                    break
+                try:
+                    self.writer.tick()
+                except DatabaseError:
+                    # A busy database delays one heartbeat; the run itself goes on.
+                    logger.warning("Sync #%s: progress write failed", self.writer.operation_id)
+        finally:
+            connections.close_all()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.writer.wake.set()
+        self.join()
+
+
+class _InlineReporter:
+    """Without a writer thread: write from the importer's own calls (single-connection tests)."""
+
+    def __init__(self, writer: ProgressWriter) -> None:
+        self.writer = writer
+
+    def report(self, progress: Progress) -> None:
+        self.writer.report(progress)
+        self.writer.tick()
+
+    def should_cancel(self) -> bool:
+        self.writer.tick()
+        return self.writer.should_cancel()
+
+
+def _import_catalog(**kwargs: Any) -> ImportResult:
+    # Looked up at call time so that tests patching the importer module are honoured.
+    return importer.import_catalog(**kwargs)
+
+
+class SyncManager:
+    """Start, run, cancel and recover syncs. Views and the import_albums command share it.
+
+    `runner` defaults to `default_runner()`; `import_fn` to `importer.import_catalog`;
+    `writer_thread=False` writes progress from the importer's calls instead of a thread (for
+    tests whose database connection cannot be shared across threads).
+    """
+
+    def __init__(
+        self,
+        runner: Runner | None = None,
+        *,
+        import_fn: ImportFn | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        writer_thread: bool = True,
+    ) -> None:
+        self.runner = runner if runner is not None else default_runner()
+        self.import_fn = import_fn or _import_catalog
+        self.clock = clock
+        self.writer_thread = writer_thread
+
+    # --- taking the lock -------------------------------------------------------------------
+
+    def start(self, *, options: SyncOptions, user: Any = None) -> SyncOperation:
+        """Take the lock (a pending web row) and hand the run to the runner once committed.
+
+        Raises SpotifyNotConfigured or SyncAlreadyRunning without creating a row.
+        """
+        operation = self._acquire(options=options, source=SyncOperation.Source.WEB, user=user)
+        transaction.on_commit(partial(self._submit, operation.pk, options))
+        return operation
+
+    def run_foreground(
+        self, *, options: SyncOptions, on_progress: ProgressFn | None = None
+    ) -> SyncOperation:
+        """Take the lock (a pending command-line row) and run the sync in this thread.
+
+        Ctrl-C ends the row as cancelled and is re-raised.
+        """
+        operation = self._acquire(options=options, source=SyncOperation.Source.CLI, user=None)
+        self._execute(operation.pk, options, on_progress)
+        operation.refresh_from_db()
+        return operation
+
+    def cancel(self) -> SyncOperation | None:
+        """Ask the active sync to stop after the current album; None when nothing runs."""
+        recover_stale()
+        operation = SyncOperation.objects.filter(status__in=ACTIVE).first()
+        if operation is None:
+            return None
+        SyncOperation.objects.filter(pk=operation.pk, status__in=ACTIVE).update(
+            cancel_requested=True
+        )
+        operation.cancel_requested = True
+        return operation
+
+    def recover_stale(self) -> int:
+        return recover_stale()
+
+    def _acquire(self, *, options: SyncOptions, source: str, user: Any) -> SyncOperation:
+        if spotify_credentials_missing(options):
+            raise SpotifyNotConfigured(SPOTIFY_NOT_CONFIGURED)
+        recover_stale()
+        now = timezone.now()
+        try:
+            # atomic(): on SQLite and PostgreSQL alike, the failed INSERT must not leave the
+            # caller's connection inside a broken transaction.
+            with transaction.atomic():
+                return SyncOperation.objects.create(
+                    status=Status.PENDING,
+                    source=source,
+                    triggered_by=user if getattr(user, "is_authenticated", False) else None,
+                    options=asdict(options),
+                    message=SYNC_STARTING,
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+        except IntegrityError as exc:
+            raise SyncAlreadyRunning(SYNC_ALREADY_RUNNING) from exc
+
+    def _submit(self, operation_id: int, options: SyncOptions) -> None:
+        try:
+            self.runner.submit(partial(self._execute, operation_id, options, None))
+        except Exception:
+            # Only a row the job never claimed: an inline runner also raises from the job.
+            refused = SyncOperation.objects.filter(pk=operation_id, status=Status.PENDING).update(
+                status=Status.FAILED,
+                error=SYNC_RUNNER_FAILED,
+                message=SYNC_RUNNER_FAILED,
+                finished_at=timezone.now(),
+            )
+            if refused:
+                logger.exception("Sync #%s: the runner refused the job", operation_id)
+            raise
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def _execute(
+        self, operation_id: int, options: SyncOptions, on_progress: ProgressFn | None
+    ) -> None:
+        now = timezone.now()
+        claimed = SyncOperation.objects.filter(pk=operation_id, status=Status.PENDING).update(
+            status=Status.RUNNING, heartbeat_at=now, stage_started_at=now
+        )
+        if not claimed:
+            # Recovered as stale (or cancelled) before the runner got to it: nothing to do.
+            logger.warning("Sync #%s is no longer pending; not running it", operation_id)
+            return
+
+        writer = ProgressWriter(operation_id, clock=self.clock)
+        thread = _WriterThread(writer) if self.writer_thread else None
+        reporter = writer if thread else _InlineReporter(writer)
+
+        def report(progress: Progress) -> None:
+            reporter.report(progress)
+            if on_progress is not None:
+                on_progress(progress)
+
+        if thread:
+            thread.start()
+        try:
+            try:
+                result = self.import_fn(
+                    source=options.source,
+                    skip_spotify=options.skip_spotify or not settings.SPOTIFY_ENABLED,
+                    refresh_spotify=options.refresh_spotify,
+                    dry_run=options.dry_run,
+                    on_progress=report,
+                    should_cancel=reporter.should_cancel,
+                )
+            finally:
+                if thread:
+                    thread.stop()
+        except ImportCancelled as exc:
+            message = SYNC_CANCELLED.format(processed=exc.processed, total=exc.total)
+            self._finish(
+                operation_id,
+                status=Status.CANCELLED,
+                message=message,
+                result=exc.result,
+                processed=exc.processed,
+                total=exc.total,
+            )
+        except KeyboardInterrupt:
+            last = writer.last
+            processed, total = (last.processed, last.total) if last else (0, 0)
+            self._finish(
+                operation_id,
+                status=Status.CANCELLED,
+                message=SYNC_CANCELLED.format(processed=processed, total=total),
+                processed=processed,
+                total=total,
+            )
+            raise
+        except Exception as exc:
+            message = failure_message(exc)
+            if is_expected_failure(exc):
+                logger.warning("Sync #%s failed: %s", operation_id, message)
+            else:
+                logger.exception("Sync #%s failed unexpectedly", operation_id)
+            self._finish(operation_id, status=Status.FAILED, message=message)
+        else:
+            last = writer.last
+            self._finish(
+                operation_id,
+                status=Status.COMPLETED,
+                message=completion_message(result),
+                result=result,
+                processed=last.processed if last else 0,
+                total=last.total if last else 0,
+            )
+
+    def _finish(
+        self,
+        operation_id: int,
+        *,
+        status: str,
+        message: str,
+        result: ImportResult | None = None,
+        processed: int | None = None,
+        total: int | None = None,
+    ) -> None:
+        """Write the terminal state (and the failed albums) in one transaction.
+
+        By primary key only: if the row was meanwhile recovered as stale, the real outcome wins.
+        """
+        fields: dict[str, Any] = {
+            "status": status,
+            "message": _fit(message),
+            "error": message if status == Status.FAILED else "",
+            "finished_at": timezone.now(),
+            "heartbeat_at": timezone.now(),
+        }
+        if processed is not None and total is not None:
+            fields.update(processed=processed, total=total)
+        if result is not None:
+            fields.update(
+                created_count=result.created,
+                updated_count=result.updated,
+                unchanged_count=result.unchanged,
+                removed_count=result.removed,
+                failed_count=result.failed,
+                warnings_count=len(result.warnings) + bool(result.spotify_stopped),
+            )
+        with transaction.atomic():
+            SyncOperation.objects.filter(pk=operation_id).update(**fields)
+            if result is not None and result.failures:
+                self._record_failures(operation_id, result)
+
+    @staticmethod
+    def _record_failures(operation_id: int, result: ImportResult) -> None:
+        album_ids = {f.album_id for f in result.failures if f.album_id is not None}
+        # A dry run's albums were rolled back: keep the failure, drop the dangling link.
+        existing = set(Album.objects.filter(pk__in=album_ids).values_list("pk", flat=True))
+        SyncFailure.objects.bulk_create(
+            SyncFailure(
+                operation_id=operation_id,
+                album_id=failure.album_id if failure.album_id in existing else None,
+                label=_fit(failure.label, 600),
+                reason=_fit(failure.reason),
+            )
+            for failure in result.failures
+        )

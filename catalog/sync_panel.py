@@ -1,0 +1,238 @@
+"""What the Sync Now panel shows, read from the latest SyncOperation row.
+
+`load_sync_panel()` is the status endpoint's whole database cost: one SELECT (the latest row,
+with "last synced" as a subquery), the stale-recovery UPDATE only when that row is active and
+its heartbeat stopped, and the failed albums only for a finished run that has some.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import QuerySet, Subquery
+from django.utils import timezone
+
+from catalog.models import SyncFailure, SyncOperation
+from catalog.services import importer, sync
+
+Status = SyncOperation.Status
+
+PANEL_FAILURE_LIMIT = 50
+HISTORY_LIMIT = 50
+# Before this much progress in a stage, a time-left estimate would be noise.
+ETA_MIN_SECONDS = 3
+BUSY_REASON = "Sync Now is unavailable while a sync is running."
+BUSY_REASON_CLI = "Sync Now is unavailable while a command-line sync is running."
+CANCELLING = "Cancelling: the sync stops after the current batch of albums."
+
+STAGE_LABELS = {
+    importer.STAGE_FETCHING: "Fetching",
+    importer.STAGE_IMPORTING: "Importing",
+    importer.STAGE_ENRICHING: "Enriching",
+    importer.STAGE_FINALIZING: "Finalizing",
+}
+ESTIMABLE_STAGES = (importer.STAGE_IMPORTING, importer.STAGE_ENRICHING)
+
+
+def format_duration(delta: timedelta) -> str:
+    """'45 s', '1 min 12 s', '2 h 5 min' (whole seconds)."""
+    seconds = max(int(delta.total_seconds()), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {seconds} s"
+    return f"{seconds} s"
+
+
+def format_time_left(seconds: float) -> str:
+    """'About 40 s left' (rounded up to 5 s), 'About 3 min left', 'About 1 h 5 min left'."""
+    if seconds < 60:
+        return f"About {max(5, math.ceil(seconds / 5) * 5)} s left"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"About {minutes} min left"
+    return f"About {minutes // 60} h {minutes % 60} min left"
+
+
+def estimate_seconds_left(operation: SyncOperation, *, now: datetime) -> float | None:
+    """Time left in the current stage at the stage's pace so far; None until estimable."""
+    if operation.status != Status.RUNNING or operation.stage not in ESTIMABLE_STAGES:
+        return None
+    started = operation.stage_started_at
+    if started is None or operation.processed <= 0 or operation.total <= operation.processed:
+        return None
+    elapsed = (now - started).total_seconds()
+    if elapsed < ETA_MIN_SECONDS:
+        return None
+    return elapsed / operation.processed * (operation.total - operation.processed)
+
+
+def with_last_synced(queryset: QuerySet[SyncOperation]) -> QuerySet[SyncOperation]:
+    """Annotate `last_synced_at`: when the latest completed sync finished (failed ones do not
+    count, ones with warnings do)."""
+    completed = (
+        SyncOperation.objects.filter(status=Status.COMPLETED, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values("finished_at")[:1]
+    )
+    return queryset.annotate(last_synced_at=Subquery(completed))
+
+
+def latest_operation() -> SyncOperation | None:
+    """The newest sync (active or not), with `last_synced_at`, in one query."""
+    return with_last_synced(SyncOperation.objects.order_by("-started_at", "-id")).first()
+
+
+def recent_operations(limit: int = HISTORY_LIMIT) -> list[SyncOperation]:
+    """The history page's runs, newest first, with who started them and their failed albums."""
+    return list(
+        SyncOperation.objects.select_related("triggered_by")
+        .prefetch_related("failures")
+        .order_by("-started_at", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class SyncPanel:
+    operation: SyncOperation | None
+    last_synced_at: datetime | None
+    now: datetime
+    failures: list[SyncFailure] = field(default_factory=list)
+    alert: str = ""  # a refused trigger or cancel, shown instead of the message
+
+    @property
+    def status(self) -> str | None:
+        return self.operation.status if self.operation else None
+
+    @property
+    def operation_id(self) -> int | None:
+        return self.operation.pk if self.operation else None
+
+    @property
+    def is_active(self) -> bool:
+        return self.operation is not None and self.operation.is_active()
+
+    @property
+    def state(self) -> str:
+        """never | pending | running | completed | warnings | failed | interrupted | cancelled"""
+        op = self.operation
+        if op is None:
+            return "never"
+        if op.status == Status.COMPLETED and op.failed_count:
+            return "warnings"
+        if op.status == Status.FAILED and op.error == sync.SYNC_INTERRUPTED:
+            return "interrupted"
+        return op.status
+
+    @property
+    def message(self) -> str:
+        op = self.operation
+        if op is None:
+            return ""
+        if op.status == Status.FAILED:
+            return op.error or op.message
+        if op.status == Status.PENDING:
+            return op.message or sync.SYNC_STARTING
+        return op.message
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.is_active and bool(self.operation and self.operation.cancel_requested)
+
+    @property
+    def cancelling_text(self) -> str:
+        return CANCELLING
+
+    @property
+    def busy_reason(self) -> str:
+        if self.operation and self.operation.source == SyncOperation.Source.CLI:
+            return BUSY_REASON_CLI
+        return BUSY_REASON
+
+    @property
+    def stage_label(self) -> str:
+        return STAGE_LABELS.get(self.operation.stage, "") if self.operation else ""
+
+    @property
+    def percent(self) -> int:
+        return self.operation.progress_percentage() if self.operation else 0
+
+    @property
+    def time_left(self) -> str:
+        if self.operation is None:
+            return ""
+        seconds = estimate_seconds_left(self.operation, now=self.now)
+        return format_time_left(seconds) if seconds is not None else ""
+
+    @property
+    def has_counts(self) -> bool:
+        return self.status in (Status.COMPLETED, Status.CANCELLED)
+
+    @property
+    def duration(self) -> str:
+        return format_duration(self.operation.duration()) if self.operation else ""
+
+    @property
+    def more_failures(self) -> int:
+        if self.operation is None:
+            return 0
+        return max(self.operation.failed_count - len(self.failures), 0)
+
+    def as_json(self) -> dict[str, Any]:
+        """The status JSON of DESIGN.md "Contracts" (ISO 8601 times)."""
+        op = self.operation
+
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": op.pk if op else None,
+            "status": op.status if op else None,
+            "stage": op.stage if op else "",
+            "message": self.message,
+            "processed": op.processed if op else 0,
+            "total": op.total if op else 0,
+            "percent": self.percent,
+            "created": op.created_count if op else 0,
+            "updated": op.updated_count if op else 0,
+            "unchanged": op.unchanged_count if op else 0,
+            "failed": op.failed_count if op else 0,
+            "started_at": iso(op.started_at) if op else None,
+            "finished_at": iso(op.finished_at) if op else None,
+            "last_synced_at": iso(self.last_synced_at),
+            "error": op.error if op else "",
+            "cancel_requested": self.cancel_requested,
+        }
+
+
+def load_sync_panel(*, alert: str = "") -> SyncPanel:
+    """The panel for the latest sync, marking it interrupted first if its heartbeat stopped."""
+    operation = latest_operation()
+    last_synced_at = getattr(operation, "last_synced_at", None)
+    if operation is not None and sync.is_stale(operation) and sync.recover_stale():
+        # Same values as the UPDATE wrote: no second SELECT.
+        operation.status = Status.FAILED
+        operation.error = operation.message = sync.SYNC_INTERRUPTED
+        operation.finished_at = operation.heartbeat_at
+    failures: list[SyncFailure] = []
+    if operation is not None and not operation.is_active() and operation.failed_count:
+        failures = list(SyncFailure.objects.filter(operation=operation)[:PANEL_FAILURE_LIMIT])
+    return SyncPanel(
+        operation=operation,
+        last_synced_at=last_synced_at,
+        now=timezone.now(),
+        failures=failures,
+        alert=alert,
+    )
+
+
+def sync_finished(panel: SyncPanel, *, watching: int | None) -> bool:
+    """True when the sync a poller was watching is no longer the active one: it has ended."""
+    if watching is None:
+        return False
+    return not (panel.operation_id == watching and panel.is_active)

@@ -1,0 +1,795 @@
+"""The Sync Now endpoints: trigger, status (fragment and JSON), cancel, history."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.utils import timezone
+
+from catalog.models import SyncOperation
+from catalog.services import importer, spotify, sync, workbook
+from catalog.views import STAFF_REQUIRED, SYNC_CANCEL_REQUESTED, SYNC_STARTED
+from tests.sync_factories import RecordingRunner, add_failures, make_operation
+
+Status = SyncOperation.Status
+TRIGGER = "/catalog/sync/trigger/"
+STATUS = "/catalog/sync/status/"
+CANCEL = "/catalog/sync/cancel/"
+HISTORY = "/catalog/sync/history/"
+HTMX = {"HX-Request": "true"}
+JSON = {"Accept": "application/json"}
+POLLING = ('hx-trigger="every 2s"', 'hx-get="/catalog/sync/status/"')
+STATUS_KEYS = {
+    "id",
+    "status",
+    "stage",
+    "message",
+    "processed",
+    "total",
+    "percent",
+    "created",
+    "updated",
+    "unchanged",
+    "failed",
+    "started_at",
+    "finished_at",
+    "last_synced_at",
+    "error",
+}
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def sync_settings(settings):
+    """Credentials present, and a runner that keeps jobs instead of importing anything."""
+    settings.SYNC_RUNNER = "tests.sync_factories.RecordingRunner"
+    settings.SPOTIFY_ENABLED = True
+    settings.SPOTIFY_CLIENT_ID = "client-id"
+    settings.SPOTIFY_CLIENT_SECRET = "client-secret"
+    RecordingRunner.jobs.clear()
+    return settings
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def member_client(client, django_user_model):
+    user = django_user_model.objects.create_user(username="member", password="member-password")
+    client.force_login(user)
+    return client
+
+
+def panel_html(response) -> str:
+    html = response.content.decode()
+    assert "<html" not in html
+    assert 'id="sync-panel"' in html
+    return html
+
+
+def is_polling(html: str) -> bool:
+    return all(attribute in html for attribute in POLLING)
+
+
+def text_of(html: str, element_id: str) -> str:
+    """The text of the element with that id (tags stripped, whitespace folded)."""
+    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
+    assert match, f"#{element_id} missing"
+    return " ".join(re.sub(r"<[^>]+>", "", match.group(2)).split())
+
+
+def hx_trigger(response) -> dict:
+    return json.loads(response.headers.get("HX-Trigger", "{}"))
+
+
+# --- trigger --------------------------------------------------------------------------------------
+
+
+def test_trigger_starts_a_sync_and_answers_202_with_the_polling_panel(staff_client, staff_user):
+    """A staff HTMX POST creates one pending web row and answers 202 + syncStarted + the panel."""
+    response = staff_client.post(TRIGGER, headers=HTMX)
+
+    assert response.status_code == 202
+    operation = SyncOperation.objects.get()
+    assert operation.status == Status.PENDING
+    assert operation.source == SyncOperation.Source.WEB
+    assert operation.triggered_by == staff_user
+    assert hx_trigger(response)["syncStarted"] == {"id": operation.pk}
+    html = panel_html(response)
+    assert is_polling(html)
+    assert f'"watching": "{operation.pk}"' in html
+    assert text_of(html, "sync-button") == "Syncing..."
+
+
+def test_trigger_hands_the_import_to_the_runner_after_commit(
+    staff_client, django_capture_on_commit_callbacks
+):
+    """The request only queues the run: the job reaches the runner, the row is still pending."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(TRIGGER, headers=HTMX)
+
+    assert response.status_code == 202
+    assert len(RecordingRunner.jobs) == 1
+    assert SyncOperation.objects.get().status == Status.PENDING
+
+
+def test_trigger_answers_json_clients_with_the_status_json(staff_client):
+    """`Accept: application/json` gets 202 and the status JSON of the new sync."""
+    response = staff_client.post(TRIGGER, headers=JSON)
+
+    assert response.status_code == 202
+    assert response.json()["status"] == Status.PENDING
+    assert response.json()["id"] == SyncOperation.objects.get().pk
+
+
+def test_trigger_plain_form_post_redirects_back_to_the_album_list(staff_client):
+    """Without JavaScript the form POST starts the sync and redirects (303) with a message."""
+    response = staff_client.post(TRIGGER)
+
+    assert response.status_code == 303
+    assert response["Location"] == "/catalog/albums/"
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [SYNC_STARTED]
+    assert SyncOperation.objects.filter(status=Status.PENDING).count() == 1
+
+
+def test_trigger_answers_409_while_a_web_sync_runs(staff_client):
+    """A second trigger gets 409 "Sync already in progress", the running panel, no new row."""
+    running = make_operation(status=Status.RUNNING, message="Syncing album 15 of 47...")
+
+    response = staff_client.post(TRIGGER, headers=HTMX)
+
+    assert response.status_code == 409
+    html = panel_html(response)
+    assert text_of(html, "sync-message") == sync.SYNC_ALREADY_RUNNING
+    assert is_polling(html)
+    assert list(SyncOperation.objects.values_list("pk", flat=True)) == [running.pk]
+
+
+def test_trigger_answers_409_while_a_command_line_sync_runs(staff_client):
+    """The button refuses while `import_albums` holds the lock, and says why."""
+    make_operation(status=Status.RUNNING, source=SyncOperation.Source.CLI)
+
+    response = staff_client.post(TRIGGER, headers=JSON)
+
+    assert response.status_code == 409
+    assert response.json() == {"error": sync.SYNC_ALREADY_RUNNING}
+
+
+def test_trigger_plain_form_post_while_running_redirects_with_the_reason(staff_client):
+    """Without JavaScript a refused trigger redirects to the list with the reason as a message."""
+    make_operation(status=Status.RUNNING)
+
+    response = staff_client.post(TRIGGER)
+
+    assert response.status_code == 303
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [sync.SYNC_ALREADY_RUNNING]
+
+
+def test_trigger_answers_503_when_spotify_credentials_are_missing(staff_client, settings):
+    """Enrichment on without credentials: 503 with the message in the panel, nothing created."""
+    settings.SPOTIFY_CLIENT_SECRET = ""
+
+    response = staff_client.post(TRIGGER, headers=HTMX)
+
+    assert response.status_code == 503
+    html = panel_html(response)
+    assert text_of(html, "sync-message") == sync.SPOTIFY_NOT_CONFIGURED
+    assert not is_polling(html)
+    assert not SyncOperation.objects.exists()
+
+
+def test_trigger_503_as_json(staff_client, settings):
+    """JSON clients get the missing-credentials message as `error`."""
+    settings.SPOTIFY_CLIENT_ID = ""
+
+    response = staff_client.post(TRIGGER, headers=JSON)
+
+    assert response.status_code == 503
+    assert response.json() == {"error": sync.SPOTIFY_NOT_CONFIGURED}
+
+
+def test_trigger_needs_no_credentials_when_spotify_is_switched_off(staff_client, settings):
+    """SPOTIFY_ENABLED off: the sheet-only sync starts without credentials."""
+    settings.SPOTIFY_ENABLED = False
+    settings.SPOTIFY_CLIENT_ID = settings.SPOTIFY_CLIENT_SECRET = ""
+
+    assert staff_client.post(TRIGGER, headers=HTMX).status_code == 202
+
+
+def test_trigger_marks_a_stale_sync_interrupted_and_starts_a_new_one(staff_client, settings):
+    """A row whose heartbeat stopped no longer holds the lock: the trigger frees it and starts."""
+    old_beat = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 5)
+    stale = make_operation(status=Status.RUNNING, heartbeat_at=old_beat)
+
+    response = staff_client.post(TRIGGER, headers=HTMX)
+
+    assert response.status_code == 202
+    stale.refresh_from_db()
+    assert stale.status == Status.FAILED
+    assert stale.error == sync.SYNC_INTERRUPTED
+    assert SyncOperation.objects.filter(status=Status.PENDING).count() == 1
+
+
+@pytest.mark.parametrize("headers", [HTMX, JSON])
+def test_trigger_forbids_anonymous_htmx_and_json_requests(client, headers):
+    """Visitors get 403 from HTMX and JSON requests; nothing starts."""
+    response = client.post(TRIGGER, headers=headers)
+
+    assert response.status_code == 403
+    assert not SyncOperation.objects.exists()
+
+
+def test_trigger_403_fragment_says_staff_only(member_client):
+    """A logged-in non-staff user gets the panel with the reason and no button."""
+    response = member_client.post(TRIGGER, headers=HTMX)
+
+    assert response.status_code == 403
+    html = panel_html(response)
+    assert text_of(html, "sync-message") == STAFF_REQUIRED
+    assert 'id="sync-button"' not in html
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_trigger_plain_post_by_non_staff_redirects_to_login(client, django_user_model, logged_in):
+    """Visitors and non-staff users posting the form are sent to the login page."""
+    if logged_in:
+        client.force_login(django_user_model.objects.create_user("member", password="pw-12345"))
+
+    response = client.post(TRIGGER)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/catalog/albums/"
+    assert not SyncOperation.objects.exists()
+
+
+def test_trigger_refuses_get():
+    """The trigger is POST only."""
+    assert Client().get(TRIGGER).status_code == 405
+
+
+def test_trigger_requires_a_csrf_token(staff_user):
+    """With CSRF checks on, a POST without the token is refused and starts nothing."""
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(staff_user)
+
+    response = csrf_client.post(TRIGGER, headers=HTMX)
+
+    assert response.status_code == 403
+    assert not SyncOperation.objects.exists()
+
+
+def test_trigger_accepts_the_csrf_header_htmx_sends(staff_user):
+    """The token from the page, sent as X-CSRFToken (hx-headers on <body>), is accepted."""
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(staff_user)
+    page = csrf_client.get(STATUS, headers=HTMX)  # the staff panel carries the form's token
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+    assert token
+
+    response = csrf_client.post(TRIGGER, headers={**HTMX, "X-CSRFToken": token.group(1)})
+
+    assert response.status_code == 202
+
+
+# --- status: the panel in each state --------------------------------------------------------------
+
+
+def test_status_never_synced(client):
+    """No sync yet: "Never synced", no progress, no polling."""
+    html = panel_html(client.get(STATUS, headers=HTMX))
+
+    assert text_of(html, "last-synced") == "Never synced"
+    assert 'id="sync-progress"' not in html
+    assert not is_polling(html)
+
+
+def test_status_never_synced_json(client):
+    """The status JSON before any sync: status null and every contract key."""
+    data = client.get(STATUS, headers=JSON).json()
+
+    assert set(data) >= STATUS_KEYS
+    assert data["id"] is None
+    assert data["status"] is None
+    assert data["last_synced_at"] is None
+
+
+def test_status_pending(staff_client):
+    """Pending: "Starting sync...", polling, the button disabled with the reason."""
+    make_operation(status=Status.PENDING, message=sync.SYNC_STARTING)
+
+    html = panel_html(staff_client.get(STATUS, headers=HTMX))
+
+    assert text_of(html, "sync-message") == sync.SYNC_STARTING
+    assert is_polling(html)
+    assert re.search(r'<button id="sync-button"[^>]*disabled', html)
+    assert 'aria-describedby="sync-button-reason"' in html
+    assert text_of(html, "sync-button-reason") == "Sync Now is unavailable while a sync is running."
+
+
+@pytest.mark.parametrize(
+    ("stage", "message", "processed", "total", "percent"),
+    [
+        (importer.STAGE_FETCHING, importer.FETCHING_MESSAGE, 0, 0, 0),
+        (importer.STAGE_IMPORTING, "Syncing album 15 of 47...", 15, 47, 32),
+        (importer.STAGE_ENRICHING, "Enriching with Spotify metadata... (120 of 300)", 120, 300, 40),
+        (importer.STAGE_ENRICHING, "Spotify rate limit reached: resuming in 30 s", 120, 300, 40),
+        (importer.STAGE_FINALIZING, importer.FINALIZING_MESSAGE, 47, 47, 100),
+    ],
+)
+def test_status_running_in_each_stage(client, stage, message, processed, total, percent):
+    """Running: the stage message, a <progress> with its percentage as text, polling."""
+    make_operation(
+        status=Status.RUNNING, stage=stage, message=message, processed=processed, total=total
+    )
+
+    html = panel_html(client.get(STATUS, headers=HTMX))
+
+    assert text_of(html, "sync-message") == message
+    assert f'<progress id="sync-progress" max="100" value="{percent}"' in html
+    assert f"{percent}%" in text_of(html, "sync-percent")
+    assert is_polling(html)
+
+
+def test_status_running_shows_time_left_once_estimable(client):
+    """After a few seconds of a stage: time left = elapsed / processed * remaining."""
+    make_operation(
+        status=Status.RUNNING,
+        stage=importer.STAGE_IMPORTING,
+        processed=10,
+        total=40,
+        stage_started_at=timezone.now() - timedelta(seconds=60),
+    )
+
+    html = panel_html(client.get(STATUS, headers=HTMX))
+
+    assert text_of(html, "sync-eta") == "About 3 min left"
+
+
+def test_status_running_shows_no_estimate_before_progress(client):
+    """No albums done yet in the stage: no estimate."""
+    make_operation(
+        status=Status.RUNNING,
+        stage=importer.STAGE_IMPORTING,
+        processed=0,
+        total=40,
+        stage_started_at=timezone.now() - timedelta(seconds=60),
+    )
+
+    assert 'id="sync-eta"' not in panel_html(client.get(STATUS, headers=HTMX))
+
+
+def test_status_visitor_sees_progress_but_no_buttons(client):
+    """Visitors see a running sync's progress, without the Sync Now or Cancel buttons."""
+    make_operation(status=Status.RUNNING, stage=importer.STAGE_IMPORTING, processed=1, total=2)
+
+    html = panel_html(client.get(STATUS, headers=HTMX))
+
+    assert 'id="sync-progress"' in html
+    assert 'id="sync-button"' not in html
+    assert 'id="sync-cancel"' not in html
+
+
+def test_status_staff_sees_cancel_while_running(staff_client):
+    """Staff get a Cancel button while a sync runs."""
+    make_operation(status=Status.RUNNING)
+
+    assert 'id="sync-cancel"' in panel_html(staff_client.get(STATUS, headers=HTMX))
+
+
+def test_status_completed(staff_client):
+    """Completed: the result line, counts, finish time and duration; button back; no polling."""
+    make_operation(
+        message="Sync complete! Updated 15 albums",
+        created_count=12,
+        updated_count=3,
+        unchanged_count=32,
+    )
+
+    html = panel_html(staff_client.get(STATUS, headers=HTMX))
+
+    assert text_of(html, "sync-message") == "Sync complete! Updated 15 albums"
+    assert re.sub(r"\s+", " ", html).count("12 new") == 1
+    assert "3 updated" in html and "32 unchanged" in html
+    assert "took 1 min 12 s" in " ".join(html.split())
+    assert 'id="sync-finished"' in html
+    assert text_of(html, "sync-button") == "Sync Now"
+    assert not re.search(r'<button id="sync-button"[^>]*disabled', html)
+    assert text_of(html, "last-synced") == "Last synced: 5 minutes ago"
+    assert not is_polling(html)
+
+
+def test_status_completed_with_warnings_lists_the_failed_albums(client):
+    """Warnings: the "45/50" line and an expandable list of failed albums with reasons."""
+    message = "Sync completed with warnings: 45/50 albums updated successfully. 5 failed."
+    operation = make_operation(message=message, failed_count=5, unchanged_count=45)
+    add_failures(operation, 5)
+
+    html = panel_html(client.get(STATUS, headers=HTMX))
+
+    assert text_of(html, "sync-message") == message
+    assert '<details id="sync-failures"' in html
+    assert html.count("not found on Spotify") == 5
+    assert "Band 3 - Album 3" in html
+    assert not is_polling(html)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        workbook.NETWORK_ERROR,
+        workbook.NOT_A_WORKBOOK,
+        spotify.CREDENTIALS_INVALID,
+        sync.SYNC_UNEXPECTED_ERROR.format(kind="ValueError"),
+    ],
+)
+def test_status_failed_shows_the_error(staff_client, error):
+    """Failed (network, workbook, credentials, unexpected): the message; button enabled."""
+    make_operation(status=Status.FAILED, error=error, message=error)
+
+    html = panel_html(staff_client.get(STATUS, headers=HTMX))
+
+    assert text_of(html, "sync-message") == error.replace("'", "&#x27;")
+    assert text_of(html, "sync-button") == "Sync Now"
+    assert not is_polling(html)
+
+
+def test_status_cancelled(staff_client):
+    """Cancelled: "Sync cancelled after N of M albums", the counts so far, button enabled."""
+    message = sync.SYNC_CANCELLED.format(processed=500, total=2556)
+    make_operation(status=Status.CANCELLED, message=message, created_count=500)
+
+    html = panel_html(staff_client.get(STATUS, headers=HTMX))
+
+    assert text_of(html, "sync-message") == "Sync cancelled after 500 of 2556 albums"
+    assert "500 new" in html
+    assert text_of(html, "sync-button") == "Sync Now"
+    assert not is_polling(html)
+
+
+def test_status_cancel_requested_hides_the_cancel_button(staff_client):
+    """After Cancel the panel says it is stopping and offers no second Cancel."""
+    make_operation(status=Status.RUNNING, cancel_requested=True)
+
+    html = panel_html(staff_client.get(STATUS, headers=HTMX))
+
+    assert 'id="sync-cancelling"' in html
+    assert 'id="sync-cancel"' not in html
+    assert is_polling(html)
+
+
+def test_status_read_marks_a_stale_sync_interrupted(staff_client, settings):
+    """Decision 3: a row with a stopped heartbeat reads as interrupted, and stays so."""
+    old_beat = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1)
+    stale = make_operation(status=Status.RUNNING, heartbeat_at=old_beat)
+
+    html = panel_html(staff_client.get(STATUS, headers=HTMX))
+
+    assert text_of(html, "sync-message") == sync.SYNC_INTERRUPTED
+    assert text_of(html, "sync-button") == "Sync Now"
+    assert not is_polling(html)
+    stale.refresh_from_db()
+    assert stale.status == Status.FAILED
+    assert stale.finished_at == old_beat
+
+
+def test_status_read_leaves_a_live_sync_alone(client, settings):
+    """A heartbeat younger than SYNC_STALE_AFTER_SECONDS keeps the sync running."""
+    beat = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS - 10)
+    live = make_operation(status=Status.RUNNING, heartbeat_at=beat)
+
+    assert is_polling(panel_html(client.get(STATUS, headers=HTMX)))
+    live.refresh_from_db()
+    assert live.status == Status.RUNNING
+
+
+def test_status_without_htmx_still_answers_the_fragment(client):
+    """A plain GET of the status URL gets the same fragment (harmless)."""
+    make_operation()
+
+    response = client.get(STATUS)
+
+    assert response.status_code == 200
+    panel_html(response)
+
+
+def test_status_json_shape(client):
+    """The status JSON: the contract's keys with ISO 8601 times."""
+    operation = make_operation(
+        status=Status.RUNNING,
+        stage=importer.STAGE_IMPORTING,
+        message="Syncing album 15 of 47...",
+        processed=15,
+        total=47,
+    )
+
+    data = client.get(STATUS, headers=JSON).json()
+
+    assert set(data) >= STATUS_KEYS
+    assert data["id"] == operation.pk
+    assert data["status"] == "running"
+    assert data["stage"] == "importing"
+    assert (data["processed"], data["total"], data["percent"]) == (15, 47, 32)
+    assert data["started_at"] == operation.started_at.isoformat()
+    assert data["finished_at"] is None
+
+
+# --- last synced ----------------------------------------------------------------------------------
+
+
+def test_last_synced_ignores_failed_syncs(client):
+    """A failed sync after a completed one: "Last synced" still names the completed one."""
+    completed = make_operation(finished_at=timezone.now() - timedelta(hours=2))
+    make_operation(status=Status.FAILED, error=workbook.NETWORK_ERROR)
+
+    data = client.get(STATUS, headers=JSON).json()
+
+    assert data["status"] == "failed"
+    assert data["last_synced_at"] == completed.finished_at.isoformat()  # type: ignore[union-attr]
+
+
+def test_last_synced_counts_syncs_with_warnings(client):
+    """A completed sync with failed albums is a sync."""
+    operation = make_operation(failed_count=2)
+
+    data = client.get(STATUS, headers=JSON).json()
+
+    assert data["last_synced_at"] == operation.finished_at.isoformat()  # type: ignore[union-attr]
+
+
+def test_last_synced_never_when_only_failures(client):
+    """Only failed syncs: "Never synced"."""
+    make_operation(status=Status.FAILED, error=workbook.NETWORK_ERROR)
+
+    assert text_of(panel_html(client.get(STATUS, headers=HTMX)), "last-synced") == "Never synced"
+
+
+def test_last_synced_is_natural_time_with_a_timestamp_for_the_minute_update(client):
+    """ "Last synced: 5 minutes ago", with the ISO time sync.js uses to update it every minute."""
+    operation = make_operation()
+
+    html = panel_html(client.get(STATUS, headers=HTMX))
+
+    assert "Last synced:" in html
+    assert "5\xa0minutes ago" in html
+    assert f'data-synced-at="{operation.finished_at:%Y-%m-%dT%H:%M:%S}' in html
+
+
+# --- polling ends with syncCompleted --------------------------------------------------------------
+
+
+def test_poll_of_an_ended_sync_triggers_sync_completed(client):
+    """The poll that finds the watched sync finished carries HX-Trigger: syncCompleted."""
+    operation = make_operation()
+
+    response = client.get(STATUS, {"watching": operation.pk}, headers=HTMX)
+
+    assert hx_trigger(response)["syncCompleted"] == {"id": operation.pk, "status": "completed"}
+    assert not is_polling(panel_html(response))
+
+
+def test_poll_of_a_running_sync_has_no_sync_completed(client):
+    """While the watched sync runs: no syncCompleted, the fragment keeps polling."""
+    operation = make_operation(status=Status.RUNNING)
+
+    response = client.get(STATUS, {"watching": operation.pk}, headers=HTMX)
+
+    assert "HX-Trigger" not in response.headers
+    assert is_polling(panel_html(response))
+
+
+def test_poll_without_watching_has_no_sync_completed(client):
+    """A page load's panel (not a poll) does not announce completion."""
+    make_operation()
+
+    assert "HX-Trigger" not in client.get(STATUS, headers=HTMX).headers
+
+
+def test_poll_of_a_sync_replaced_by_a_newer_one_triggers_sync_completed(client):
+    """The watched sync ended and another already started: its end is still announced."""
+    ended = make_operation()
+    make_operation(status=Status.RUNNING, started_at=timezone.now())
+
+    response = client.get(STATUS, {"watching": ended.pk}, headers=HTMX)
+
+    assert "syncCompleted" in hx_trigger(response)
+    assert is_polling(panel_html(response))
+
+
+def test_poll_that_recovers_a_stale_sync_triggers_sync_completed(client, settings):
+    """An interrupted sync is an ended sync: the watcher refreshes and stops polling."""
+    old_beat = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1)
+    stale = make_operation(status=Status.RUNNING, heartbeat_at=old_beat)
+
+    response = client.get(STATUS, {"watching": stale.pk}, headers=HTMX)
+
+    assert hx_trigger(response)["syncCompleted"]["status"] == "failed"
+
+
+# --- status cost ----------------------------------------------------------------------------------
+
+
+def test_status_poll_is_one_query_for_a_visitor(client, django_assert_num_queries):
+    """An anonymous poll during a sync costs one SELECT (latest row + last synced)."""
+    make_operation()
+    make_operation(status=Status.RUNNING, started_at=timezone.now())
+
+    with django_assert_num_queries(1):
+        response = client.get(STATUS, {"watching": 1}, headers=HTMX)
+    assert response.status_code == 200
+
+
+def test_status_json_poll_is_one_query(client, django_assert_num_queries):
+    """The JSON poll costs the same single SELECT."""
+    make_operation(status=Status.RUNNING)
+
+    with django_assert_num_queries(1):
+        client.get(STATUS, headers=JSON)
+
+
+def test_status_poll_recovering_a_stale_sync_is_two_queries(
+    client, settings, django_assert_num_queries
+):
+    """The stale case adds only the recovery UPDATE."""
+    old_beat = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1)
+    make_operation(status=Status.RUNNING, heartbeat_at=old_beat)
+
+    with django_assert_num_queries(2):
+        client.get(STATUS, headers=HTMX)
+
+
+def test_status_of_a_finished_sync_with_failures_is_two_queries(client, django_assert_num_queries):
+    """The failed albums of a finished sync are one more query, however many there are."""
+    operation = make_operation(failed_count=30)
+    add_failures(operation, 30)
+
+    with django_assert_num_queries(2):
+        client.get(STATUS, headers=HTMX)
+
+
+def test_status_is_not_cached(client):
+    """Polls must reach the server: the answer is marked uncacheable."""
+    assert "no-cache" in client.get(STATUS, headers=HTMX)["Cache-Control"]
+
+
+# --- the album list shows the panel ---------------------------------------------------------------
+
+
+def test_album_list_shows_a_running_sync_at_once(client):
+    """A page load during a sync shows its progress, already polling."""
+    make_operation(status=Status.RUNNING, message="Syncing album 15 of 47...", processed=15)
+
+    html = client.get("/catalog/albums/").content.decode()
+
+    assert 'id="sync-panel"' in html
+    assert text_of(html, "sync-message") == "Syncing album 15 of 47..."
+    assert is_polling(html)
+    assert "css/sync.css" in html and "js/sync.js" in html
+
+
+def test_album_list_shows_the_sync_button_to_staff_only(client, staff_client):
+    """Staff see Sync Now on the album list; visitors do not."""
+    assert 'id="sync-button"' in staff_client.get("/catalog/albums/").content.decode()
+    client.logout()
+    assert 'id="sync-button"' not in client.get("/catalog/albums/").content.decode()
+
+
+# --- cancel ---------------------------------------------------------------------------------------
+
+
+def test_cancel_sets_the_flag_and_answers_the_panel(staff_client):
+    """Staff cancel: 202, the row's cancel flag set, the panel says it is stopping."""
+    running = make_operation(status=Status.RUNNING)
+
+    response = staff_client.post(CANCEL, headers=HTMX)
+
+    assert response.status_code == 202
+    running.refresh_from_db()
+    assert running.cancel_requested
+    html = panel_html(response)
+    assert 'id="sync-cancelling"' in html
+    assert is_polling(html)
+
+
+def test_cancel_json(staff_client):
+    """JSON clients get 202 and the status JSON with cancel_requested."""
+    make_operation(status=Status.PENDING)
+
+    response = staff_client.post(CANCEL, headers=JSON)
+
+    assert response.status_code == 202
+    assert response.json()["cancel_requested"] is True
+
+
+def test_cancel_plain_form_post_redirects_with_a_message(staff_client):
+    """Without JavaScript: 303 back to the list with a message."""
+    make_operation(status=Status.RUNNING)
+
+    response = staff_client.post(CANCEL)
+
+    assert response.status_code == 303
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [SYNC_CANCEL_REQUESTED]
+
+
+@pytest.mark.parametrize("headers", [HTMX, JSON])
+def test_cancel_answers_409_when_nothing_runs(staff_client, headers):
+    """Nothing to cancel is a conflict with the current state: 409 "No sync is running"."""
+    make_operation()
+
+    response = staff_client.post(CANCEL, headers=headers)
+
+    assert response.status_code == 409
+    assert sync.NO_ACTIVE_SYNC in response.content.decode()
+
+
+@pytest.mark.parametrize("headers", [HTMX, JSON])
+def test_cancel_forbidden_for_visitors(client, headers):
+    """Visitors cannot cancel: 403, the flag untouched."""
+    running = make_operation(status=Status.RUNNING)
+
+    assert client.post(CANCEL, headers=headers).status_code == 403
+    running.refresh_from_db()
+    assert not running.cancel_requested
+
+
+def test_cancel_plain_post_by_visitor_redirects_to_login(client):
+    """Without JavaScript a visitor's cancel goes to the login page."""
+    assert client.post(CANCEL)["Location"] == "/admin/login/?next=/catalog/albums/"
+
+
+def test_cancel_requires_a_csrf_token(staff_user):
+    """With CSRF checks on, a cancel POST without the token is refused."""
+    running = make_operation(status=Status.RUNNING)
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(staff_user)
+
+    assert csrf_client.post(CANCEL, headers=HTMX).status_code == 403
+    running.refresh_from_db()
+    assert not running.cancel_requested
+
+
+# --- history --------------------------------------------------------------------------------------
+
+
+def test_history_lists_runs_with_their_failed_albums(client):
+    """Visitors see recent runs: status, source, duration, counts and failed albums."""
+    completed = make_operation(created_count=7, failed_count=2, message="Sync completed ...")
+    add_failures(completed, 2)
+    make_operation(status=Status.FAILED, error=workbook.NETWORK_ERROR, message="x")
+
+    response = client.get(HISTORY)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Completed with warnings" in html
+    assert "Failed" in html
+    assert workbook.NETWORK_ERROR in html
+    assert "Band 2 - Album 2" in html and "not found on Spotify" in html
+    assert "1 min 12 s" in html
+    assert "7 / 0 / 0" in html
+
+
+def test_history_names_the_person_to_staff_only(client, staff_client, staff_user):
+    """Who started a run is shown to staff, not to visitors."""
+    make_operation(triggered_by=staff_user)
+
+    assert "curator" in staff_client.get(HISTORY).content.decode()
+    client.logout()
+    assert "curator" not in client.get(HISTORY).content.decode()
+
+
+def test_history_queries_do_not_grow_with_runs(client, django_assert_num_queries):
+    """Runs and their failures are fetched in a constant number of queries."""
+    for _ in range(6):
+        add_failures(make_operation(failed_count=3), 3)
+
+    with django_assert_num_queries(2):
+        client.get(HISTORY)
