@@ -3,7 +3,8 @@ from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from catalog.models import Album, Artist, Genre, VocalStyle
+from catalog.models import Album, Artist, Genre, SyncFailure, SyncOperation, VocalStyle
+from catalog.sync_panel import format_duration
 
 
 @admin.register(Artist)
@@ -139,3 +140,73 @@ class AlbumAdmin(admin.ModelAdmin):
     @admin.display(description="Spotify", boolean=True, ordering="spotify_album_id")
     def has_spotify(self, obj: Album) -> bool:
         return bool(obj.spotify_album_id)
+
+
+# --- Sync Now (issue 4): the sync history, read-only ---------------------------------------------
+
+
+class ReadOnlyAdminMixin:
+    """Rows written only by the sync: viewable, never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class SyncFailureInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = SyncFailure
+    fields = ["label", "reason", "album"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(SyncOperation)
+class SyncOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "status_label",
+        "source",
+        "triggered_by",
+        "started_at",
+        "run_time",
+        "created_count",
+        "updated_count",
+        "unchanged_count",
+        "failed_count",
+    ]
+    list_filter = ["status", "source", "started_at"]
+    list_select_related = ["triggered_by"]
+    search_fields = ["message", "error", "failures__label"]
+    date_hierarchy = "started_at"
+    inlines = [SyncFailureInline]
+    fieldsets = [
+        (None, {"fields": ["status", "source", "triggered_by", "options", "cancel_requested"]}),
+        ("Progress", {"fields": ["stage", "message", "processed", "total", "error"]}),
+        (
+            "Counts",
+            {
+                "fields": [
+                    "created_count",
+                    "updated_count",
+                    "unchanged_count",
+                    "removed_count",
+                    "failed_count",
+                    "warnings_count",
+                ]
+            },
+        ),
+        ("Times", {"fields": ["started_at", "stage_started_at", "heartbeat_at", "finished_at"]}),
+    ]
+
+    @admin.display(description="Status", ordering="status")
+    def status_label(self, obj: SyncOperation) -> str:
+        return obj.display_status()
+
+    @admin.display(description="Duration")
+    def run_time(self, obj: SyncOperation) -> str:
+        return format_duration(obj.duration())

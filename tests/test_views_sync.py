@@ -793,3 +793,43 @@ def test_history_queries_do_not_grow_with_runs(client, django_assert_num_queries
 
     with django_assert_num_queries(2):
         client.get(HISTORY)
+
+
+# --- admin ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client_(client, django_user_model):
+    admin = django_user_model.objects.create_superuser("boss", password="boss-password-1")
+    client.force_login(admin)
+    return client
+
+
+def test_admin_lists_syncs_with_status_source_and_counts(admin_client_):
+    """The sync history in the admin: status, source, duration and counts per run."""
+    make_operation(failed_count=2, created_count=11)
+
+    html = admin_client_.get("/admin/catalog/syncoperation/").content.decode()
+
+    assert "Completed with warnings" in html
+    assert "1 min 12 s" in html
+    assert ">11<" in html
+
+
+def test_admin_sync_detail_is_read_only_with_failed_albums(admin_client_):
+    """A run's page shows its failed albums and offers no save, add or delete."""
+    operation = make_operation(failed_count=1)
+    add_failures(operation, 1)
+
+    response = admin_client_.get(f"/admin/catalog/syncoperation/{operation.pk}/change/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Band 1 - Album 1" in html
+    assert 'name="_save"' not in html
+    assert admin_client_.get("/admin/catalog/syncoperation/add/").status_code == 403
+    assert (
+        admin_client_.post(f"/admin/catalog/syncoperation/{operation.pk}/delete/").status_code
+        == 403
+    )
+    assert SyncOperation.objects.filter(pk=operation.pk).exists()
