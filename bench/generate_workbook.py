@@ -134,7 +134,7 @@ def generate_tabs(seed: int = 2025) -> dict[str, list[ReleaseSpec]]:
 
 def _sort_key(spec: ReleaseSpec) -> tuple[int, str]:
     value = spec.release_date
-    return (value.toordinal() if isinstance(value, date) else 10**7, spec.artist or "")
+    return (value.toordinal() if isinstance(value, date) else 10**7, str(spec.artist or ""))
 
 
 def _release(

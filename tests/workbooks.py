@@ -90,8 +90,8 @@ _GAP_BORDER = Border(top=_THIN)
 class ReleaseSpec:
     """One release row. Links are full URLs; `spotify` may also be a bare 22-character album id."""
 
-    artist: str | None
-    album: str | None = None
+    artist: str | float | None  # a number writes a numeric cell, as for the album "1914"
+    album: str | float | None = None
     release_date: date | str | float | None = None
     length: str | None = "LP"
     debut: bool = False

@@ -1,0 +1,853 @@
+"""The workbook service: fetching over HTTP or from a path, and parsing every quirk of the sheet."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from catalog.services.workbook import (
+    NETWORK_ERROR,
+    NO_RELEASE_TABS,
+    NOT_A_WORKBOOK,
+    NOT_AN_XLSX,
+    WARN_DUPLICATE_ROW,
+    WARN_FILL,
+    WARN_LENGTH,
+    WARN_NO_ARTIST,
+    WARN_NO_DATE,
+    WARN_NON_ALBUM_LINK,
+    WARN_NOT_SPOTIFY_LINK,
+    WARN_UNDATED,
+    WORKBOOK_DAMAGED,
+    WORKBOOK_FILE_NOT_FOUND,
+    WORKBOOK_FORBIDDEN,
+    WORKBOOK_NOT_FOUND,
+    WORKBOOK_SERVER_ERROR,
+    WORKBOOK_TOO_LARGE,
+    ParsedWorkbook,
+    RowWarning,
+    WorkbookError,
+    fetch_workbook,
+    load_workbook,
+    parse_workbook,
+    tab_list_and_year,
+)
+from tests.workbooks import OLD_COLUMNS, RECENT_COLUMNS, ReleaseSpec, make_workbook, save_workbook
+
+ALBUM_ID = "6eS23i4CUnkQph9azKMWYE"
+OTHER_ID = "7kni1yGJOEqirUTdvf1NDv"
+TAB = "2025 Prog-metal"
+
+
+def spec(
+    artist: str | float | None,
+    album: str | float | None = "Album",
+    release_date: date | str | None = date(2025, 1, 10),
+    **fields: Any,
+) -> ReleaseSpec:
+    """A release row with a date, so that only the quirk under test can warn."""
+    return ReleaseSpec(artist, album, release_date, **fields)
+
+
+def parse(releases: list[ReleaseSpec], *, tab: str = TAB, **options) -> ParsedWorkbook:
+    return parse_workbook(make_workbook({tab: releases}, **options))
+
+
+def only_row(releases: list[ReleaseSpec], **options):
+    parsed = parse(releases, **options)
+    assert len(parsed.rows) == 1
+    return parsed.rows[0]
+
+
+def messages(parsed: ParsedWorkbook) -> list[str]:
+    return [warning.message for warning in parsed.warnings]
+
+
+# --- Layout ----------------------------------------------------------------------------------
+
+
+def test_recent_tab_header_is_found_on_row_6():
+    """In 2021 and later tabs the header is row 6, so the first release is row 7."""
+    parsed = parse([spec("Mirar", "Ascension"), spec("Theophonos", "Banishment")])
+
+    assert [(row.row_number, row.artist) for row in parsed.rows] == [
+        (7, "Mirar"),
+        (8, "Theophonos"),
+    ]
+
+
+def test_old_tab_header_is_found_on_row_5():
+    """In 2020 and older tabs the header is row 5, so the first release is row 6."""
+    row = only_row([spec("Haken", "Vector")], tab="2019 Prog-metal")
+
+    assert row.row_number == 6
+    assert (row.artist, row.title) == ("Haken", "Vector")
+
+
+def test_columns_are_found_by_header_name_not_position():
+    """Columns in another order still land in the right fields."""
+    shuffled = ("Artist", "Spotify", "Country / State", "Length", "Album", "Genre / Subgenres")
+    row = only_row(
+        [spec("Artist A", "Album B", country="Norway", spotify=ALBUM_ID, length="EP")],
+        columns={TAB: shuffled},
+        header_rows={TAB: 6},
+    )
+
+    assert (row.artist, row.title, row.country, row.format) == (
+        "Artist A",
+        "Album B",
+        "Norway",
+        "EP",
+    )
+    assert row.spotify_album_id == ALBUM_ID
+
+
+def test_header_must_start_with_artist_in_column_a():
+    """A tab whose column A never says Artist has no release table."""
+    shuffled = ("Album", "Artist", "Release Date", "Length")
+    data = make_workbook(
+        {TAB: [spec("A", "B")], "2024 Prog-metal": [spec("C", "D")]},
+        columns={TAB: shuffled},
+    )
+
+    assert parse_workbook(data).tabs == ["2024 Prog-metal"]
+
+
+def test_old_tabs_google_play_column_is_ignored_and_apple_music_left_empty():
+    """2020-and-older tabs have Google Play and no Apple Music; the other links still read."""
+    row = only_row(
+        [
+            spec(
+                "Old",
+                "Record",
+                spotify=ALBUM_ID,
+                google_play="https://play.google.com/store/music/album?id=x",
+                amazon="https://amazon.com/dp/B0",
+            )
+        ],
+        tab="2019 Prog-rock",
+    )
+
+    assert OLD_COLUMNS != RECENT_COLUMNS
+    assert row.apple_music_url == ""
+    assert row.amazon_url == "https://amazon.com/dp/B0"
+    assert row.spotify_album_id == ALBUM_ID
+
+
+def test_release_rows_stop_at_the_first_blank_row_and_skip_the_unannounced_block():
+    """Rows after the blank gap (the Unannounced Projects block) are not releases."""
+    parsed = parse(
+        [spec("One", "First"), spec("Two", "Second")],
+        unannounced=(spec("Later", "Someday", "TBA"), spec("Sadhaka", None, "TBA")),
+    )
+
+    assert [row.artist for row in parsed.rows] == ["One", "Two"]
+    assert parsed.warnings == []
+
+
+def test_a_wider_gap_also_ends_the_table():
+    """Several blank rows before the Unannounced block end the table just the same."""
+    parsed = parse([spec("One", "First")], gap_rows=5)
+
+    assert [row.artist for row in parsed.rows] == ["One"]
+
+
+def test_statistics_tab_is_ignored():
+    """The Statistics tab has no release table: it adds no rows and is not listed in tabs."""
+    data = make_workbook({TAB: [spec("A", "B")]}, statistics=True)
+
+    parsed = parse_workbook(data)
+
+    assert parsed.tabs == [TAB]
+    assert len(parsed.rows) == 1
+
+
+def test_every_release_tab_is_parsed_in_order():
+    """All tabs with a release table are read, in workbook order."""
+    data = make_workbook(
+        {
+            "2025 Prog-metal": [spec("A", "1")],
+            "2025 Prog-rock": [spec("B", "2")],
+            "2020 Reissues & Special Release": [spec("C", "3")],
+            "2018": [spec("D", "4")],
+        }
+    )
+
+    parsed = parse_workbook(data)
+
+    assert parsed.tabs == [
+        "2025 Prog-metal",
+        "2025 Prog-rock",
+        "2020 Reissues & Special Release",
+        "2018",
+    ]
+    assert [(row.tab, row.artist) for row in parsed.rows] == [
+        ("2025 Prog-metal", "A"),
+        ("2025 Prog-rock", "B"),
+        ("2020 Reissues & Special Release", "C"),
+        ("2018", "D"),
+    ]
+
+
+def test_workbook_without_any_release_table_is_an_error():
+    """A workbook with only a Statistics tab cannot be imported: nothing would be listed."""
+    data = make_workbook({}, statistics=True)
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(data)
+
+    assert str(error.value) == NO_RELEASE_TABS
+
+
+def test_inline_string_workbooks_parse_like_shared_string_ones():
+    """Text stored inline (as openpyxl writes) reads the same as Google's shared strings."""
+    releases = [spec("Mirar", "Ascension", date(2025, 1, 3), spotify=ALBUM_ID)]
+
+    inline = parse(releases, shared_strings=False)
+    shared = parse(releases)
+
+    assert inline.rows == shared.rows
+
+
+@pytest.mark.parametrize(
+    ("tab", "expected"),
+    [
+        ("2025 Prog-metal", ("prog-metal", 2025)),
+        ("2024 Prog-rock", ("prog-rock", 2024)),
+        ("2020 Reissues & Special Release", ("reissues", 2020)),
+        ("2019 Reissues & Special Release", ("reissues", 2019)),
+        ("2018", ("prog-metal", 2018)),
+        ("2017", ("prog-metal", 2017)),
+    ],
+)
+def test_list_and_year_come_from_the_tab_name(tab, expected):
+    """The tab name gives the list and the year."""
+    assert tab_list_and_year(tab) == expected
+
+
+def test_rows_carry_their_tabs_list_and_year():
+    """Each row carries the list and year of its tab."""
+    row = only_row([spec("A", "B", "TBA")], tab="2024 Prog-rock")
+
+    assert (row.release_list, row.year) == ("prog-rock", 2024)
+
+
+def test_rows_of_a_reissues_tab_are_reissues():
+    """Everything in a Reissues & Special Release tab is a reissue, fill or no fill."""
+    row = only_row([spec("A", "B", date(2020, 5, 1))], tab="2020 Reissues & Special Release")
+
+    assert row.is_reissue
+    assert row.release_list == "reissues"
+
+
+# --- Links -----------------------------------------------------------------------------------
+
+
+def test_cell_hyperlink_gives_the_url():
+    """A link cell showing "S"/"BC" with a cell hyperlink gives that hyperlink's URL."""
+    row = only_row(
+        [
+            spec(
+                "Mirar",
+                "Ascension",
+                spotify=ALBUM_ID,
+                bandcamp="https://mirar.bandcamp.com/album/ascension",
+                link_style="hyperlink",
+            )
+        ]
+    )
+
+    assert row.spotify_url == f"https://open.spotify.com/album/{ALBUM_ID}"
+    assert row.bandcamp_url == "https://mirar.bandcamp.com/album/ascension"
+
+
+def test_hyperlink_formula_gives_the_url():
+    """A =HYPERLINK("url", "S") formula gives its URL."""
+    row = only_row(
+        [
+            spec(
+                "Mirar",
+                "Ascension",
+                spotify=ALBUM_ID,
+                bandcamp="https://mirar.bandcamp.com/album/ascension",
+                link_style="formula",
+            )
+        ]
+    )
+
+    assert row.spotify_album_id == ALBUM_ID
+    assert row.bandcamp_url == "https://mirar.bandcamp.com/album/ascension"
+
+
+def test_hyperlinks_and_formulas_mix_in_one_tab():
+    """Both link styles in the same tab each resolve to their own row's URL."""
+    parsed = parse(
+        [
+            spec("A", "1", spotify=ALBUM_ID, link_style="hyperlink"),
+            spec("B", "2", spotify=OTHER_ID, link_style="formula"),
+            spec("C", "3"),
+        ]
+    )
+
+    assert [row.spotify_album_id for row in parsed.rows] == [ALBUM_ID, OTHER_ID, None]
+
+
+def test_a_plain_url_in_a_link_cell_is_read():
+    """A link cell holding the URL as its text is read too."""
+    row = only_row([spec("A", "B", spotify=ALBUM_ID, link_style="text")])
+
+    assert row.spotify_album_id == ALBUM_ID
+
+
+@pytest.mark.parametrize("link_style", ["hyperlink", "formula"])
+def test_spotify_si_parameter_is_stripped(link_style):
+    """`?si=...` share tokens are dropped: the id and a canonical album URL remain."""
+    url = f"https://open.spotify.com/album/{ALBUM_ID}?si=eYUNYqGHRGG9DJEI5OomHA"
+    row = only_row([spec("A", "B", spotify=url, link_style=link_style)])
+
+    assert row.spotify_album_id == ALBUM_ID
+    assert row.spotify_url == f"https://open.spotify.com/album/{ALBUM_ID}"
+
+
+def test_localised_spotify_album_link_gives_the_id():
+    """open.spotify.com/intl-de/album/<id> is still an album link."""
+    url = f"https://open.spotify.com/intl-de/album/{ALBUM_ID}"
+    row = only_row([spec("A", "B", spotify=url)])
+
+    assert row.spotify_album_id == ALBUM_ID
+
+
+@pytest.mark.parametrize(("kind", "article"), [("track", "a"), ("artist", "an")])
+def test_track_or_artist_link_warns_and_leaves_spotify_empty(kind, article):
+    """A track or artist link where an album link belongs: a warning, no id and no URL."""
+    url = f"https://open.spotify.com/{kind}/{ALBUM_ID}"
+    parsed = parse([spec("A", "B", spotify=f"{url}?si=abc")])
+
+    row = parsed.rows[0]
+    assert (row.spotify_album_id, row.spotify_url) == (None, "")
+    assert parsed.warnings == [
+        RowWarning(TAB, 7, WARN_NON_ALBUM_LINK.format(kind=f"{article} {kind}", url=url))
+    ]
+    assert str(parsed.warnings[0]).startswith(f"{TAB}, row 7: {article} {kind} link where")
+
+
+def test_non_spotify_link_in_the_spotify_column_warns():
+    """A link that is not Spotify's in the Spotify column is dropped with a warning."""
+    url = "https://band.bandcamp.com/album/x"
+    parsed = parse([spec("A", "B", spotify=url)])
+
+    assert parsed.rows[0].spotify_album_id is None
+    assert messages(parsed) == [WARN_NOT_SPOTIFY_LINK.format(url=url)]
+
+
+def test_rows_without_links_are_kept():
+    """A release without any link is still a release."""
+    row = only_row([spec("A", "B")])
+
+    assert (row.spotify_album_id, row.spotify_url, row.bandcamp_url) == (None, "", "")
+
+
+# --- Length, debut, reissue -------------------------------------------------------------------
+
+
+def test_debut_fill_marks_a_debut():
+    """The Length cell filled FFFFBA4A marks a debut."""
+    row = only_row([spec("A", "B", debut=True)])
+
+    assert (row.is_debut, row.is_reissue) == (True, False)
+
+
+def test_reissue_fill_marks_a_reissue():
+    """The Length cell filled FF96DA77 marks a reissue or special release."""
+    row = only_row([spec("A", "B", reissue=True)])
+
+    assert (row.is_debut, row.is_reissue) == (False, True)
+
+
+def test_white_or_no_fill_is_neither():
+    """No fill, or the white fill the export also uses, marks nothing and warns about nothing."""
+    parsed = parse([spec("A", "1"), spec("B", "2", length_fill="FFFFFFFF")])
+
+    assert [(row.is_debut, row.is_reissue) for row in parsed.rows] == [(False, False)] * 2
+    assert parsed.warnings == []
+
+
+def test_another_fill_colour_warns():
+    """A fill that is neither legend colour is reported, so a curator can fix the cell."""
+    parsed = parse([spec("A", "B", length_fill="FF93C47D")])
+
+    assert not parsed.rows[0].is_reissue
+    assert messages(parsed) == [
+        WARN_FILL.format(colour="FF93C47D", debut="FFFFBA4A", reissue="FF96DA77")
+    ]
+
+
+def test_the_legend_fills_above_the_header_are_not_rows():
+    """The colour legend in rows 4-5 does not turn into releases."""
+    parsed = parse([spec("A", "B")])
+
+    assert [row.artist for row in parsed.rows] == ["A"]
+
+
+def test_lp_and_ep_are_read():
+    """Length LP and EP (any case, any padding) give the format."""
+    parsed = parse([spec("A", "1", length="LP"), spec("B", "2", length=" ep ")])
+
+    assert [row.format for row in parsed.rows] == ["LP", "EP"]
+
+
+def test_other_length_warns_and_leaves_format_empty():
+    """A Length other than LP/EP is kept out of the format, with a warning."""
+    parsed = parse([spec("A", "B", length="Single")])
+
+    assert parsed.rows[0].format == ""
+    assert messages(parsed) == [WARN_LENGTH.format(value="Single")]
+
+
+# --- Dates -----------------------------------------------------------------------------------
+
+
+def test_date_cell_gives_a_day():
+    """A real date cell gives that day, precision "day"."""
+    row = only_row([spec("A", "B", date(2025, 3, 14))])
+
+    assert (row.release_date, row.date_precision, row.year) == (date(2025, 3, 14), "day", 2025)
+
+
+def test_month_text_gives_the_first_of_the_month():
+    """ "March 2025" gives 1 March 2025 with precision "month"."""
+    row = only_row([spec("A", "B", "March 2025")])
+
+    assert (row.release_date, row.date_precision) == (date(2025, 3, 1), "month")
+
+
+def test_year_text_gives_the_first_of_january():
+    """ "2025" gives 1 January 2025 with precision "year"."""
+    row = only_row([spec("A", "B", "2025")])
+
+    assert (row.release_date, row.date_precision) == (date(2025, 1, 1), "year")
+
+
+def test_day_text_gives_the_day():
+    """A date written as text ("August 22, 2025") gives that day."""
+    row = only_row([spec("A", "B", "August 22nd, 2025")])
+
+    assert (row.release_date, row.date_precision) == (date(2025, 8, 22), "day")
+
+
+def test_tba_warns_and_keeps_the_tabs_year():
+    """ "TBA" has no date: a warning, no release date, the tab's year."""
+    parsed = parse([spec("A", "B", "TBA")])
+
+    row = parsed.rows[0]
+    assert (row.release_date, row.date_precision, row.year) == (None, "year", 2025)
+    assert messages(parsed) == [WARN_UNDATED.format(value="TBA")]
+
+
+def test_unreadable_date_text_warns():
+    """Text that is not a date ("Spring-ish") is a warning, not a failure."""
+    parsed = parse([spec("A", "B", "Spring-ish")])
+
+    assert parsed.rows[0].release_date is None
+    assert messages(parsed) == [WARN_UNDATED.format(value="Spring-ish")]
+
+
+def test_empty_date_warns_and_keeps_the_tabs_year():
+    """An empty Release Date cell: a warning, the tab's year."""
+    parsed = parse([spec("A", "B", None)], tab="2023 Prog-rock")
+
+    assert (parsed.rows[0].release_date, parsed.rows[0].year) == (None, 2023)
+    assert messages(parsed) == [WARN_NO_DATE]
+
+
+# --- Text fields -----------------------------------------------------------------------------
+
+
+def test_genres_are_split_on_commas_trimmed_and_kept_as_written():
+    """Genres split on commas, trimmed, empty items and repeats dropped, case and order kept."""
+    row = only_row([spec("A", "B", genres=" Post-Punk ,Post, , Avant-Garde metal,Djent,Post")])
+
+    assert row.genres == ("Post-Punk", "Post", "Avant-Garde metal", "Djent")
+
+
+def test_genres_are_never_merged_by_substring():
+    """ "Post-Punk" stays "Post-Punk" next to "Post-metal" and "Post"."""
+    parsed = parse(
+        [
+            spec("A", "1", genres="Post-Punk"),
+            spec("B", "2", genres="Post-metal"),
+            spec("C", "3", genres="Post"),
+        ]
+    )
+
+    assert [row.genres for row in parsed.rows] == [("Post-Punk",), ("Post-metal",), ("Post",)]
+
+
+def test_empty_genres_give_an_empty_tuple():
+    """No genre text gives no genres."""
+    assert only_row([spec("A", "B", genres=None)]).genres == ()
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        ("Harsh", "Harsh"),
+        ("Mixed ", "Mixed"),
+        ("clean", "Clean"),
+        ("Instrumental", "Instrumental"),
+        ("Instru./Clean", "Instrumental/Clean"),
+        ("Instru./Mixed", "Instrumental/Mixed"),
+        ("Spoken word", "Spoken word"),
+        (None, ""),
+    ],
+)
+def test_vocal_style_variants_are_canonicalised(written, canonical):
+    """Vocal-style variants map onto one spelling; unknown text is kept, trimmed."""
+    assert only_row([spec("A", "B", vocal_style=written)]).vocal_style == canonical
+
+
+def test_numeric_names_are_read_as_text():
+    """An artist or album typed as a number ("1914", "0") is text, without ".0"."""
+    row = only_row([spec(1914, 0)])
+
+    assert (row.artist, row.title) == ("1914", "0")
+
+
+def test_text_fields_are_trimmed():
+    """Stray spaces around artist, album and country go."""
+    row = only_row([spec(" Cieli ", "Cieli di porpora ", country="Marseille, France ")])
+
+    assert (row.artist, row.title, row.country) == (
+        "Cieli",
+        "Cieli di porpora",
+        "Marseille, France",
+    )
+
+
+def test_row_without_artist_is_skipped_with_a_warning():
+    """A row with other cells but no artist cannot be an album: skipped, with a warning."""
+    parsed = parse([spec("A", "1"), spec(None, "Orphan"), spec("C", "3")])
+
+    assert [row.artist for row in parsed.rows] == ["A", "C"]
+    assert parsed.warnings == [RowWarning(TAB, 8, WARN_NO_ARTIST)]
+
+
+# --- Duplicates ------------------------------------------------------------------------------
+
+
+def test_duplicate_row_in_a_tab_warns_and_keeps_both():
+    """The same release twice in one tab: both rows kept (the importer merges), one warning."""
+    twice = spec("A Man Named Onigumo", "The Marrow Mirror")
+    parsed = parse([twice, spec("Other", "Album"), twice])
+
+    assert [row.row_number for row in parsed.rows] == [7, 8, 9]
+    assert parsed.warnings == [RowWarning(TAB, 9, WARN_DUPLICATE_ROW.format(row=7))]
+
+
+def test_same_spotify_album_twice_in_a_tab_warns():
+    """Two rows with one Spotify album id are a duplicate even if spelled differently."""
+    parsed = parse(
+        [
+            spec("Mirar", "Ascension", spotify=ALBUM_ID),
+            spec("MIRAR.", "Ascension (LP)", spotify=ALBUM_ID),
+        ]
+    )
+
+    assert messages(parsed) == [WARN_DUPLICATE_ROW.format(row=7)]
+
+
+def test_same_album_in_two_tabs_is_not_a_warning():
+    """An album in a year's Prog-metal and Prog-rock tabs is for the importer to merge."""
+    same = spec("A", "B", spotify=ALBUM_ID)
+    parsed = parse_workbook(make_workbook({"2025 Prog-metal": [same], "2025 Prog-rock": [same]}))
+
+    assert len(parsed.rows) == 2
+    assert parsed.warnings == []
+
+
+# --- Damaged input ---------------------------------------------------------------------------
+
+
+def test_html_instead_of_a_workbook_is_recognised():
+    """A saved web page (a login page, a private sheet) is not a workbook."""
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(b"<!DOCTYPE html><html><head><title>Sign in</title></head></html>")
+
+    assert str(error.value) == NOT_A_WORKBOOK
+
+
+def test_truncated_workbook_is_reported_as_damaged():
+    """A workbook cut short says it is damaged or incomplete."""
+    data = make_workbook({TAB: [spec("A", "B")]})
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(data[: len(data) // 2])
+
+    assert str(error.value).startswith(WORKBOOK_DAMAGED.split("(")[0])
+    assert str(error.value).endswith("download it again or check the URL")
+
+
+def test_bytes_that_are_not_a_zip_are_not_a_workbook():
+    """Arbitrary bytes are neither a workbook nor a web page."""
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(b'{"error": "nope"}')
+
+    assert str(error.value) == NOT_AN_XLSX.format(detail="not a zip archive")
+
+
+# --- Fetching --------------------------------------------------------------------------------
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = XLSX_TYPE
+    delay_before_headers: float = 0.0
+    delay_before_body: float = 0.0
+    declared_length: int | None = None  # Content-Length to announce; None: the body's length
+    send_length: bool = True
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 answering each path with its Route."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        routes = self.routes
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                route = routes.get(self.path.split("?")[0], Route(status=404, body=b"missing"))
+                try:
+                    time.sleep(route.delay_before_headers)
+                    self.send_response(route.status)
+                    self.send_header("Content-Type", route.content_type)
+                    if route.send_length:
+                        length = route.declared_length
+                        self.send_header("Content-Length", str(length or len(route.body)))
+                    self.end_headers()
+                    self.wfile.flush()
+                    time.sleep(route.delay_before_body)
+                    self.wfile.write(route.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up first, as the timeout tests intend
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def url(self, path: str) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}{path}"
+
+    def __enter__(self) -> LoopbackServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackServer]:
+    with LoopbackServer() as loopback:
+        yield loopback
+
+
+@pytest.fixture
+def workbook_bytes() -> bytes:
+    return make_workbook({TAB: [spec("Mirar", "Ascension", spotify=ALBUM_ID)]})
+
+
+def fetch_error(source: str) -> str:
+    with pytest.raises(WorkbookError) as error:
+        load_workbook(source)
+    return str(error.value)
+
+
+def test_workbook_is_downloaded_and_parsed(server, workbook_bytes):
+    """An http URL serving the XLSX export gives the parsed rows."""
+    server.routes["/export"] = Route(body=workbook_bytes)
+
+    parsed = load_workbook(server.url("/export?format=xlsx"))
+
+    assert [(row.artist, row.spotify_album_id) for row in parsed.rows] == [("Mirar", ALBUM_ID)]
+
+
+def test_default_source_is_the_configured_url(server, workbook_bytes, settings):
+    """Without a source, GOOGLE_SHEETS_XLSX_URL is fetched."""
+    server.routes["/export"] = Route(body=workbook_bytes)
+    settings.GOOGLE_SHEETS_XLSX_URL = server.url("/export?format=xlsx")
+
+    assert [row.artist for row in load_workbook().rows] == ["Mirar"]
+
+
+def test_html_page_is_not_a_workbook(server):
+    """Google's sign-in page (a private sheet) answers 200 with HTML: NOT_A_WORKBOOK."""
+    server.routes["/export"] = Route(
+        body=b"<!doctype html><html><body>Sign in - Google Accounts</body></html>",
+        content_type="text/html; charset=utf-8",
+    )
+
+    assert fetch_error(server.url("/export")) == NOT_A_WORKBOOK
+
+
+def test_not_found_says_the_url_is_wrong(server):
+    """404: the URL is wrong or the sheet is gone."""
+    message = fetch_error(server.url("/nope"))
+
+    assert message == WORKBOOK_NOT_FOUND.format(url=server.url("/nope"))
+
+
+def test_forbidden_says_to_share_the_sheet(server):
+    """403: the sheet is not shared publicly."""
+    server.routes["/export"] = Route(status=403, body=b"denied", content_type="text/html")
+
+    message = fetch_error(server.url("/export"))
+
+    assert message == WORKBOOK_FORBIDDEN.format(status=403, url=server.url("/export"))
+
+
+def test_server_error_says_try_again_later(server):
+    """5xx: Google Sheets is having trouble; try again later."""
+    server.routes["/export"] = Route(status=503, body=b"unavailable", content_type="text/html")
+
+    message = fetch_error(server.url("/export"))
+
+    assert message == WORKBOOK_SERVER_ERROR.format(status=503, url=server.url("/export"))
+
+
+def test_messages_do_not_show_the_query_string(server):
+    """Query strings (which could hold keys) never appear in messages."""
+    message = fetch_error(server.url("/nope?format=xlsx&key=s3cr3t"))
+
+    assert "s3cr3t" not in message
+    assert "?" not in message
+
+
+def test_server_that_does_not_answer_in_time_times_out(server, settings, workbook_bytes):
+    """No response within WORKBOOK_READ_TIMEOUT: a timeout message, not a hang."""
+    settings.WORKBOOK_READ_TIMEOUT = 0.2
+    server.routes["/slow"] = Route(body=workbook_bytes, delay_before_headers=1.0)
+
+    message = fetch_error(server.url("/slow"))
+
+    assert message.startswith("The workbook download timed out (no data for 0.2 s")
+
+
+def test_body_that_stalls_times_out(server, settings, workbook_bytes):
+    """Headers sent, then the body stalls beyond the read timeout: a timeout message too."""
+    settings.WORKBOOK_READ_TIMEOUT = 0.2
+    server.routes["/stall"] = Route(body=workbook_bytes, delay_before_body=1.0)
+
+    message = fetch_error(server.url("/stall"))
+
+    assert message.startswith("The workbook download timed out (no data for 0.2 s")
+
+
+def test_connection_refused_is_a_network_error():
+    """Nothing listening on the port: NETWORK_ERROR."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again below: nobody listens there
+
+    message = fetch_error(f"http://127.0.0.1:{port}/export")
+
+    assert message.startswith(NETWORK_ERROR)
+
+
+def test_dns_failure_is_a_network_error(monkeypatch):
+    """A host name that does not resolve: NETWORK_ERROR, naming the host."""
+
+    def no_such_host(*args: object, **kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+
+    message = fetch_error("https://docs.example.invalid/export?format=xlsx")
+
+    assert message == f"{NETWORK_ERROR} (cannot resolve docs.example.invalid)"
+
+
+def test_declared_size_over_the_cap_is_refused(server, settings):
+    """A Content-Length above WORKBOOK_MAX_BYTES is refused before downloading."""
+    settings.WORKBOOK_MAX_BYTES = 1024
+    server.routes["/big"] = Route(body=b"PK" + b"x" * 5000)
+
+    message = fetch_error(server.url("/big"))
+
+    assert message == WORKBOOK_TOO_LARGE.format(limit=f"{1024 / 1048576:g} MB")
+
+
+def test_streamed_size_over_the_cap_is_cut_off(server, settings):
+    """Without a Content-Length the download stops once it passes WORKBOOK_MAX_BYTES."""
+    settings.WORKBOOK_MAX_BYTES = 1024
+    server.routes["/big"] = Route(body=b"PK" + b"x" * 300_000, send_length=False)
+
+    assert fetch_error(server.url("/big")).startswith("The workbook is larger than")
+
+
+def test_truncated_download_is_damaged(server, workbook_bytes):
+    """A download that stops before its announced length is damaged or incomplete."""
+    half = workbook_bytes[: len(workbook_bytes) // 2]
+    server.routes["/cut"] = Route(body=half, declared_length=len(workbook_bytes))
+
+    message = fetch_error(server.url("/cut"))
+
+    assert message == WORKBOOK_DAMAGED.format(detail="the download stopped before the end")
+
+
+def test_truncated_file_served_whole_is_damaged(server, workbook_bytes):
+    """A file that arrives complete but is itself cut short is damaged or incomplete."""
+    server.routes["/half"] = Route(body=workbook_bytes[: len(workbook_bytes) // 2])
+
+    assert fetch_error(server.url("/half")).startswith("The workbook file is damaged or incomplete")
+
+
+def test_local_path_is_read(tmp_path, workbook_bytes):
+    """A file path source is read from disk and parsed."""
+    path = tmp_path / "releases.xlsx"
+    path.write_bytes(workbook_bytes)
+
+    assert [row.artist for row in load_workbook(str(path)).rows] == ["Mirar"]
+
+
+def test_saved_workbook_path_is_read(tmp_path):
+    """tests.workbooks.save_workbook writes a file the loader reads."""
+    path = save_workbook(tmp_path / "wb.xlsx", {TAB: [spec("Saved", "Album")]})
+
+    assert [row.artist for row in load_workbook(str(path)).rows] == ["Saved"]
+
+
+def test_missing_local_file_says_so(tmp_path):
+    """A path that does not exist: a clear not-found message."""
+    path = tmp_path / "missing.xlsx"
+
+    assert fetch_error(str(path)) == WORKBOOK_FILE_NOT_FOUND.format(path=path)
+
+
+def test_local_file_over_the_cap_is_refused(tmp_path, settings, workbook_bytes):
+    """The size cap applies to local files too."""
+    settings.WORKBOOK_MAX_BYTES = 100
+    path = tmp_path / "releases.xlsx"
+    path.write_bytes(workbook_bytes)
+
+    with pytest.raises(WorkbookError) as error:
+        fetch_workbook(str(path))
+
+    assert str(error.value).startswith("The workbook is larger than")
