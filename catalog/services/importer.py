@@ -7,6 +7,7 @@ batches, hide albums that left the sheet, then enrich albums from Spotify one by
 
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from collections import Counter
@@ -28,7 +29,7 @@ from catalog.services.spotify import (
     SpotifyClient,
     SpotifyError,
 )
-from catalog.services.workbook import ParsedWorkbook, SheetRow, WorkbookError
+from catalog.services.workbook import SheetRow, WorkbookError, load_workbook
 
 STAGE_FETCHING = "fetching"
 STAGE_IMPORTING = "importing"
@@ -140,6 +141,7 @@ def spotify_identity_key(album_id: str) -> str:
     return f"spotify:{album_id}"
 
 
+@functools.lru_cache(maxsize=65536)  # a few thousand distinct genres, each seen many times
 def genre_slug(name: str) -> str:
     """The identity of a genre: its slug, so case and hyphen/space variants are one genre.
 
@@ -150,10 +152,12 @@ def genre_slug(name: str) -> str:
     return slugify(normalize_name(name), allow_unicode=True)[: _max_length(Genre, "slug")]
 
 
+@functools.lru_cache(maxsize=1024)
 def vocal_style_slug(name: str) -> str:
     return slugify(normalize_name(name), allow_unicode=True)[: _max_length(VocalStyle, "slug")]
 
 
+@functools.cache
 def _max_length(model: type[Any], name: str) -> int:
     return model._meta.get_field(name).max_length
 
@@ -775,13 +779,6 @@ def _spotify_values(album: Album, spotify: SpotifyAlbum) -> dict[str, Any]:
 
 
 # --- the whole run ---------------------------------------------------------------------------
-
-
-def load_workbook(source: str) -> ParsedWorkbook:
-    # TEMPORARY until catalog/services/workbook.py grows load_workbook (another helper's file).
-    from catalog.services import workbook
-
-    return workbook.load_workbook(source)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def import_catalog(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
+import threading
+from collections.abc import Iterator
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import connection
@@ -29,7 +33,8 @@ from catalog.services.importer import (
     import_rows,
 )
 from catalog.services.spotify import CREDENTIALS_INVALID, NOT_FOUND, SpotifyClient
-from catalog.services.workbook import SheetRow
+from catalog.services.workbook import NOT_A_WORKBOOK, SheetRow, WorkbookError
+from tests.workbooks import ReleaseSpec, make_workbook, save_workbook
 
 pytestmark = pytest.mark.django_db
 
@@ -691,3 +696,131 @@ def test_import_catalog_reports_every_stage_in_order(spotify_standin, monkeypatc
     assert seen[-1].message == FINALIZING_MESSAGE
     assert result.warnings == ["2025 Prog-metal, row 9: unreadable date 'soon'"]
     assert (result.created, result.enriched, result.spotify_requests) == (1, 1, 1)
+
+
+# --- import_catalog on real workbook bytes ----------------------------------------------------
+
+
+@contextlib.contextmanager
+def serve(body: bytes, content_type: str) -> Iterator[str]:
+    """Answer every GET on a loopback port with `body`; yields the URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/export?format=xlsx"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+LINKED = "6eS23i4CUnkQph9azKMWYE"
+SPECS = [
+    ReleaseSpec("Mirar", "Ascension", date(2025, 1, 1), spotify=LINKED, genres="Djent, Post"),
+    ReleaseSpec("Estuarine", "Corporeal Furnace", date(2025, 1, 1), genres="Post-Punk"),
+    ReleaseSpec("Estuarine", "Corporeal Furnace", date(2025, 1, 1), genres="Post-Punk"),
+]
+
+
+def snapshot() -> list[tuple]:
+    return list(
+        Album.objects.order_by("id").values_list("id", "title", "in_workbook", "updated_at")
+    )
+
+
+def test_import_catalog_reads_a_workbook_file_and_merges_its_repeated_row(tmp_path):
+    """A generated workbook: three rows, one repeated, make two albums; the parser's warning
+    about the repeat is passed on."""
+    path = save_workbook(tmp_path / "releases.xlsx", {"2025 Prog-metal": SPECS})
+
+    result = importer.import_catalog(source=str(path), skip_spotify=True)
+
+    assert (result.created, result.total) == (2, 2)
+    assert any(warning.startswith("2025 Prog-metal, row 9: ") for warning in result.warnings)
+    assert Album.objects.get(spotify_album_id=LINKED).title == "Ascension"
+    assert set(Genre.objects.values_list("name", flat=True)) == {"Djent", "Post", "Post-Punk"}
+
+
+def test_corrupt_workbook_leaves_the_catalog_untouched(tmp_path):
+    """A damaged file raises WorkbookError and writes nothing: no album is hidden or changed."""
+    import_rows(rows=[row("A", "One"), row("B", "Two")])
+    before = snapshot()
+    damaged = tmp_path / "damaged.xlsx"
+    damaged.write_bytes(make_workbook({"2025 Prog-metal": SPECS})[:2000])
+
+    with pytest.raises(WorkbookError):
+        importer.import_catalog(source=str(damaged), skip_spotify=True)
+
+    assert snapshot() == before
+
+
+def test_web_page_instead_of_a_workbook_leaves_the_catalog_untouched():
+    """A login page served instead of the XLSX export is a sheet-level failure."""
+    import_rows(rows=[row("A", "One")])
+    before = snapshot()
+    page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
+
+    with serve(page, "text/html; charset=utf-8") as url, pytest.raises(WorkbookError) as raised:
+        importer.import_catalog(source=url, skip_spotify=True)
+
+    assert str(raised.value) == NOT_A_WORKBOOK
+    assert snapshot() == before
+
+
+def test_workbook_without_release_rows_hides_nothing(tmp_path):
+    """A release table with no rows is refused rather than hiding the whole catalog."""
+    import_rows(rows=[row("A", "One")])
+    path = save_workbook(tmp_path / "empty.xlsx", {"2025 Prog-metal": []}, unannounced=())
+
+    with pytest.raises(WorkbookError) as raised:
+        importer.import_catalog(source=str(path), skip_spotify=True)
+
+    assert str(raised.value) == importer.EMPTY_WORKBOOK
+    assert Album.objects.get().in_workbook
+
+
+def test_dry_run_asks_spotify_nothing(tmp_path, spotify_standin):
+    """A dry run neither writes nor calls Spotify."""
+    path = save_workbook(tmp_path / "releases.xlsx", {"2025 Prog-metal": SPECS})
+
+    result = importer.import_catalog(source=str(path), dry_run=True)
+
+    assert result.created == 2
+    assert Album.objects.count() == 0
+    assert spotify_standin.stats.api_requests == 0
+    assert spotify_standin.stats.token_requests == 0
+
+
+def test_spotify_disabled_skips_enrichment(tmp_path, spotify_standin, settings):
+    """SPOTIFY_ENABLED=False imports the sheet and leaves Spotify alone."""
+    settings.SPOTIFY_ENABLED = False
+    path = save_workbook(tmp_path / "releases.xlsx", {"2025 Prog-metal": SPECS})
+
+    result = importer.import_catalog(source=str(path))
+
+    assert (result.created, result.spotify_requests) == (2, 0)
+    assert spotify_standin.stats.api_requests == 0
+
+
+def test_import_catalog_builds_a_client_from_settings_and_enriches(tmp_path, spotify_standin):
+    """Without a client argument the importer uses the SPOTIFY_* settings."""
+    path = save_workbook(tmp_path / "releases.xlsx", {"2025 Prog-metal": SPECS})
+
+    result = importer.import_catalog(source=str(path))
+    again = importer.import_catalog(source=str(path))
+
+    assert (result.enriched, result.spotify_requests) == (1, 1)
+    assert Album.objects.get(spotify_album_id=LINKED).cover_image_url
+    assert (again.enriched, again.spotify_requests, again.unchanged) == (0, 0, 2)
