@@ -1,0 +1,283 @@
+"""`manage.py import_albums`: options, progress output, summary and one-line errors."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from catalog.management.commands.import_albums import (
+    INTERRUPTED,
+    SOURCES_EXCLUSIVE,
+    SPOTIFY_NOT_CONFIGURED,
+    ProgressDisplay,
+)
+from catalog.models import Album
+from catalog.services.importer import STAGE_FETCHING, STAGE_IMPORTING, Progress
+from catalog.services.spotify import NOT_FOUND
+from tests.workbooks import ReleaseSpec, save_workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+IDS = ("6eS23i4CUnkQph9azKMWYE", "7kni1yGJOEqirUTdvf1NDv")
+RELEASES = [
+    ReleaseSpec("Mirar", "Ascension", date(2025, 1, 1), spotify=IDS[0], genres="Djent"),
+    ReleaseSpec("Coffret de Bijoux", "lei", date(2025, 1, 1), spotify=IDS[1]),
+    ReleaseSpec("Estuarine", "Corporeal Furnace", date(2025, 1, 2), genres="Post-Punk, Post"),
+]
+
+
+@pytest.fixture
+def workbook_file(tmp_path: Path) -> Path:
+    return save_workbook(tmp_path / "releases.xlsx", {"2025 Prog-metal": RELEASES})
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command("import_albums", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_file_import_without_spotify_creates_albums_and_prints_the_summary(workbook_file):
+    """--file with --skip-spotify imports every row and ends with the counts."""
+    out = run("--file", str(workbook_file), "--skip-spotify")
+
+    assert Album.objects.count() == 3
+    assert "Fetching albums from Google Sheets..." in out
+    assert ": 3 created, 0 updated, 0 unchanged, 0 removed, 0 failed." in out
+    assert "Spotify: 0 requests, 0 albums enriched." in out
+
+
+@pytest.mark.django_db
+def test_second_run_reports_everything_unchanged(workbook_file):
+    """Running the same import twice changes nothing the second time."""
+    run("--file", str(workbook_file), "--skip-spotify")
+
+    out = run("--file", str(workbook_file), "--skip-spotify")
+
+    assert ": 0 created, 0 updated, 3 unchanged, 0 removed, 0 failed." in out
+
+
+@pytest.mark.django_db
+def test_dry_run_writes_nothing(workbook_file):
+    """--dry-run reports what would be created and leaves the catalog empty."""
+    out = run("--file", str(workbook_file), "--dry-run")
+
+    assert Album.objects.count() == 0
+    assert "Dry run complete in" in out
+    assert "3 would be created" in out
+    assert "Nothing was written." in out
+
+
+@pytest.mark.django_db
+def test_import_with_spotify_enriches_and_lists_failures(workbook_file, spotify_standin):
+    """Without --skip-spotify albums are enriched; a missing album is listed with its reason."""
+    spotify_standin.mark_missing(IDS[1])
+
+    out = run("--file", str(workbook_file))
+
+    assert "3 created, 0 updated, 0 unchanged, 0 removed, 1 failed." in out
+    assert "Spotify: 1 requests, 1 albums enriched." in out
+    assert "Failures (1):" in out
+    assert f"  - Coffret de Bijoux - lei: {NOT_FOUND}" in out
+    assert Album.objects.get(title="Ascension").cover_image_url
+
+
+@pytest.mark.django_db
+def test_spotify_stopping_early_is_reported_and_the_import_succeeds(workbook_file, spotify_standin):
+    """A quota stop is shown in the summary; the command still succeeds."""
+    spotify_standin.queue_failure("quota")
+
+    out = run("--file", str(workbook_file))
+
+    assert "3 created" in out
+    assert "Spotify enrichment stopped early: " in out
+
+
+@pytest.mark.django_db
+def test_warnings_are_counted_and_the_first_five_listed(tmp_path):
+    """Row warnings do not fail the import; the summary shows five and counts the rest."""
+    undated = [ReleaseSpec(f"Band {n}", f"Album {n}", None) for n in range(7)]
+    path = save_workbook(tmp_path / "undated.xlsx", {"2025 Prog-metal": undated})
+
+    out = run("--file", str(path), "--skip-spotify")
+
+    assert "7 created" in out
+    assert "Warnings (7):" in out
+    assert out.count("  - 2025 Prog-metal, row ") == 5
+    assert "  ... and 2 more" in out
+
+
+@pytest.mark.django_db
+def test_broken_file_fails_with_a_one_line_message(tmp_path):
+    """A file that is not a workbook is a CommandError with one line, and nothing is written."""
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 this is not really a zip file")
+
+    with pytest.raises(CommandError) as raised:
+        run("--file", str(broken), "--skip-spotify")
+
+    assert "\n" not in str(raised.value)
+    assert raised.value.returncode == 1
+    assert Album.objects.count() == 0
+
+
+def test_file_and_url_are_mutually_exclusive():
+    """--file and --url cannot be combined."""
+    with pytest.raises(CommandError) as raised:
+        call_command("import_albums", file="a.xlsx", url="https://example.invalid/x.xlsx")
+    assert str(raised.value) == SOURCES_EXCLUSIVE
+
+    with pytest.raises(CommandError, match="not allowed with argument"):
+        call_command("import_albums", "--file", "a.xlsx", "--url", "https://example.invalid/x")
+
+
+def test_missing_spotify_credentials_fail_fast_with_a_hint(settings, workbook_file):
+    """With Spotify enabled and no credentials, the command stops before importing anything."""
+    settings.SPOTIFY_ENABLED = True
+    settings.SPOTIFY_CLIENT_ID = ""
+    settings.SPOTIFY_CLIENT_SECRET = ""
+
+    with pytest.raises(CommandError) as raised:
+        run("--file", str(workbook_file))
+
+    message = str(raised.value)
+    assert message.startswith(SPOTIFY_NOT_CONFIGURED)
+    assert "--skip-spotify" in message
+    assert "SPOTIFY_CLIENT_ID" in message
+
+
+@pytest.mark.django_db
+def test_spotify_disabled_needs_no_credentials(settings, workbook_file):
+    """SPOTIFY_ENABLED=False imports the sheet without asking for credentials."""
+    settings.SPOTIFY_ENABLED = False
+    settings.SPOTIFY_CLIENT_ID = ""
+
+    out = run("--file", str(workbook_file))
+
+    assert "3 created" in out
+
+
+# --- the progress display ---------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_plain_progress_prints_stage_changes_and_at_most_one_line_per_interval():
+    """Off a terminal: a line per stage change, then one every 2 s, and the stage's end."""
+    stream = io.StringIO()
+    clock = FakeClock()
+    display = ProgressDisplay(stream, tty=False, interval=2.0, clock=clock)
+
+    display(Progress(STAGE_FETCHING, 0, 0, "Fetching albums from Google Sheets..."))
+    for processed in range(0, 10):
+        clock.now += 0.5
+        display(Progress(STAGE_IMPORTING, processed, 10, f"Syncing album {processed} of 10..."))
+    display(Progress(STAGE_IMPORTING, 10, 10, "Syncing album 10 of 10..."))
+
+    assert stream.getvalue().splitlines() == [
+        "Fetching albums from Google Sheets...",
+        "Syncing album 0 of 10...",
+        "Syncing album 4 of 10...",
+        "Syncing album 8 of 10...",
+        "Syncing album 10 of 10...",
+    ]
+
+
+def test_terminal_progress_draws_a_bar_per_stage():
+    """On a terminal the import stage is a tqdm bar that reaches 100%."""
+    stream = io.StringIO()
+    display = ProgressDisplay(stream, tty=True)
+
+    display(Progress(STAGE_FETCHING, 0, 0, "Fetching albums from Google Sheets..."))
+    display(Progress(STAGE_IMPORTING, 0, 4, "Syncing album 0 of 4..."))
+    display(Progress(STAGE_IMPORTING, 4, 4, "Syncing album 4 of 4..."))
+    display.close()
+
+    text = stream.getvalue()
+    assert "Fetching albums from Google Sheets..." in text
+    assert "Syncing albums: 100%" in text
+    assert "4/4" in text
+
+
+# --- as a process: exit status and Ctrl-C -----------------------------------------------------
+
+
+def _command(tmp_path: Path, *args: str, **popen) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "SPOTIFY_ENABLED": "0",
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "import_albums", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+@pytest.mark.slow
+def test_failure_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
+    """A missing file: exit status 1, one line on stderr."""
+    process = _command(tmp_path, "--file", str(tmp_path / "missing.xlsx"))
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 1
+    assert "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert "missing.xlsx" in stderr
+
+
+class _SlowDownload(BaseHTTPRequestHandler):
+    """Accepts the download and never answers: the command sits inside it."""
+
+    started = threading.Event()
+
+    def do_GET(self) -> None:
+        type(self).started.set()
+        time.sleep(30)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly(tmp_path):
+    """SIGINT during the download ends with "Import interrupted", non-zero, no traceback."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowDownload)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/export?format=xlsx"
+        process = _command(tmp_path, "--url", url)
+        assert _SlowDownload.started.wait(timeout=60)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert process.returncode != 0
+    assert stderr.strip() == f"CommandError: {INTERRUPTED}"
