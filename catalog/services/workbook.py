@@ -292,7 +292,7 @@ def parse_workbook(data: bytes) -> ParsedWorkbook:
     package = _open_package(data)
     try:
         return _Workbook(package).parse()
-    except (zipfile.BadZipFile, zlib.error, EOFError, expat.ExpatError, KeyError) as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError, expat.ExpatError) as error:
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
     finally:
         package.close()
@@ -315,8 +315,6 @@ def _open_package(data: bytes) -> zipfile.ZipFile:
 
 
 def _damage_detail(error: BaseException) -> str:
-    if isinstance(error, KeyError):
-        return f"a part is missing: {error.args[0]}" if error.args else "a part is missing"
     if isinstance(error, expat.ExpatError):
         return f"broken XML: {expat.ErrorString(error.code)}"
     if isinstance(error, zlib.error | EOFError):
@@ -348,6 +346,8 @@ def _stream_xml(
         parser.EndElementHandler = end
     if text is not None:
         parser.CharacterDataHandler = text
+    if member not in package.NameToInfo:
+        raise WorkbookError(WORKBOOK_DAMAGED.format(detail=f"the part {member} is missing"))
     with package.open(member) as stream:
         _feed(parser, stream)
 
@@ -729,7 +729,11 @@ def _scan_sheet(package: zipfile.ZipFile, member: str, sst: list[str]) -> _Sheet
 def _cell_value(cell_type: str, parts: list[str], sst: list[str]) -> Any:
     raw = parts[0] if len(parts) == 1 else "".join(parts)
     if cell_type == "s":
-        return sst[int(raw)]
+        try:
+            return sst[int(raw)]
+        except (IndexError, ValueError):
+            detail = "a cell refers to a shared string that is not there"
+            raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail)) from None
     if cell_type in ("str", "inlineStr", "d"):
         return raw
     if cell_type == "b":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -851,3 +853,20 @@ def test_local_file_over_the_cap_is_refused(tmp_path, settings, workbook_bytes):
         fetch_workbook(str(path))
 
     assert str(error.value).startswith("The workbook is larger than")
+
+
+def test_workbook_missing_a_sheet_part_is_damaged():
+    """A package whose workbook lists a sheet that is not in the zip is damaged."""
+    source = zipfile.ZipFile(io.BytesIO(make_workbook({TAB: [spec("A")]})))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as target:
+        for info in source.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(info, source.read(info))
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(output.getvalue())
+
+    assert str(error.value) == WORKBOOK_DAMAGED.format(
+        detail="the part xl/worksheets/sheet1.xml is missing"
+    )
