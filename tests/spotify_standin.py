@@ -158,7 +158,14 @@ class _State:
     """Everything the request handlers share; every access holds `lock`."""
 
     def __init__(
-        self, *, latency: float, mode: str, client_id: str, client_secret: str, token_ttl: int
+        self,
+        *,
+        latency: float,
+        mode: str,
+        client_id: str,
+        client_secret: str,
+        token_ttl: int,
+        keep_alive: bool,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -169,6 +176,7 @@ class _State:
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_ttl = token_ttl
+        self.keep_alive = keep_alive
         self.tokens: set[str] = set()
         self.albums: dict[str, dict[str, Any]] = {}
         self.missing: set[str] = set()
@@ -393,6 +401,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
+            if not self.state.keep_alive:
+                self.send_header("Connection", "close")  # also sets close_connection
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
@@ -442,6 +452,7 @@ class SpotifyStandIn:
         client_id: str = DEFAULT_CLIENT_ID,
         client_secret: str = DEFAULT_CLIENT_SECRET,
         token_ttl: int = 3600,
+        keep_alive: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -451,6 +462,7 @@ class SpotifyStandIn:
             client_id=client_id,
             client_secret=client_secret,
             token_ttl=token_ttl,
+            keep_alive=keep_alive,
         )
         self.client_id = client_id
         self.client_secret = client_secret

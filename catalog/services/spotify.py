@@ -199,7 +199,10 @@ class SpotifyClient:
             while pending or running:
                 if should_stop():
                     return
-                while pending and len(running) < self.concurrency:
+                # Twice the workers' number queued: a worker finds its next task at once while
+                # this thread hands results to the caller (who writes each one to the database).
+                # The executor's `concurrency` threads still bound the requests in flight.
+                while pending and len(running) < 2 * self.concurrency:
                     task = pending.popleft()
                     if task.kind == "batch" and self.mode == "single":
                         pending.extendleft(reversed(self._tasks(list(task.ids))))
@@ -213,9 +216,6 @@ class SpotifyClient:
                     try:
                         lookups = future.result()
                     except _BatchForbidden:
-                        if self.mode != "single":
-                            logger.info("Spotify batch lookups are forbidden: looking up singly")
-                        self.mode = "single"
                         pending.extendleft(_Task("single", (i,)) for i in reversed(task.ids))
                     except _RetrySingly:
                         pending.extendleft(_Task("single", (i,)) for i in reversed(task.ids))
@@ -250,12 +250,25 @@ class SpotifyClient:
     # --- one task (on a worker thread) ------------------------------------------------------
 
     def _run_task(self, task: _Task) -> list[AlbumLookup]:
+        try:
+            return self._run(task)
+        except SpotifyError:
+            self._stop.set()  # other workers must not start queued tasks after a fatal error
+            raise
+
+    def _run(self, task: _Task) -> list[AlbumLookup]:
         if task.kind == "single":
             return [self._lookup_single(task.ids[0])]
+        if self.mode == "single":  # another worker's batch was refused after this one was queued
+            raise _BatchForbidden
         answer = self._get("albums", params={"ids": ",".join(task.ids)})
         if isinstance(answer, str):
             return [AlbumLookup(album_id, None, answer) for album_id in task.ids]
         if answer.status_code == 403:
+            with self._lock:
+                switched, self.mode = self.mode != "single", "single"
+            if switched:
+                logger.info("Spotify refused a batch lookup (403): looking albums up one by one")
             raise _BatchForbidden
         if answer.status_code == 400:
             raise _RetrySingly

@@ -194,6 +194,30 @@ def test_batch_403_switches_to_single_lookups_in_parallel():
     assert 1 < stats.max_in_flight <= 3
 
 
+def test_batches_queued_before_the_403_are_not_sent():
+    """Only the batches already in flight meet the 403; queued ones go straight to single."""
+    with SpotifyStandIn(mode="dev") as standin:
+        client = make_client(standin, concurrency=2)
+
+        list(client.iter_albums(album_ids(200)))
+
+        stats = standin.stats
+    assert stats.batch_requests <= 2
+    assert stats.single_requests == 200
+
+
+def test_workers_keep_their_connections_alive():
+    """Each worker reuses one connection (no new TCP/TLS handshake per request)."""
+    with SpotifyStandIn(mode="dev") as standin:
+        client = make_client(standin, concurrency=2)
+
+        list(client.iter_albums(album_ids(30)))
+
+        stats = standin.stats
+    assert stats.single_requests == 30
+    assert stats.connections <= 3  # two workers and the token request
+
+
 def test_the_failed_batch_is_retried_singly_and_later_batches_are_not_sent(standin):
     """After the first batch 403, the run stays in single mode, including the failed ids."""
     standin.queue_failure("403", endpoint="batch")
