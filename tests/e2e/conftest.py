@@ -1,0 +1,193 @@
+"""Fixtures for the end-to-end tests: the app as gunicorn processes on a scratch database, with a
+loopback workbook server and Spotify stand-in, and Playwright on Debian's Chromium.
+
+These tests talk HTTP (and read the scratch database with plain SQL); they never use
+pytest-django's test database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.client import AppClient
+from tests.e2e.servers import AppServer, DatabaseFactory, ScratchDatabase, app_environment
+from tests.spotify_standin import SpotifyStandIn
+from tests.workbook_server import WorkbookServer
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Generous, bounded waits: a loaded 2-core CI box must slow these tests down, not fail them.
+BROWSER_TIMEOUT_MS = 15_000
+
+
+def chromium_path() -> str:
+    path = os.environ.get("E2E_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        raise RuntimeError(
+            f"Chromium not found at {path}: install Debian's chromium (make system-deps) "
+            "or set E2E_CHROMIUM"
+        )
+    return path
+
+
+# --- Playwright: Debian's Chromium, never a downloaded browser --------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **browser_type_launch_args,
+        "executable_path": chromium_path(),
+        "args": CHROMIUM_ARGS,
+        "headless": True,
+        "timeout": 60_000,
+    }
+
+
+@pytest.fixture(autouse=True)
+def _browser_timeouts(request: pytest.FixtureRequest) -> None:
+    if "page" in request.fixturenames:
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=BROWSER_TIMEOUT_MS)
+        page = request.getfixturevalue("page")
+        page.set_default_timeout(BROWSER_TIMEOUT_MS)
+        page.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
+
+
+# --- loopback stand-ins for the outside world --------------------------------------------------
+
+
+@pytest.fixture
+def workbook_server() -> Iterator[WorkbookServer]:
+    """A loopback workbook server (empty until the test sets a workbook)."""
+    with WorkbookServer() as server:
+        yield server
+
+
+@pytest.fixture
+def standin() -> Iterator[SpotifyStandIn]:
+    """A loopback Spotify in Development Mode (single-album lookups: fine-grained progress)."""
+    with SpotifyStandIn(mode="dev") as spotify:
+        yield spotify
+
+
+# --- the app as server processes ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def e2e_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    """Scratch databases of the session's kind (SQLite file or PostgreSQL server)."""
+    factory = DatabaseFactory(
+        session_url=os.environ.get("DATABASE_URL", ""),
+        workdir=tmp_path_factory.mktemp("e2e-databases"),
+    )
+    yield factory
+    factory.close()
+
+
+@dataclass
+class LiveApp:
+    server: AppServer
+    db: ScratchDatabase
+    clients: list[AppClient] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self, *, staff: bool = True) -> AppClient:
+        """A `requests` client, logged in as the staff user unless `staff=False`."""
+        client = AppClient(self.url)
+        if staff:
+            client.login()
+        self.clients.append(client)
+        return client
+
+    def sync_operations(self) -> list[tuple[Any, ...]]:
+        """(id, status, error, message) of every SyncOperation, oldest first."""
+        return self.db.query(
+            "SELECT id, status, error, message FROM catalog_syncoperation ORDER BY id"
+        )
+
+
+StartApp = Callable[..., LiveApp]
+
+
+@pytest.fixture
+def start_app(
+    request: pytest.FixtureRequest,
+    e2e_databases: DatabaseFactory,
+    workbook_server: WorkbookServer,
+    standin: SpotifyStandIn,
+    tmp_path: Path,
+) -> Iterator[StartApp]:
+    """Start the app with gunicorn on a fresh scratch database: `start_app(workers=4, env={...})`.
+
+    The server reads the workbook from `workbook_server` and, unless `spotify=False` (no
+    credentials, enrichment still on), talks to the `standin`. Servers stop at teardown; a
+    failed test prints the end of their logs.
+    """
+    apps: list[LiveApp] = []
+
+    def start(
+        *, workers: int = 2, spotify: bool = True, env: dict[str, str] | None = None
+    ) -> LiveApp:
+        db = e2e_databases.create()
+        overrides = {
+            "GOOGLE_SHEETS_XLSX_URL": workbook_server.url,
+            "WORKBOOK_READ_TIMEOUT": "30",
+            "SPOTIFY_ENABLED": "1",
+            "SPOTIFY_TIMEOUT": "5",
+            # One lookup at a time: progress moves album by album, as the tests expect.
+            "SPOTIFY_CONCURRENCY": "1",
+            "SYNC_HEARTBEAT_SECONDS": "1",
+            "SYNC_STALE_AFTER_SECONDS": "60",
+        }
+        if spotify:
+            overrides |= {
+                "SPOTIFY_CLIENT_ID": standin.client_id,
+                "SPOTIFY_CLIENT_SECRET": standin.client_secret,
+                "SPOTIFY_API_BASE_URL": standin.base_url,
+                "SPOTIFY_TOKEN_URL": standin.token_url,
+            }
+        overrides |= env or {}
+        server = AppServer(
+            env=app_environment(database_url=db.url, overrides=overrides),
+            workers=workers,
+            log_path=tmp_path / f"server-{len(apps)}.log",
+        )
+        app = LiveApp(server=server, db=db)
+        apps.append(app)
+        server.start()
+        return app
+
+    yield start
+
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for app in apps:
+        app.server.stop()
+        for client in app.clients:
+            client.session.close()
+        if failed:
+            print(f"\n--- server log ({app.server.log_path}) ---\n{app.server.log_tail(80)}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

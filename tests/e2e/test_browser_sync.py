@@ -1,0 +1,187 @@
+"""Sync Now in a real browser (Playwright, Debian's headless Chromium) against gunicorn, with
+loopback stand-ins for the workbook and Spotify."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, Request, expect
+
+from catalog.services.sync import SPOTIFY_NOT_CONFIGURED
+from tests.e2e.catalog_data import half_written, releases, workbook
+from tests.e2e.client import ALBUMS_PATH, STATUS_PATH
+from tests.e2e.conftest import LiveApp, StartApp
+from tests.e2e.servers import STAFF_PASSWORD, STAFF_USERNAME
+from tests.spotify_standin import SpotifyStandIn
+from tests.workbook_server import WorkbookServer
+from tests.workbooks import ReleaseSpec
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+SYNC_TIMEOUT_MS = 45_000  # a whole sync on a loaded CI box; the steps inside wait 15 s at most
+QUIET_SECONDS = 5  # no status poll may follow completion within this window
+CANCELLED = re.compile(r"Sync cancelled after (\d+) of (\d+) albums")
+# The importer's stage messages (catalog/services/importer.py).
+PROGRESS = re.compile(
+    r"Fetching albums from Google Sheets|Syncing album \d+ of \d+|"
+    r"Enriching with Spotify metadata|Finalizing synchronization"
+)
+
+# Records each distinct text of #sync-message, however briefly shown (the panel swaps itself).
+RECORD_MESSAGES = """() => {
+  window.__syncMessages = [];
+  const record = () => {
+    const element = document.querySelector('#sync-message');
+    const text = element ? element.textContent.replace(/\\s+/g, ' ').trim() : '';
+    const seen = window.__syncMessages;
+    if (text && seen[seen.length - 1] !== text) seen.push(text);
+  };
+  new MutationObserver(record).observe(
+    document.body, {subtree: true, childList: true, characterData: true}
+  );
+  record();
+}"""
+
+
+def log_in(page: Page, app: LiveApp) -> None:
+    page.goto(f"{app.url}/admin/login/?next={ALBUMS_PATH}")
+    page.fill("#id_username", STAFF_USERNAME)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(app.url + ALBUMS_PATH)
+
+
+def slow_sync(
+    workbook_server: WorkbookServer, standin: SpotifyStandIn, *, albums: int, lookup: float
+) -> list[ReleaseSpec]:
+    """A workbook of `albums` releases, each enriched by a `lookup`-second Spotify request."""
+    specs = releases(albums, prefix=f"browser{albums}")
+    workbook_server.set_workbook(workbook(specs))
+    # "Fetching albums from Google Sheets..." outlasts the panel's first poll (after 2 s).
+    workbook_server.delay = 2.5
+    standin.set_latency(lookup)
+    return specs
+
+
+def test_sync_now_shows_progress_then_refreshes_the_grid_and_stops_polling(
+    page: Page, start_app: StartApp, workbook_server: WorkbookServer, standin: SpotifyStandIn
+) -> None:
+    """A staff click on Sync Now disables the button ("Syncing..."), shows at least two progress
+    messages, then "Sync complete!"; the grid shows the new albums without a navigation, the
+    button is enabled again and no status request is made in the 5 s after completion."""
+    specs = slow_sync(workbook_server, standin, albums=10, lookup=0.4)
+    app = start_app(workers=2)
+    log_in(page, app)
+
+    button = page.locator("#sync-button")
+    message = page.locator("#sync-message")
+    tiles = page.locator("#album-grid article.album-tile[data-album-id]")
+    expect(button).to_have_text("Sync Now")
+    expect(button).to_be_enabled()
+    expect(page.locator("article.album-tile")).to_have_count(0)
+
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    status_requests: list[float] = []
+
+    def on_request(request: Request) -> None:
+        if urlsplit(request.url).path == STATUS_PATH:
+            status_requests.append(time.monotonic())
+
+    page.on("request", on_request)
+    page.evaluate("window.__e2eMarker = 'before-sync'")
+    page.evaluate(RECORD_MESSAGES)
+
+    button.click()
+    expect(button).to_be_disabled()
+    expect(button).to_have_text("Syncing...")
+    expect(message).to_contain_text("Sync complete!", timeout=SYNC_TIMEOUT_MS)
+    completed_at = time.monotonic()
+
+    expect(tiles).to_have_count(len(specs))
+    expect(page.locator("#album-grid")).to_contain_text(specs[0].album or "")
+    expect(button).to_be_enabled()
+    expect(button).to_have_text("Sync Now")
+    assert page.evaluate("window.__e2eMarker") == "before-sync"
+    assert navigations == []
+
+    seen = page.evaluate("window.__syncMessages")
+    progress = {text for text in seen if PROGRESS.search(text)}
+    assert len(progress) >= 2, seen
+    assert status_requests, "the panel never polled the status"
+
+    page.wait_for_timeout(QUIET_SECONDS * 1000)  # the observation window itself, not a wait
+    late = [at - completed_at for at in status_requests if at > completed_at]
+    assert late == [], f"status requested {late} s after completion"
+    assert page.evaluate("window.__e2eMarker") == "before-sync"
+
+
+def test_missing_spotify_credentials_are_reported_in_the_panel(
+    page: Page, start_app: StartApp, workbook_server: WorkbookServer
+) -> None:
+    """With enrichment on and no Spotify credentials, Sync Now shows SPOTIFY_NOT_CONFIGURED in the
+    panel, starts nothing and leaves the button enabled."""
+    workbook_server.set_workbook(workbook(releases(3, prefix="nocreds")))
+    app = start_app(workers=1, spotify=False)
+    log_in(page, app)
+
+    page.locator("#sync-button").click()
+    expect(page.locator("#sync-panel")).to_contain_text(SPOTIFY_NOT_CONFIGURED)
+    expect(page.locator("#sync-button")).to_be_enabled()
+    expect(page.locator("#sync-button")).to_have_text("Sync Now")
+    assert [row for row in app.sync_operations() if row[1] in ("pending", "running")] == []
+    expect(page.locator("article.album-tile")).to_have_count(0)
+
+
+def test_reload_mid_sync_shows_the_sync_still_in_progress(
+    page: Page, start_app: StartApp, workbook_server: WorkbookServer, standin: SpotifyStandIn
+) -> None:
+    """A page reload during a sync renders it in progress at once (button disabled, a progress
+    message), and the reloaded page follows it to completion."""
+    specs = slow_sync(workbook_server, standin, albums=10, lookup=0.5)
+    app = start_app(workers=2)
+    log_in(page, app)
+
+    page.locator("#sync-button").click()
+    expect(page.locator("#sync-message")).to_contain_text("Enriching with Spotify metadata")
+    page.reload(wait_until="domcontentloaded")
+
+    # As served, before any poll: the page itself knows about the running sync.
+    assert page.locator("#sync-button").is_disabled()
+    assert page.locator("#sync-button").inner_text().strip() == "Syncing..."
+    shown = page.locator("#sync-message").inner_text().strip()
+    assert shown
+    assert "Sync complete!" not in shown
+
+    expect(page.locator("#sync-message")).to_contain_text("Sync complete!", timeout=SYNC_TIMEOUT_MS)
+    expect(page.locator("#sync-button")).to_be_enabled()
+    expect(page.locator("#album-grid article.album-tile")).to_have_count(len(specs))
+
+
+def test_cancel_mid_sync_reports_how_far_it_got_and_enables_the_button(
+    page: Page, start_app: StartApp, workbook_server: WorkbookServer, standin: SpotifyStandIn
+) -> None:
+    """Cancel during enrichment ends the sync "Sync cancelled after N of M albums" (N < M),
+    re-enables Sync Now, and the albums written so far are whole."""
+    specs = slow_sync(workbook_server, standin, albums=12, lookup=0.6)
+    app = start_app(workers=2)
+    log_in(page, app)
+    page.on("dialog", lambda dialog: dialog.accept())  # in case the cancel asks to confirm
+
+    page.locator("#sync-button").click()
+    expect(page.locator("#sync-message")).to_contain_text("Enriching with Spotify metadata")
+    page.locator("#sync-cancel").click()
+
+    message = page.locator("#sync-message")
+    expect(message).to_have_text(CANCELLED, timeout=SYNC_TIMEOUT_MS)
+    match = CANCELLED.search(message.inner_text())
+    assert match is not None
+    assert int(match.group(1)) < int(match.group(2))
+    expect(page.locator("#sync-button")).to_be_enabled()
+    expect(page.locator("#sync-button")).to_have_text("Sync Now")
+    expect(page.locator("#sync-cancel")).to_be_hidden()
+    assert [row[1] for row in app.sync_operations()] == ["cancelled"]
+    assert half_written(app.db, specs) == []

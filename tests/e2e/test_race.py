@@ -1,0 +1,80 @@
+"""Decision 1 under real concurrency: many processes, one active sync."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catalog.services.sync import SYNC_ALREADY_RUNNING
+from tests.e2e import trigger_client
+from tests.e2e.catalog_data import releases, workbook
+from tests.e2e.conftest import StartApp
+from tests.e2e.servers import REPO_ROOT, wait_for
+from tests.workbook_server import WorkbookServer
+
+pytestmark = pytest.mark.slow
+
+RACERS = 20
+TRIGGER_CLIENT = Path(trigger_client.__file__)
+WORKERS = 4
+
+
+def test_concurrent_triggers_from_many_processes_start_exactly_one_sync(
+    start_app: StartApp, workbook_server: WorkbookServer, tmp_path: Path
+) -> None:
+    """20 staff trigger POSTs from 20 OS processes against 4 gunicorn workers, released together
+    while no sync runs: exactly one answers 202, the other 19 answer 409 "Sync already in
+    progress", and exactly one SyncOperation row exists."""
+    workbook_server.set_workbook(workbook(releases(5, prefix="race")))
+    # The winner's sync waits this long for the workbook: it is still active when the rest arrive.
+    workbook_server.delay = 6.0
+    app = start_app(workers=WORKERS, env={"SPOTIFY_ENABLED": "0"})
+    staff = app.client()  # one login; every racer sends its session and CSRF cookies
+
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    go = tmp_path / "go"
+    racers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-S",  # the racer needs only the standard library: start fast
+                str(TRIGGER_CLIENT),
+                f"--url={app.url}",
+                f"--session={staff.session_id}",
+                f"--csrf={staff.csrf_token}",
+                f"--ready={ready / str(number)}",
+                f"--go={go}",
+            ],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for number in range(RACERS)
+    ]
+    try:
+        wait_for(
+            lambda: len(list(ready.iterdir())) == RACERS, timeout=60, what="all racers to be ready"
+        )
+        go.touch()
+        outputs = [racer.communicate(timeout=90) for racer in racers]
+    finally:
+        for racer in racers:
+            if racer.poll() is None:
+                racer.kill()
+                racer.wait(timeout=10)
+
+    assert all(racer.returncode == 0 for racer in racers), [err for _, err in outputs]
+    answers = [json.loads(out) for out, _ in outputs]
+    codes = sorted(answer["status"] for answer in answers)
+    assert codes == [202] + [409] * (RACERS - 1)
+    assert all(SYNC_ALREADY_RUNNING in a["body"] for a in answers if a["status"] == 409)
+
+    operations = app.sync_operations()
+    assert len(operations) == 1
+    assert staff.status()["id"] == operations[0][0]
