@@ -102,7 +102,7 @@ def test_sync_now_shows_progress_then_refreshes_the_grid_and_stops_polling(
     completed_at = time.monotonic()
 
     expect(tiles).to_have_count(len(specs))
-    expect(page.locator("#album-grid")).to_contain_text(specs[0].album or "")
+    expect(page.locator("#album-grid")).to_contain_text(str(specs[0].album))
     expect(button).to_be_enabled()
     expect(button).to_have_text("Sync Now")
     assert page.evaluate("window.__e2eMarker") == "before-sync"
