@@ -83,6 +83,7 @@ class Measurement:
     scenario: Scenario
     median_ms: float
     p90_ms: float
+    cpu_median_ms: float
     queries: int
     status: int
 
@@ -258,27 +259,35 @@ def scenarios() -> list[Scenario]:
 def measure(scenario: Scenario, *, repeat: int) -> Measurement:
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
     client = Client(HTTP_HOST="127.0.0.1")
     url = reverse("catalog:album-list") + (f"?{scenario.query}" if scenario.query else "")
     headers = {"HX-Request": "true"} if scenario.htmx else {}
-    with CaptureQueriesContext(connection) as queries:
+    queries: list[str] = []
+
+    def count(execute, sql, params, many, context):  # noqa: ANN001 - Django's wrapper signature
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    # A wrapper, not CaptureQueriesContext: the request resets the connection's query log.
+    with connection.execute_wrapper(count):
         response = client.get(url, headers=headers)
     for _ in range(2):
         client.get(url, headers=headers)
-    timings = []
+    timings, cpu_timings = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         client.get(url, headers=headers)
         timings.append((time.perf_counter() - start) * 1000)
+        cpu_timings.append((time.process_time() - cpu_start) * 1000)
     timings.sort()
     p90 = timings[min(len(timings) - 1, round(0.9 * (len(timings) - 1)))]
     return Measurement(
         scenario=scenario,
         median_ms=statistics.median(timings),
         p90_ms=p90,
+        cpu_median_ms=statistics.median(cpu_timings),
         queries=len(queries),
         status=response.status_code,
     )
@@ -314,14 +323,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.fill_only:
             return 0
-        print(f"{'scenario':<24} {'median ms':>10} {'p90 ms':>8} {'queries':>8}  status")
+        # Wall time is the figure; this process's CPU time shows how much of it was ours when
+        # other work shares the machine (the database server's time is not in it).
+        print(
+            f"{'scenario':<24} {'median ms':>10} {'p90 ms':>8} {'cpu ms':>8} {'queries':>8}  status"
+        )
         worst = 0.0
         for scenario in scenarios():
             result = measure(scenario, repeat=args.repeat)
             worst = max(worst, result.median_ms)
             print(
                 f"{scenario.name:<24} {result.median_ms:>10.1f} {result.p90_ms:>8.1f} "
-                f"{result.queries:>8}  {result.status}"
+                f"{result.cpu_median_ms:>8.1f} {result.queries:>8}  {result.status}"
             )
         verdict = "meets" if worst < TARGET_MEDIAN_MS else "MISSES"
         print(f"slowest median {worst:.1f} ms: {verdict} the {TARGET_MEDIAN_MS:.0f} ms target")
