@@ -32,7 +32,12 @@ from catalog.services.importer import (
     enrich_albums,
     import_rows,
 )
-from catalog.services.spotify import CREDENTIALS_INVALID, NOT_FOUND, SpotifyClient
+from catalog.services.spotify import (
+    CREDENTIALS_INVALID,
+    NOT_FOUND,
+    QUOTA_EXCEEDED,
+    SpotifyClient,
+)
 from catalog.services.workbook import NOT_A_WORKBOOK, SheetRow, WorkbookError
 from tests.workbooks import ReleaseSpec, make_workbook, save_workbook
 
@@ -602,6 +607,34 @@ def test_album_missing_on_spotify_is_a_failure_with_its_reason(spotify_standin, 
     assert missing.cover_image_url == ""
 
 
+def test_album_missing_on_spotify_is_not_asked_again_until_refresh(spotify_standin):
+    """A 404 is a definite answer: the next incremental run skips it, a refresh asks again."""
+    spotify_standin.mark_missing(sid(2))
+    import_rows(rows=[row("B", "Two", spotify_album_id=sid(2))])
+    enrich_albums(client=SpotifyClient.from_settings())
+
+    again = enrich_albums(client=SpotifyClient.from_settings())
+    refreshed = enrich_albums(client=SpotifyClient.from_settings(), refresh=True)
+
+    assert (again.failed, again.spotify_requests) == (0, 0)
+    assert (refreshed.failed, refreshed.spotify_requests) == (1, 1)
+
+
+def test_album_failing_with_server_errors_is_retried_by_the_next_run(spotify_standin):
+    """Exhausted retries fail that album with the reason; the next run tries it again."""
+    spotify_standin.queue_failure("503", times=10)
+    import_rows(rows=[row(spotify_album_id=sid(1))])
+
+    first = enrich_albums(client=SpotifyClient.from_settings())
+    spotify_standin.clear_failures()
+    second = enrich_albums(client=SpotifyClient.from_settings())
+
+    assert first.failed == 1
+    assert first.failures[0].label == "Mirar - Ascension"
+    assert "503" in first.failures[0].reason
+    assert (second.failed, second.enriched) == (0, 1)
+
+
 def test_spotify_error_stops_enrichment_but_keeps_the_import(spotify_standin, settings):
     """Bad credentials stop enrichment with the client's message; imported albums stay."""
     settings.SPOTIFY_CLIENT_SECRET = "wrong"
@@ -824,3 +857,17 @@ def test_import_catalog_builds_a_client_from_settings_and_enriches(tmp_path, spo
     assert (result.enriched, result.spotify_requests) == (1, 1)
     assert Album.objects.get(spotify_album_id=LINKED).cover_image_url
     assert (again.enriched, again.spotify_requests, again.unchanged) == (0, 0, 2)
+    refreshed = importer.import_catalog(source=str(path), refresh_spotify=True)
+    assert (refreshed.enriched, refreshed.spotify_requests) == (1, 1)
+
+
+def test_spotify_stopping_keeps_the_sheet_import(tmp_path, spotify_standin):
+    """A quota stop is reported in spotify_stopped; the albums are imported all the same."""
+    spotify_standin.queue_failure("quota")
+    path = save_workbook(tmp_path / "releases.xlsx", {"2025 Prog-metal": SPECS})
+
+    result = importer.import_catalog(source=str(path))
+
+    assert result.spotify_stopped == QUOTA_EXCEEDED
+    assert (result.created, result.enriched, result.failed) == (2, 0, 0)
+    assert Album.objects.count() == 2
