@@ -20,7 +20,9 @@ Conventions, as the workbook is really written (see DESIGN.md, "The workbook, as
   Every row of a reissues tab is a reissue, whatever its fill.
 * Dates: a date cell is a day; "March 2025" is the 1st of the month with precision "month";
   "2025" is 1 January with precision "year". With no usable date (empty, "TBA", text we cannot
-  read) `release_date` is None, the precision is "year" and `year` is the tab's year.
+  read) `release_date` is None and the precision is "year". `year` is the tab's year (the list
+  the row is in); a date in another year is kept as written, with a warning (the 2025 tab has
+  one "2005-01-30").
 * Vocal styles are canonicalised per "/"-separated part: "Mixed " -> "Mixed",
   "Instru./Clean" -> "Instrumental/Clean" (an instrumental record with some clean vocals keeps
   both facts); unknown text is kept as written, trimmed.
@@ -90,6 +92,7 @@ WARN_NOT_SPOTIFY_LINK = "the Spotify column holds a link that is not a Spotify a
 WARN_DUPLICATE_ROW = "the same release as row {row}: listed twice in this tab"
 WARN_NO_DATE = "no release date; kept with the tab's year only"
 WARN_UNDATED = "release date {value!r} is not a date; kept with the tab's year only"
+WARN_DATE_YEAR = "release date {date} is outside {year}, the tab's year: a typo?"
 WARN_LENGTH = "length {value!r} is neither LP nor EP"
 WARN_FILL = (
     "the Length cell has fill colour {colour}, neither the debut ({debut}) nor the reissue "
@@ -997,6 +1000,8 @@ class _TabBuilder:
         if not title:
             self.warn(row_number, WARN_NO_TITLE)
         release_date, precision = self.release_date(row_number, values)
+        if release_date and self.year and release_date.year != self.year:
+            self.warn(row_number, WARN_DATE_YEAR.format(date=release_date, year=self.year))
         length_format, is_debut, is_reissue = self.length(row_number, values, length_style)
         spotify_id, spotify_url = self.spotify(row_number, values)
         row = SheetRow(
@@ -1006,7 +1011,7 @@ class _TabBuilder:
             title=title,
             release_date=release_date,
             date_precision=precision,
-            year=release_date.year if release_date else self.year,
+            year=self.year or (release_date.year if release_date else None),
             release_list=self.release_list,
             format=length_format,
             is_debut=is_debut,

@@ -20,6 +20,7 @@ from catalog.services.workbook import (
     NO_RELEASE_TABS,
     NOT_A_WORKBOOK,
     NOT_AN_XLSX,
+    WARN_DATE_YEAR,
     WARN_DUPLICATE_ROW,
     WARN_FILL,
     WARN_LENGTH,
@@ -870,3 +871,13 @@ def test_workbook_missing_a_sheet_part_is_damaged():
     assert str(error.value) == WORKBOOK_DAMAGED.format(
         detail="the part xl/worksheets/sheet1.xml is missing"
     )
+
+
+def test_date_outside_the_tabs_year_warns_and_keeps_the_tabs_year():
+    """A date in another year (a typo such as 2005 for 2025) is kept, the row stays in its
+    tab's year, and a warning points at it."""
+    parsed = parse([spec("A", "B", date(2005, 1, 30))])
+
+    row = parsed.rows[0]
+    assert (row.release_date, row.year) == (date(2005, 1, 30), 2025)
+    assert messages(parsed) == [WARN_DATE_YEAR.format(date=date(2005, 1, 30), year=2025)]
