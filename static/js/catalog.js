@@ -27,8 +27,8 @@
 
   function setUp(root) {
     root.querySelectorAll("[data-filters-options]").forEach(setUpOptionSearch);
-    // On a phone the filters start folded, so the albums are on the first screen.
-    if (window.matchMedia("(max-width: 47.99rem)").matches) {
+    // Where the filters sit above the albums (phones, tablets), they start folded.
+    if (window.matchMedia("(max-width: 63.99rem)").matches) {
       root.querySelectorAll("details[data-collapse-on-mobile]").forEach(function (details) {
         if (details.dataset.ready) return;
         details.dataset.ready = "1";
