@@ -227,6 +227,9 @@ def _command(tmp_path: Path, *args: str, **popen) -> subprocess.Popen[str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
         "SPOTIFY_ENABLED": "0",
     }
+    # The command takes the sync lock (a SyncOperation row) first: it needs a migrated database.
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
+    subprocess.run(migrate, cwd=ROOT, env=env, check=True, timeout=180)
     return subprocess.Popen(
         [sys.executable, "manage.py", "import_albums", *args],
         cwd=ROOT,

@@ -134,8 +134,9 @@ def default_runner() -> Runner:
 
 
 def spotify_credentials_missing(options: SyncOptions) -> bool:
-    """True when this run would enrich from Spotify but has no credentials to do it."""
-    if options.skip_spotify or not settings.SPOTIFY_ENABLED:
+    """True when this run would enrich from Spotify but has no credentials to do it (a dry run
+    asks Spotify nothing)."""
+    if options.skip_spotify or options.dry_run or not settings.SPOTIFY_ENABLED:
         return False
     return not (settings.SPOTIFY_CLIENT_ID and settings.SPOTIFY_CLIENT_SECRET)
 
@@ -330,9 +331,11 @@ def _import_catalog(**kwargs: Any) -> ImportResult:
 class SyncManager:
     """Start, run, cancel and recover syncs. Views and the import_albums command share it.
 
-    `runner` defaults to `default_runner()`; `import_fn` to `importer.import_catalog`;
-    `writer_thread=False` writes progress from the importer's calls instead of a thread (for
-    tests whose database connection cannot be shared across threads).
+    `runner` defaults to `default_runner()`; `import_fn` to `importer.import_catalog`.
+    Progress and heartbeats are written by a writer thread, except with `writer_thread=False` or
+    when the run happens inside a transaction (tests): other connections could not see the row,
+    so the importer's own calls write it. `last_result` holds the latest run's ImportResult (the
+    command prints its details).
     """
 
     def __init__(
@@ -347,6 +350,7 @@ class SyncManager:
         self.import_fn = import_fn or _import_catalog
         self.clock = clock
         self.writer_thread = writer_thread
+        self.last_result: ImportResult | None = None
 
     # --- taking the lock -------------------------------------------------------------------
 
@@ -437,7 +441,8 @@ class SyncManager:
             return
 
         writer = ProgressWriter(operation_id, clock=self.clock)
-        thread = _WriterThread(writer) if self.writer_thread else None
+        in_transaction = transaction.get_connection().in_atomic_block
+        thread = _WriterThread(writer) if self.writer_thread and not in_transaction else None
         reporter = writer if thread else _InlineReporter(writer)
 
         def report(progress: Progress) -> None:
@@ -461,6 +466,7 @@ class SyncManager:
                 if thread:
                     thread.stop()
         except ImportCancelled as exc:
+            self.last_result = exc.result
             message = SYNC_CANCELLED.format(processed=exc.processed, total=exc.total)
             self._finish(
                 operation_id,
@@ -482,13 +488,13 @@ class SyncManager:
             )
             raise
         except Exception as exc:
-            message = failure_message(exc)
-            if is_expected_failure(exc):
-                logger.warning("Sync #%s failed: %s", operation_id, message)
-            else:
+            # The outside world failing is an outcome for the user (row, panel, command line);
+            # anything else is a bug, logged with its traceback.
+            if not is_expected_failure(exc):
                 logger.exception("Sync #%s failed unexpectedly", operation_id)
-            self._finish(operation_id, status=Status.FAILED, message=message)
+            self._finish(operation_id, status=Status.FAILED, message=failure_message(exc))
         else:
+            self.last_result = result
             last = writer.last
             self._finish(
                 operation_id,

@@ -1,5 +1,9 @@
 """`python manage.py import_albums [--file PATH | --url URL] [--skip-spotify] [--refresh-spotify]
-[--dry-run]`: the Sync Now import from a shell, with a progress bar and a summary."""
+[--dry-run]`: the Sync Now import from a shell, with a progress bar and a summary.
+
+It runs through the same SyncManager as the Sync Now button: it takes the same lock (while a web
+sync runs it refuses with "Sync already in progress"), and the web panel shows it live.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,22 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from catalog.models import SyncOperation
 from catalog.services.importer import (
     STAGE_ENRICHING,
     STAGE_IMPORTING,
-    ImportCancelled,
     ImportResult,
     Progress,
     ProgressFn,
-    import_catalog,
 )
-from catalog.services.sync import SPOTIFY_NOT_CONFIGURED
-from catalog.services.workbook import WorkbookError
+from catalog.services.sync import (
+    SPOTIFY_NOT_CONFIGURED,
+    SYNC_ALREADY_RUNNING,
+    SpotifyNotConfigured,
+    SyncAlreadyRunning,
+    SyncManager,
+    SyncOptions,
+)
 
 SPOTIFY_HINT = (
     f"{SPOTIFY_NOT_CONFIGURED} Set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET, "
@@ -155,23 +164,33 @@ class Command(BaseCommand):
         try:
             result = self._run(options, display)
         except KeyboardInterrupt:
+            raise CommandError(INTERRUPTED) from None  # the sync row already says cancelled
+        finally:
             display.close()
-            raise CommandError(INTERRUPTED) from None
-        except (WorkbookError, ImportCancelled) as error:
-            display.close()
-            raise CommandError(str(error)) from None
-        display.close()
         self._summary(result, duration=time.monotonic() - started, dry_run=options["dry_run"])
 
     def _run(self, options: dict[str, Any], on_progress: ProgressFn) -> ImportResult:
-        """One import run; the only place that knows how the import is started."""
-        return import_catalog(
+        """One import run; the only place that knows how the import is started.
+
+        A failed or cancelled run (including one cancelled from the web panel) is a one-line
+        CommandError carrying the message the panel shows.
+        """
+        manager = SyncManager()
+        sync_options = SyncOptions(
             source=options.get("file") or options.get("url") or None,
             skip_spotify=options["skip_spotify"],
             refresh_spotify=options["refresh_spotify"],
             dry_run=options["dry_run"],
-            on_progress=on_progress,
         )
+        try:
+            operation = manager.run_foreground(options=sync_options, on_progress=on_progress)
+        except SyncAlreadyRunning:
+            raise CommandError(SYNC_ALREADY_RUNNING) from None
+        except SpotifyNotConfigured:
+            raise CommandError(SPOTIFY_HINT) from None
+        if operation.status != SyncOperation.Status.COMPLETED or manager.last_result is None:
+            raise CommandError(operation.error or operation.message)
+        return manager.last_result
 
     @staticmethod
     def _needs_credentials(options: dict[str, Any]) -> bool:
