@@ -633,7 +633,7 @@ def test_thread_runner_runs_off_the_request_with_heartbeats(settings, monkeypatc
 
     def slow_import(**kwargs: Any) -> ImportResult:
         kwargs["on_progress"](rate_limited)
-        wait.wait(0.6)  # as a rate-limit pause would: no progress, no database work
+        wait.wait(1.2)  # as a rate-limit pause would: no progress, no database work
         return ImportResult(updated=1)
 
     runner = ThreadRunner()
@@ -646,3 +646,34 @@ def test_thread_runner_runs_off_the_request_with_heartbeats(settings, monkeypatc
     assert sum(1 for w in writes if set(w) == {"heartbeat_at"}) >= 2
     assert "sync-runner" in closed_by
     assert f"sync-writer-{operation.pk}" in closed_by
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writer_thread_survives_a_failing_write(settings, monkeypatch, caplog):
+    """A write error is logged and the heartbeat goes on: the run does not turn stale."""
+    settings.SYNC_HEARTBEAT_SECONDS = 0.05
+    original_tick = ProgressWriter.tick
+    ticks: list[str] = []
+
+    def flaky_tick(self: ProgressWriter) -> None:
+        ticks.append("tick")
+        if len(ticks) == 1:
+            raise RuntimeError("disk on fire")
+        original_tick(self)
+
+    monkeypatch.setattr(ProgressWriter, "tick", flaky_tick)
+    done = threading.Event()
+
+    def slow_import(**kwargs: Any) -> ImportResult:
+        done.wait(1.2)
+        return ImportResult()
+
+    runner = ThreadRunner()
+    with caplog.at_level(logging.ERROR, logger="catalog.services.sync"):
+        operation = SyncManager(runner, import_fn=slow_import).start(options=SyncOptions())
+        runner.join(timeout=10)
+
+    operation.refresh_from_db()
+    assert operation.status == Status.COMPLETED
+    assert len(ticks) >= 3
+    assert "progress writer error" in caplog.text

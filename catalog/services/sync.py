@@ -285,6 +285,7 @@ class _WriterThread(threading.Thread):
     def __init__(self, writer: ProgressWriter) -> None:
         super().__init__(name=f"sync-writer-{writer.operation_id}", daemon=True)
         self.writer = writer
+        self.operation_id = writer.operation_id
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -296,9 +297,12 @@ class _WriterThread(threading.Thread):
                     break
                 try:
                     self.writer.tick()
-                except DatabaseError:
+                except DatabaseError as exc:
                     # A busy database delays one heartbeat; the run itself goes on.
-                    logger.warning("Sync #%s: progress write failed", self.writer.operation_id)
+                    logger.warning("Sync #%s: progress write failed: %s", self.operation_id, exc)
+                except Exception:
+                    # Never let the heartbeat die quietly: the run would soon read as stale.
+                    logger.exception("Sync #%s: progress writer error", self.operation_id)
         finally:
             connections.close_all()
 
