@@ -743,3 +743,39 @@ def test_back_link_never_leaves_the_album_list(client, back):
 
     assert f'<a href="{LIST_URL}">‹ Back to albums</a>' in html
     assert not re.search(r'href="(https?:)?//evil', html)
+
+
+# --- Page layout -----------------------------------------------------------------------------
+
+
+def test_visitor_sees_a_log_in_link_back_to_the_page(client):
+    """Anonymous visitors get a log-in link that returns to the page, and no staff links."""
+    html = get_list(client, {"format": "EP"}).content.decode()
+
+    assert '<a href="/admin/login/?next=/catalog/albums/%3Fformat%3DEP">Log in</a>' in html
+    assert reverse("catalog:sync-history") not in html
+    assert "Log out" not in html
+
+
+def test_staff_see_sync_history_and_a_log_out_form(client, staff_user):
+    """Staff get the sync history link and a POST log-out form."""
+    client.force_login(staff_user)
+
+    html = get_list(client).content.decode()
+
+    assert f'<a href="{reverse("catalog:sync-history")}">Sync history</a>' in html
+    assert f'<form class="site-nav__logout" method="post" action="{reverse("admin:logout")}">' in (
+        html
+    )
+    assert "Log in" not in html
+
+
+def test_log_out_returns_to_the_page(client, staff_user):
+    """Logging out from a page brings the visitor back to it, logged out."""
+    client.force_login(staff_user)
+
+    response = client.post(reverse("admin:logout"), {"next": f"{LIST_URL}?format=EP"})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{LIST_URL}?format=EP"
+    assert "_auth_user_id" not in client.session
