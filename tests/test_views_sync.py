@@ -141,6 +141,16 @@ def test_trigger_plain_form_post_redirects_back_to_the_album_list(staff_client):
     assert SyncOperation.objects.filter(status=Status.PENDING).count() == 1
 
 
+def test_plain_form_post_message_is_shown_on_the_album_list(staff_client):
+    """After the no-JavaScript redirect, the album list shows the message and the running sync."""
+    response = staff_client.post(TRIGGER, follow=True)
+
+    html = response.content.decode()
+    assert response.redirect_chain == [("/catalog/albums/", 303)]
+    assert f'<li class="sync-flash__item sync-flash__item--success">{SYNC_STARTED}</li>' in html
+    assert is_polling(html)
+
+
 def test_trigger_answers_409_while_a_web_sync_runs(staff_client):
     """A second trigger gets 409 "Sync already in progress", the running panel, no new row."""
     running = make_operation(status=Status.RUNNING, message="Syncing album 15 of 47...")
