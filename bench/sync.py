@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pollers", type=int, default=20)
     parser.add_argument("--poll-seconds", type=float, default=10.0)
     parser.add_argument("--stress-seconds", type=float, default=4.0)
-    parser.add_argument("--albums", type=int, default=500, help="albums in the long sync")
+    parser.add_argument("--albums", type=int, default=600, help="albums in the long sync")
     parser.add_argument("--lookup", type=float, default=0.05, help="seconds per Spotify lookup")
     return parser.parse_args(argv)
 
