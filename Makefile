@@ -1,14 +1,23 @@
 # The two commands a newcomer needs: `make run` (the app on SQLite) and `make test` (everything).
-UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+ifndef UV
+UV := $(shell bash scripts/ensure-uv.sh)
+endif
+ifeq ($(UV),)
+$(error uv is not available and could not be installed: see the messages above)
+endif
+# Use a Python 3.11+ already on the machine; never download one.
 export UV_PYTHON_DOWNLOADS ?= never
-PYTHON_VERSION ?= python3.11
-RUN := $(UV) run --frozen --python $(PYTHON_VERSION)
+export UV_PYTHON ?= >=3.11
+# Trust the system certificate store (corporate proxies, Debian's ca-certificates).
+export UV_NATIVE_TLS ?= 1
+RUN := $(UV) run --frozen
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint typecheck check-migrations test-sqlite test-postgres ci install system-deps bench
 
 install:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --python $(PYTHON_VERSION)
+	$(UV) sync --frozen
 
 .env:
 	$(RUN) python scripts/make_env.py
@@ -16,7 +25,7 @@ install:
 run: install .env
 	$(RUN) python manage.py migrate --noinput
 	$(RUN) python manage.py ensure_admin
-	$(RUN) python manage.py runserver 127.0.0.1:8000
+	$(RUN) python manage.py runserver $(HOST):$(PORT)
 
 lint: install
 	$(RUN) ruff check .
@@ -40,3 +49,11 @@ test-postgres: install system-deps
 test: lint typecheck check-migrations test-sqlite test-postgres
 
 ci: test
+
+# The benchmarks behind the figures in the README (a few minutes; the real 2025 export is read
+# from ../shared/data when present). They print medians and ratios; they assert nothing.
+bench: install
+	$(RUN) python -m bench.workbook
+	$(RUN) python -m bench.importer all
+	$(RUN) python -m bench.album_list
+	$(RUN) python -m bench.sync
