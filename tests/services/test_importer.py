@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import re
-import threading
-from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import connection
@@ -39,6 +35,7 @@ from catalog.services.spotify import (
     SpotifyClient,
 )
 from catalog.services.workbook import NOT_A_WORKBOOK, SheetRow, WorkbookError
+from tests.workbook_server import WorkbookServer
 from tests.workbooks import ReleaseSpec, make_workbook, save_workbook
 
 pytestmark = pytest.mark.django_db
@@ -734,31 +731,6 @@ def test_import_catalog_reports_every_stage_in_order(spotify_standin, monkeypatc
 # --- import_catalog on real workbook bytes ----------------------------------------------------
 
 
-@contextlib.contextmanager
-def serve(body: bytes, content_type: str) -> Iterator[str]:
-    """Answer every GET on a loopback port with `body`; yields the URL."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/export?format=xlsx"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 LINKED = "6eS23i4CUnkQph9azKMWYE"
 SPECS = [
     ReleaseSpec("Mirar", "Ascension", date(2025, 1, 1), spotify=LINKED, genres="Djent, Post"),
@@ -805,8 +777,11 @@ def test_web_page_instead_of_a_workbook_leaves_the_catalog_untouched():
     before = snapshot()
     page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
 
-    with serve(page, "text/html; charset=utf-8") as url, pytest.raises(WorkbookError) as raised:
-        importer.import_catalog(source=url, skip_spotify=True)
+    with (
+        WorkbookServer(page, content_type="text/html; charset=utf-8") as server,
+        pytest.raises(WorkbookError) as raised,
+    ):
+        importer.import_catalog(source=server.url, skip_spotify=True)
 
     assert str(raised.value) == NOT_A_WORKBOOK
     assert snapshot() == before

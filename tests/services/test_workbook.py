@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import io
 import socket
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -43,6 +39,7 @@ from catalog.services.workbook import (
     parse_workbook,
     tab_list_and_year,
 )
+from tests.workbook_server import Route, WorkbookServer
 from tests.workbooks import OLD_COLUMNS, RECENT_COLUMNS, ReleaseSpec, make_workbook, save_workbook
 
 ALBUM_ID = "6eS23i4CUnkQph9azKMWYE"
@@ -608,67 +605,10 @@ def test_bytes_that_are_not_a_zip_are_not_a_workbook():
 
 # --- Fetching --------------------------------------------------------------------------------
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@dataclass
-class Route:
-    status: int = 200
-    body: bytes = b""
-    content_type: str = XLSX_TYPE
-    delay_before_headers: float = 0.0
-    delay_before_body: float = 0.0
-    declared_length: int | None = None  # Content-Length to announce; None: the body's length
-    send_length: bool = True
-
-
-class LoopbackServer:
-    """A threaded HTTP server on 127.0.0.1 answering each path with its Route."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        routes = self.routes
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                route = routes.get(self.path.split("?")[0], Route(status=404, body=b"missing"))
-                try:
-                    time.sleep(route.delay_before_headers)
-                    self.send_response(route.status)
-                    self.send_header("Content-Type", route.content_type)
-                    if route.send_length:
-                        length = route.declared_length
-                        self.send_header("Content-Length", str(length or len(route.body)))
-                    self.end_headers()
-                    self.wfile.flush()
-                    time.sleep(route.delay_before_body)
-                    self.wfile.write(route.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up first, as the timeout tests intend
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def url(self, path: str) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{path}"
-
-    def __enter__(self) -> LoopbackServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as loopback:
+def server() -> Iterator[WorkbookServer]:
+    with WorkbookServer() as loopback:
         yield loopback
 
 
@@ -687,7 +627,7 @@ def test_workbook_is_downloaded_and_parsed(server, workbook_bytes):
     """An http URL serving the XLSX export gives the parsed rows."""
     server.routes["/export"] = Route(body=workbook_bytes)
 
-    parsed = load_workbook(server.url("/export?format=xlsx"))
+    parsed = load_workbook(server.url_for("/export?format=xlsx"))
 
     assert [(row.artist, row.spotify_album_id) for row in parsed.rows] == [("Mirar", ALBUM_ID)]
 
@@ -695,7 +635,7 @@ def test_workbook_is_downloaded_and_parsed(server, workbook_bytes):
 def test_default_source_is_the_configured_url(server, workbook_bytes, settings):
     """Without a source, GOOGLE_SHEETS_XLSX_URL is fetched."""
     server.routes["/export"] = Route(body=workbook_bytes)
-    settings.GOOGLE_SHEETS_XLSX_URL = server.url("/export?format=xlsx")
+    settings.GOOGLE_SHEETS_XLSX_URL = server.url_for("/export?format=xlsx")
 
     assert [row.artist for row in load_workbook().rows] == ["Mirar"]
 
@@ -707,37 +647,37 @@ def test_html_page_is_not_a_workbook(server):
         content_type="text/html; charset=utf-8",
     )
 
-    assert fetch_error(server.url("/export")) == NOT_A_WORKBOOK
+    assert fetch_error(server.url_for("/export")) == NOT_A_WORKBOOK
 
 
 def test_not_found_says_the_url_is_wrong(server):
     """404: the URL is wrong or the sheet is gone."""
-    message = fetch_error(server.url("/nope"))
+    message = fetch_error(server.url_for("/nope"))
 
-    assert message == WORKBOOK_NOT_FOUND.format(url=server.url("/nope"))
+    assert message == WORKBOOK_NOT_FOUND.format(url=server.url_for("/nope"))
 
 
 def test_forbidden_says_to_share_the_sheet(server):
     """403: the sheet is not shared publicly."""
     server.routes["/export"] = Route(status=403, body=b"denied", content_type="text/html")
 
-    message = fetch_error(server.url("/export"))
+    message = fetch_error(server.url_for("/export"))
 
-    assert message == WORKBOOK_FORBIDDEN.format(status=403, url=server.url("/export"))
+    assert message == WORKBOOK_FORBIDDEN.format(status=403, url=server.url_for("/export"))
 
 
 def test_server_error_says_try_again_later(server):
     """5xx: Google Sheets is having trouble; try again later."""
     server.routes["/export"] = Route(status=503, body=b"unavailable", content_type="text/html")
 
-    message = fetch_error(server.url("/export"))
+    message = fetch_error(server.url_for("/export"))
 
-    assert message == WORKBOOK_SERVER_ERROR.format(status=503, url=server.url("/export"))
+    assert message == WORKBOOK_SERVER_ERROR.format(status=503, url=server.url_for("/export"))
 
 
 def test_messages_do_not_show_the_query_string(server):
     """Query strings (which could hold keys) never appear in messages."""
-    message = fetch_error(server.url("/nope?format=xlsx&key=s3cr3t"))
+    message = fetch_error(server.url_for("/nope?format=xlsx&key=s3cr3t"))
 
     assert "s3cr3t" not in message
     assert "?" not in message
@@ -748,7 +688,7 @@ def test_server_that_does_not_answer_in_time_times_out(server, settings, workboo
     settings.WORKBOOK_READ_TIMEOUT = 0.2
     server.routes["/slow"] = Route(body=workbook_bytes, delay_before_headers=1.0)
 
-    message = fetch_error(server.url("/slow"))
+    message = fetch_error(server.url_for("/slow"))
 
     assert message.startswith("The workbook download timed out (no data for 0.2 s")
 
@@ -758,7 +698,7 @@ def test_body_that_stalls_times_out(server, settings, workbook_bytes):
     settings.WORKBOOK_READ_TIMEOUT = 0.2
     server.routes["/stall"] = Route(body=workbook_bytes, delay_before_body=1.0)
 
-    message = fetch_error(server.url("/stall"))
+    message = fetch_error(server.url_for("/stall"))
 
     assert message.startswith("The workbook download timed out (no data for 0.2 s")
 
@@ -792,7 +732,7 @@ def test_declared_size_over_the_cap_is_refused(server, settings):
     settings.WORKBOOK_MAX_BYTES = 1024
     server.routes["/big"] = Route(body=b"PK" + b"x" * 5000)
 
-    message = fetch_error(server.url("/big"))
+    message = fetch_error(server.url_for("/big"))
 
     assert message == WORKBOOK_TOO_LARGE.format(limit=f"{1024 / 1048576:g} MB")
 
@@ -802,7 +742,7 @@ def test_streamed_size_over_the_cap_is_cut_off(server, settings):
     settings.WORKBOOK_MAX_BYTES = 1024
     server.routes["/big"] = Route(body=b"PK" + b"x" * 300_000, send_length=False)
 
-    assert fetch_error(server.url("/big")).startswith("The workbook is larger than")
+    assert fetch_error(server.url_for("/big")).startswith("The workbook is larger than")
 
 
 def test_truncated_download_is_damaged(server, workbook_bytes):
@@ -810,7 +750,7 @@ def test_truncated_download_is_damaged(server, workbook_bytes):
     half = workbook_bytes[: len(workbook_bytes) // 2]
     server.routes["/cut"] = Route(body=half, declared_length=len(workbook_bytes))
 
-    message = fetch_error(server.url("/cut"))
+    message = fetch_error(server.url_for("/cut"))
 
     assert message == WORKBOOK_DAMAGED.format(detail="the download stopped before the end")
 
@@ -819,7 +759,9 @@ def test_truncated_file_served_whole_is_damaged(server, workbook_bytes):
     """A file that arrives complete but is itself cut short is damaged or incomplete."""
     server.routes["/half"] = Route(body=workbook_bytes[: len(workbook_bytes) // 2])
 
-    assert fetch_error(server.url("/half")).startswith("The workbook file is damaged or incomplete")
+    assert fetch_error(server.url_for("/half")).startswith(
+        "The workbook file is damaged or incomplete"
+    )
 
 
 def test_local_path_is_read(tmp_path, workbook_bytes):
