@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 
 from tests.e2e.catalog_data import releases, workbook
 from tests.e2e.client import CANCEL_PATH, STATUS_PATH, TRIGGER_PATH, AppClient
-from tests.e2e.servers import AppServer, DatabaseFactory, app_environment
+from tests.e2e.servers import AppServer, app_environment
+from tests.processes import DatabaseFactory
 from tests.spotify_standin import SpotifyStandIn
 from tests.workbook_server import WorkbookServer
 

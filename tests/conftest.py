@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 
@@ -21,3 +23,23 @@ def spotify_standin(settings):
         settings.SPOTIFY_TOKEN_URL = standin.token_url
         settings.SPOTIFY_TIMEOUT = 2
         yield standin
+
+
+@pytest.fixture(scope="session")
+def scratch_databases(tmp_path_factory):
+    """Scratch databases of the session's kind (SQLite file or PostgreSQL server), for code run
+    in other processes (tests/processes.py); PostgreSQL ones are dropped at the end."""
+    from tests.processes import DatabaseFactory
+
+    factory = DatabaseFactory(
+        session_url=os.environ.get("DATABASE_URL", ""),
+        workdir=tmp_path_factory.mktemp("scratch-databases"),
+    )
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def scratch_database(scratch_databases):
+    """A fresh migrated database (with the staff user) for one test's processes."""
+    return scratch_databases.create()

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
-import subprocess
-import sys
-import threading
-import time
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,9 +20,10 @@ from catalog.management.commands.import_albums import (
 from catalog.models import Album
 from catalog.services.importer import STAGE_FETCHING, STAGE_IMPORTING, Progress
 from catalog.services.spotify import NOT_FOUND
+from tests.processes import ScratchDatabase, clean_environment, manage, start_manage
+from tests.workbook_server import WorkbookServer
 from tests.workbooks import ReleaseSpec, save_workbook
 
-ROOT = Path(__file__).resolve().parent.parent
 IDS = ("6eS23i4CUnkQph9azKMWYE", "7kni1yGJOEqirUTdvf1NDv")
 RELEASES = [
     ReleaseSpec("Mirar", "Ascension", date(2025, 1, 1), spotify=IDS[0], genres="Djent"),
@@ -220,67 +215,32 @@ def test_terminal_progress_draws_a_bar_per_stage():
 # --- as a process: exit status and Ctrl-C -----------------------------------------------------
 
 
-def _command(tmp_path: Path, *args: str, **popen) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-        "SPOTIFY_ENABLED": "0",
-    }
+@pytest.fixture
+def command_env(scratch_database: ScratchDatabase) -> dict[str, str]:
     # The command takes the sync lock (a SyncOperation row) first: it needs a migrated database.
-    migrate = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
-    subprocess.run(migrate, cwd=ROOT, env=env, check=True, timeout=180)
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "import_albums", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,
-    )
+    return clean_environment(database_url=scratch_database.url, overrides={"SPOTIFY_ENABLED": "0"})
 
 
 @pytest.mark.slow
-def test_failure_exits_non_zero_with_one_line_and_no_traceback(tmp_path):
+def test_failure_exits_non_zero_with_one_line_and_no_traceback(tmp_path, command_env):
     """A missing file: exit status 1, one line on stderr."""
-    process = _command(tmp_path, "--file", str(tmp_path / "missing.xlsx"))
-    _, stderr = process.communicate(timeout=60)
+    process = manage("import_albums", "--file", str(tmp_path / "missing.xlsx"), env=command_env)
 
     assert process.returncode == 1
-    assert "Traceback" not in stderr
-    assert len(stderr.strip().splitlines()) == 1
-    assert "missing.xlsx" in stderr
-
-
-class _SlowDownload(BaseHTTPRequestHandler):
-    """Accepts the download and never answers: the command sits inside it."""
-
-    started = threading.Event()
-
-    def do_GET(self) -> None:
-        type(self).started.set()
-        time.sleep(30)
-
-    def log_message(self, *args: object) -> None:
-        pass
+    assert "Traceback" not in process.stderr
+    assert len(process.stderr.strip().splitlines()) == 1
+    assert "missing.xlsx" in process.stderr
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly(tmp_path):
+def test_ctrl_c_stops_cleanly(command_env):
     """SIGINT during the download ends with "Import interrupted", non-zero, no traceback."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowDownload)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/export?format=xlsx"
-        process = _command(tmp_path, "--url", url)
-        assert _SlowDownload.started.wait(timeout=60)
+    # The download is accepted and not answered while the test runs: the command sits inside it.
+    with WorkbookServer(delay=60) as server:
+        process = start_manage("import_albums", "--url", server.url, env=command_env)
+        assert server.requested.wait(timeout=60)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
-    finally:
-        server.shutdown()
-        server.server_close()
 
     assert process.returncode != 0
     assert stderr.strip() == f"CommandError: {INTERRUPTED}"

@@ -8,7 +8,7 @@ from datetime import date
 
 from django.utils.text import slugify
 
-from tests.e2e.servers import ScratchDatabase
+from tests.processes import ScratchDatabase
 from tests.workbooks import ReleaseSpec, make_workbook
 
 TAB = "2025 Prog-metal"

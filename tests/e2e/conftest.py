@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.client import AppClient
-from tests.e2e.servers import AppServer, DatabaseFactory, ScratchDatabase, app_environment
+from tests.e2e.servers import AppServer, app_environment
+from tests.processes import DatabaseFactory, ScratchDatabase
 from tests.spotify_standin import SpotifyStandIn
 from tests.workbook_server import WorkbookServer
 
@@ -88,17 +89,6 @@ def standin() -> Iterator[SpotifyStandIn]:
 # --- the app as server processes ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def e2e_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
-    """Scratch databases of the session's kind (SQLite file or PostgreSQL server)."""
-    factory = DatabaseFactory(
-        session_url=os.environ.get("DATABASE_URL", ""),
-        workdir=tmp_path_factory.mktemp("e2e-databases"),
-    )
-    yield factory
-    factory.close()
-
-
 @dataclass
 class LiveApp:
     server: AppServer
@@ -130,7 +120,7 @@ StartApp = Callable[..., LiveApp]
 @pytest.fixture
 def start_app(
     request: pytest.FixtureRequest,
-    e2e_databases: DatabaseFactory,
+    scratch_databases: DatabaseFactory,
     workbook_server: WorkbookServer,
     standin: SpotifyStandIn,
     tmp_path: Path,
@@ -146,7 +136,7 @@ def start_app(
     def start(
         *, workers: int = 2, spotify: bool = True, env: dict[str, str] | None = None
     ) -> LiveApp:
-        db = e2e_databases.create()
+        db = scratch_databases.create()
         overrides = {
             "GOOGLE_SHEETS_XLSX_URL": workbook_server.url,
             "WORKBOOK_READ_TIMEOUT": "30",

@@ -14,7 +14,7 @@ from catalog.services.sync import SPOTIFY_NOT_CONFIGURED
 from tests.e2e.catalog_data import half_written, releases, workbook
 from tests.e2e.client import ALBUMS_PATH, STATUS_PATH
 from tests.e2e.conftest import LiveApp, StartApp
-from tests.e2e.servers import STAFF_PASSWORD, STAFF_USERNAME
+from tests.processes import STAFF_PASSWORD, STAFF_USERNAME
 from tests.spotify_standin import SpotifyStandIn
 from tests.workbook_server import WorkbookServer
 from tests.workbooks import ReleaseSpec
