@@ -295,7 +295,7 @@ def measure(scenario: Scenario, *, repeat: int) -> Measurement:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     with scratch_database(args.database_url, keep=args.fill_only) as url:
         os.environ["DATABASE_URL"] = url
         import django

@@ -27,9 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REAL_WORKBOOK = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "progmetal_releases_2025.xlsx"
-)
+from bench import REAL_WORKBOOK
+
 REAL_ALBUMS = 2555  # 2,556 rows, one release listed twice
 FIRST_IMPORT_LIMIT = 60.0
 REPEAT_IMPORT_LIMIT = 15.0

@@ -30,8 +30,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-REAL_WORKBOOK = REPO.parent / "shared" / "data" / "progmetal_releases_2025.xlsx"
+from bench import REAL_WORKBOOK, REPO_ROOT
+
 WALL_TARGET = 0.5
 PEAK_TARGET = 0.35
 
@@ -81,8 +81,8 @@ class Sample:
 def measure(mode: str, path: Path) -> Sample:
     completed = subprocess.run(
         [sys.executable, "-c", _CHILD, mode, str(path)],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
         text=True,
         check=False,
@@ -102,7 +102,9 @@ def generated_workbook() -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial.xlsx")
         subprocess.run(
-            [sys.executable, "-m", "bench.generate_workbook", str(partial)], cwd=REPO, check=True
+            [sys.executable, "-m", "bench.generate_workbook", str(partial)],
+            cwd=REPO_ROOT,
+            check=True,
         )
         partial.rename(path)
     return path
