@@ -57,21 +57,6 @@ def clean_environment(
     return env
 
 
-def manage(
-    *args: str, env: Mapping[str, str], timeout: float = MANAGE_TIMEOUT, check: bool = False
-) -> subprocess.CompletedProcess[str]:
-    """Run `manage.py *args` to its end; stdout and stderr are captured as text."""
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=check,
-    )
-
-
 def start_manage(*args: str, env: Mapping[str, str]) -> subprocess.Popen[str]:
     """Start `manage.py *args` (to signal it, say); stdout and stderr are text pipes."""
     return subprocess.Popen(
@@ -83,6 +68,23 @@ def start_manage(*args: str, env: Mapping[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def manage(
+    *args: str, env: Mapping[str, str], timeout: float = MANAGE_TIMEOUT, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `manage.py *args` to its end (killed after `timeout` seconds) and return its output;
+    with `check`, a non-zero exit raises CalledProcessError."""
+    with start_manage(*args, env=env) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            process.kill()
+            raise
+    completed = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    if check:
+        completed.check_returncode()
+    return completed
 
 
 # --- databases -------------------------------------------------------------------------------
