@@ -4,9 +4,7 @@ HTMX without a page load, shareable URLs, chips, the genre search box, and no si
 from __future__ import annotations
 
 import datetime
-import os
 import re
-import shutil
 from typing import Any
 
 import pytest
@@ -16,28 +14,14 @@ from catalog.models import Album
 from catalog.views import ALBUMS_PER_PAGE
 from tests.factories import make_album, make_genre
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# Playwright's sync API keeps an asyncio loop in the main thread, where pytest-django also
-# creates, flushes and drops the test database and these tests make their albums. All of that
-# is plain synchronous code, so Django's guard against ORM calls inside a loop is lifted.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
 
 TIMEOUT_MS = 15_000  # a loaded 2-core box slows these tests down; it must not fail them
 # Set on the window by the test; a full page load would lose it.
 NO_RELOAD_MARK = "window.__sameDocument = true"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Debian's Chromium, never a downloaded browser."""
-    path = os.environ.get("E2E_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    return {
-        **browser_type_launch_args,
-        "executable_path": path,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        "headless": True,
-    }
 
 
 @pytest.fixture

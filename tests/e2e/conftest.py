@@ -7,8 +7,6 @@ pytest-django's test database.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,40 +20,11 @@ from tests.processes import DatabaseFactory, ScratchDatabase
 from tests.spotify_standin import SpotifyStandIn
 from tests.workbook_server import WorkbookServer
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Generous, bounded waits: a loaded 2-core CI box must slow these tests down, not fail them.
 BROWSER_TIMEOUT_MS = 15_000
 
 
-def chromium_path() -> str:
-    path = os.environ.get("E2E_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        raise RuntimeError(
-            f"Chromium not found at {path}: install Debian's chromium (make system-deps) "
-            "or set E2E_CHROMIUM"
-        )
-    return path
-
-
-# --- Playwright: Debian's Chromium, never a downloaded browser --------------------------------
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **browser_type_launch_args,
-        "executable_path": chromium_path(),
-        "args": CHROMIUM_ARGS,
-        "headless": True,
-        "timeout": 60_000,
-    }
+# --- Playwright: launched by tests/conftest.py's browser_type_launch_args --------------------
 
 
 @pytest.fixture(autouse=True)
