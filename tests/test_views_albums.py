@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Album
+from catalog.services.sync import NO_ACTIVE_SYNC
 from catalog.views import ALBUMS_PER_PAGE, EMPTY_CATALOG, EMPTY_FILTERED
 from tests.factories import make_album, make_artist, make_genre, make_vocal_style
 
@@ -779,3 +780,36 @@ def test_log_out_returns_to_the_page(client, staff_user):
     assert response.status_code == 302
     assert response["Location"] == f"{LIST_URL}?format=EP"
     assert "_auth_user_id" not in client.session
+
+
+def test_favicon_ico_redirects_to_the_svg_icon(client):
+    """/favicon.ico, asked for by browsers on their own, redirects to the site's icon."""
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/static/img/favicon.svg"
+    assert "max-age=86400" in response["Cache-Control"]
+
+
+def test_pages_link_their_icon(client):
+    """Every page names its icon, so browsers need not guess."""
+    html = client.get(detail_url(make_album())).content.decode()
+
+    assert '<link rel="icon" href="/static/img/favicon.svg" type="image/svg+xml">' in html
+
+
+def add_message(client, staff_user) -> None:
+    """A message in the session: a no-JavaScript Cancel with no sync running leaves one."""
+    client.force_login(staff_user)
+    response = client.post(reverse("catalog:sync-cancel"))
+    assert response.status_code == 303
+
+
+def test_messages_show_on_other_pages_as_a_status(client, staff_user):
+    """Django messages are shown at the top of a page, announced as a status."""
+    add_message(client, staff_user)
+
+    html = client.get(detail_url(make_album())).content.decode()
+
+    assert '<ul class="messages" role="status">' in html
+    assert f'<li class="messages__item messages__item--error">{NO_ACTIVE_SYNC}</li>' in html
