@@ -8,21 +8,35 @@ from typing import Any
 
 from django import forms
 from django.core.paginator import Page
+from django.http import QueryDict
 from django.utils.http import urlencode
 
-from catalog.models import Album, VocalStyle
-from catalog.selectors import AlbumFilters, GenreFacet
+from catalog.models import Album
+from catalog.selectors import AlbumFilters
 
 SEARCH_MAX_LENGTH = 100
 DEBUT_CHIP = "Debuts only"
+# More genres than anyone picks by hand; bounds the slug lookup's IN list.
+MAX_SELECTED = 100
+
+
+def requested_slugs(data: QueryDict, name: str) -> list[str]:
+    """The distinct values of `name` in the query string, at most MAX_SELECTED of them: the
+    slugs to look up (a hand-made URL with thousands of them is cut short, not an error)."""
+    return list(dict.fromkeys(data.getlist(name)))[:MAX_SELECTED]
 
 
 class LenientMultipleChoiceField(forms.MultipleChoiceField):
-    """Keeps the known values and drops the others, so an old or edited link still works."""
+    """Keeps the known values and drops the others, so an old or edited link still works.
+
+    Like `requested_slugs`, only the first MAX_SELECTED distinct values are considered, so the
+    page and its HTMX fragments accept the same values.
+    """
 
     def clean(self, value: Any) -> list[str]:
         known = {str(choice) for choice, _label in self.choices}
-        return list(dict.fromkeys(v for v in self.to_python(value) or () if v in known))
+        values = list(dict.fromkeys(self.to_python(value) or ()))[:MAX_SELECTED]
+        return [v for v in values if v in known]
 
 
 class AlbumFilterForm(forms.Form):
@@ -44,12 +58,14 @@ class AlbumFilterForm(forms.Form):
         self,
         data: Any,
         *,
-        genre_facets: Sequence[GenreFacet],
-        vocal_styles: Sequence[VocalStyle],
+        genre_choices: Sequence[tuple[str, str]],
+        vocal_choices: Sequence[tuple[str, str]],
     ) -> None:
+        """`genre_choices` and `vocal_choices` are the (slug, name) pairs to accept: all the
+        options, or only the requested ones that exist (`requested_slugs`)."""
         super().__init__(data)
-        self.fields["genre"].choices = [(g.slug, g.name) for g in genre_facets]  # type: ignore[attr-defined]
-        self.fields["vocal"].choices = [(v.slug, v.name) for v in vocal_styles]  # type: ignore[attr-defined]
+        self.fields["genre"].choices = genre_choices  # type: ignore[attr-defined]
+        self.fields["vocal"].choices = vocal_choices  # type: ignore[attr-defined]
 
     def filters(self) -> AlbumFilters:
         """The valid part of the submitted filters (bad values are left out)."""

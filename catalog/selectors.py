@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
@@ -115,11 +116,37 @@ def _links_per_genre(links: QuerySet) -> dict[int, int]:
     )
 
 
+def genre_choices(*, slugs: Collection[str]) -> list[tuple[str, str]]:
+    """(slug, name) of the genres among `slugs` that a visible album has.
+
+    The same genres `genre_facets` offers, found by slug: an HTMX request validates its few
+    genres with this index lookup instead of counting every genre link.
+    """
+    if not slugs:
+        return []
+    visible_links = AlbumGenre.objects.filter(genre_id=OuterRef("pk"), album__in_workbook=True)
+    return list(
+        Genre.objects.filter(slug__in=slugs)
+        .filter(Exists(visible_links))
+        .order_by()
+        .values_list("slug", "name")
+    )
+
+
+def _vocal_styles_in_use() -> QuerySet[VocalStyle]:
+    return VocalStyle.objects.filter(Exists(visible_albums().filter(vocal_style=OuterRef("pk"))))
+
+
 def vocal_style_options() -> list[VocalStyle]:
     """Vocal styles that at least one visible album has, by name."""
-    return list(
-        VocalStyle.objects.filter(Exists(visible_albums().filter(vocal_style=OuterRef("pk"))))
-    )
+    return list(_vocal_styles_in_use())
+
+
+def vocal_style_choices(*, slugs: Collection[str]) -> list[tuple[str, str]]:
+    """(slug, name) of the vocal styles among `slugs` that `vocal_style_options` offers."""
+    if not slugs:
+        return []
+    return list(_vocal_styles_in_use().filter(slug__in=slugs).values_list("slug", "name"))
 
 
 def release_years() -> list[int]:

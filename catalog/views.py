@@ -14,7 +14,8 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from catalog import selectors
-from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links
+from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, requested_slugs
+from catalog.models import VocalStyle
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
 from catalog.sync_panel import SyncPanel, load_sync_panel, recent_operations, sync_finished
@@ -22,6 +23,12 @@ from catalog.sync_panel import SyncPanel, load_sync_panel, recent_operations, sy
 ALBUMS_PER_PAGE = 50
 EMPTY_FILTERED = "No albums match these filters"
 EMPTY_CATALOG = "The catalog is empty: run a sync"
+# Under EMPTY_CATALOG: who can run a sync, and how.
+EMPTY_CATALOG_STAFF_HINT = "Press Sync Now above to import the albums from the workbook."
+EMPTY_CATALOG_VISITOR_HINT = "A catalog administrator can run a sync"
+# The results region's id: an HTMX request it makes itself (its refresh when a sync completes)
+# also carries the filter options, which the sync may have changed, as out-of-band swaps.
+RESULTS_REGION_ID = "album-results"
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -30,10 +37,29 @@ class HtmxHttpRequest(HttpRequest):
 
 @require_GET
 def album_list(request: HtmxHttpRequest) -> HttpResponse:
-    """The tile grid with its filters; an HTMX request gets only the results region."""
-    genre_facets = selectors.genre_facets()
-    vocal_styles = selectors.vocal_style_options()
-    form = AlbumFilterForm(request.GET, genre_facets=genre_facets, vocal_styles=vocal_styles)
+    """The tile grid with its filters; an HTMX request gets only the results region.
+
+    The filter options (genre facets count every genre link) are computed only for responses
+    that show them: the page, and the results region's own refresh after a sync. Other HTMX
+    requests (each search keystroke, each page link) only look up the genres and vocal styles
+    they ask for.
+    """
+    # Boosted links and history restores replace the whole page, so they get the whole page.
+    fragment = bool(request.htmx) and not (
+        request.htmx.boosted or request.htmx.history_restore_request
+    )
+    with_options = not fragment or request.htmx.trigger == RESULTS_REGION_ID
+    genre_facets: list[selectors.GenreFacet] = []
+    vocal_styles: list[VocalStyle] = []
+    if with_options:
+        genre_facets = selectors.genre_facets()
+        vocal_styles = selectors.vocal_style_options()
+        genre_choices = [(facet.slug, facet.name) for facet in genre_facets]
+        vocal_choices = [(style.slug, style.name) for style in vocal_styles]
+    else:
+        genre_choices = selectors.genre_choices(slugs=requested_slugs(request.GET, "genre"))
+        vocal_choices = selectors.vocal_style_choices(slugs=requested_slugs(request.GET, "vocal"))
+    form = AlbumFilterForm(request.GET, genre_choices=genre_choices, vocal_choices=vocal_choices)
     filters = form.filters()
     paginator = Paginator(selectors.album_list(filters=filters), ALBUMS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
@@ -41,9 +67,10 @@ def album_list(request: HtmxHttpRequest) -> HttpResponse:
     base_url = reverse("catalog:album-list")
     current_url = list_url(base_url, filters, page=page.number)
     empty_message = ""
+    empty_catalog = False
     if not paginator.count:
-        has_albums = filters.is_active() and not selectors.catalog_is_empty()
-        empty_message = EMPTY_FILTERED if has_albums else EMPTY_CATALOG
+        empty_catalog = not filters.is_active() or selectors.catalog_is_empty()
+        empty_message = EMPTY_CATALOG if empty_catalog else EMPTY_FILTERED
     context = {
         "form": form,
         "filters": filters,
@@ -61,21 +88,27 @@ def album_list(request: HtmxHttpRequest) -> HttpResponse:
         "chips": filter_chips(
             filters,
             base_url=base_url,
-            genre_names={facet.slug: facet.name for facet in genre_facets},
-            vocal_names={style.slug: style.name for style in vocal_styles},
+            genre_names=dict(genre_choices),
+            vocal_names=dict(vocal_choices),
         ),
         "current_url": current_url,
         "detail_query": "?" + urlencode({"back": current_url}),
         "empty_message": empty_message,
+        "empty_catalog": empty_catalog,
+        "empty_catalog_staff_hint": EMPTY_CATALOG_STAFF_HINT,
+        "empty_catalog_visitor_hint": EMPTY_CATALOG_VISITOR_HINT,
+        "results_region_id": RESULTS_REGION_ID,
+        # A fragment updates what lies outside the results region out of band.
+        "out_of_band": fragment,
+        "with_options": with_options,
         "genre_facets": genre_facets,
         "vocal_styles": vocal_styles,
-        "years": selectors.release_years(),
+        "years": selectors.release_years() if with_options else [],
     }
-    # Boosted links and history restores replace the whole page, so they get the whole page.
-    fragment = request.htmx and not (request.htmx.boosted or request.htmx.history_restore_request)
     template = "catalog/album_list.html#album-results" if fragment else "catalog/album_list.html"
     response = render(request, template, context)
     patch_vary_headers(response, ("HX-Request",))
+    patch_vary_headers(response, ("HX-Trigger",))
     return response
 
 

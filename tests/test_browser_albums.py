@@ -1,5 +1,6 @@
 """The album list in a real browser (Playwright, Debian's headless Chromium): filters through
-HTMX without a page load, shareable URLs, chips, the genre search box, and no sideways scroll."""
+HTMX without a page load, shareable URLs, chips, the genre search box, the filter options
+refreshed after a sync, and the layout (no sideways scroll, even checkbox columns)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 from catalog.models import Album
 from catalog.views import ALBUMS_PER_PAGE
-from tests.factories import make_album, make_genre
+from tests.factories import make_album, make_genre, make_vocal_style
 
 pytestmark = [
     pytest.mark.browser,
@@ -125,6 +126,107 @@ def test_page_links_swap_the_results(albums_page: Page):
     expect_path(albums_page, "/catalog/albums/?page=2")
     expect(albums_page.locator(".album-tile")).to_have_count(2)
     assert still_same_document(albums_page)
+
+
+def test_sync_completed_brings_the_filter_options_and_keeps_the_focus(albums_page: Page):
+    """After the first sync the genre, vocal style and year options appear without a reload;
+    the search box keeps the focus and the chosen format stays."""
+    open_list(albums_page, "?format=LP")
+    expect(albums_page.locator(".genre-empty")).to_be_visible()
+    expect(albums_page.locator("#filter-genre")).to_be_hidden()
+    expect(albums_page.locator("#vocal-options")).to_have_text("None yet")
+    make_album(
+        title="First Synced",
+        genres=[make_genre("Djent")],
+        vocal_style=make_vocal_style("Harsh"),
+        release_date=datetime.date(2024, 5, 1),
+    )
+    albums_page.focus("#filter-q")
+
+    albums_page.evaluate("htmx.trigger(document.body, 'syncCompleted')")
+
+    expect(albums_page.locator(".album-tile")).to_have_count(1)
+    expect(albums_page.locator("#filter-genre")).to_be_visible()
+    expect(albums_page.locator("#filter-genre option")).to_have_text(["Djent (1)"])
+    expect(albums_page.locator(".genre-empty")).to_be_hidden()
+    expect(albums_page.locator("#vocal-options input[value=harsh]")).to_be_visible()
+    expect(albums_page.locator("#filter-year option")).to_have_text(["Any year", "2024"])
+    expect(albums_page.locator("#filter-format")).to_have_value("LP")
+    assert albums_page.evaluate("document.activeElement.id") == "filter-q"
+    assert still_same_document(albums_page)
+
+
+def test_quick_filter_changes_end_on_the_last_one_without_console_errors(albums_page: Page):
+    """Changing a filter again before the results arrive queues the request: the last choice
+    wins and nothing is logged as an error (an aborted request would be)."""
+    make_album(title="The EP", format=Album.Format.EP)
+    make_album(title="The LP", format=Album.Format.LP, release_date=datetime.date(2024, 1, 1))
+    errors: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    albums_page.on("console", record)
+    open_list(albums_page)
+
+    for value in ["EP", "LP", "", "LP", "EP"]:
+        albums_page.select_option("#filter-format", value)
+
+    expect_path(albums_page, "/catalog/albums/?format=EP")
+    albums_page.wait_for_function("!document.querySelector('.htmx-request')")
+    assert tile_titles(albums_page) == ["The EP"]
+    assert errors == []
+
+
+def test_artist_name_opens_a_search_for_the_artist(albums_page: Page):
+    """The artist's name on a tile (above the tile's own link) lists that artist's albums."""
+    make_album(title="By Haken", artist="Haken")
+    make_album(title="By Leprous", artist="Leprous")
+    open_list(albums_page)
+
+    albums_page.get_by_role("link", name="Haken", exact=True).click()
+
+    expect_path(albums_page, "/catalog/albums/?q=Haken")
+    expect(albums_page.locator(".album-tile")).to_have_count(1)
+    expect(albums_page.locator("#filter-q")).to_have_value("Haken")
+
+
+@pytest.mark.parametrize("width", [375, 1280, 1920])
+def test_vocal_style_checkboxes_sit_in_even_columns(albums_page: Page, width: int):
+    """The vocal style checkboxes form a grid: every row as full as the first but the last."""
+    for name in ["Clean", "Harsh", "Instrumental", "Mixed", "Spoken"]:
+        make_album(vocal_style=make_vocal_style(name))
+    albums_page.set_viewport_size({"width": width, "height": 900})
+    open_list(albums_page)
+    albums_page.evaluate("document.querySelector('.filters__more').open = true")
+
+    lefts = albums_page.eval_on_selector_all(
+        "#vocal-options .check",
+        "labels => labels.map(label => Math.round(label.getBoundingClientRect().left))",
+    )
+    columns = sorted(set(lefts))
+    assert lefts == [columns[n % len(columns)] for n in range(len(lefts))]
+
+
+@pytest.mark.parametrize("width", [1024, 1280, 1920])
+def test_search_placeholder_is_not_cut_off(albums_page: Page, width: int):
+    """The search box is wide enough for its whole placeholder beside the Search button."""
+    albums_page.set_viewport_size({"width": width, "height": 900})
+    open_list(albums_page)
+
+    spare = albums_page.eval_on_selector(
+        "#filter-q",
+        """input => {
+          const style = getComputedStyle(input);
+          const context = document.createElement("canvas").getContext("2d");
+          context.font = style.font;
+          const room = input.clientWidth - parseFloat(style.paddingLeft)
+            - parseFloat(style.paddingRight);
+          return room - context.measureText(input.placeholder).width;
+        }""",
+    )
+    assert spare >= 0
 
 
 @pytest.mark.parametrize("width", [375, 768, 1920])

@@ -8,7 +8,14 @@ from django.urls import reverse
 
 from catalog.models import Album
 from catalog.services.sync import NO_ACTIVE_SYNC
-from catalog.views import ALBUMS_PER_PAGE, EMPTY_CATALOG, EMPTY_FILTERED
+from catalog.views import (
+    ALBUMS_PER_PAGE,
+    EMPTY_CATALOG,
+    EMPTY_CATALOG_STAFF_HINT,
+    EMPTY_CATALOG_VISITOR_HINT,
+    EMPTY_FILTERED,
+    RESULTS_REGION_ID,
+)
 from tests.factories import make_album, make_artist, make_genre, make_vocal_style
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +25,16 @@ LIST_URL = reverse("catalog:album-list")
 
 def get_list(client, params=None, **headers):
     return client.get(LIST_URL, params or {}, headers=headers)
+
+
+def get_fragment(client, params=None):
+    """What the filter form, a page link or the search box asks for through HTMX."""
+    return get_list(client, params, HX_Request="true")
+
+
+def get_refresh(client, params=None):
+    """What the results region asks for itself when a sync completes."""
+    return get_list(client, params, HX_Request="true", HX_Trigger=RESULTS_REGION_ID)
 
 
 TILE_ID = re.compile(r'class="album-tile[^"]*" data-album-id="(\d+)"')
@@ -271,6 +288,29 @@ def test_unknown_genre_is_dropped_but_known_ones_kept(client):
     assert list(chip_links(response)) == ["Djent", "Clear all"]
 
 
+@pytest.mark.parametrize("fetch", [get_list, get_fragment], ids=["page", "fragment"])
+def test_genre_known_only_to_hidden_albums_is_dropped(client, fetch):
+    """A genre no visible album has is not a valid filter, on the page and in the fragment."""
+    visible = make_album(genres=[make_genre("Djent")])
+    make_album(genres=[make_genre("Zeuhl")], in_workbook=False)
+
+    response = fetch(client, {"genre": ["zeuhl", "djent"]})
+
+    assert listed_ids(response) == [visible.pk]
+    assert list(chip_links(response)) == ["Djent", "Clear all"]
+
+
+@pytest.mark.parametrize("fetch", [get_list, get_fragment], ids=["page", "fragment"])
+def test_vocal_style_chips_are_named_and_unknown_styles_dropped(client, fetch):
+    """Requested vocal styles are validated and named in the chips, in page and fragment."""
+    harsh = make_album(vocal_style=make_vocal_style("Harsh"))
+
+    response = fetch(client, {"vocal": ["harsh", "yodel"]})
+
+    assert listed_ids(response) == [harsh.pk]
+    assert list(chip_links(response)) == ["Harsh", "Clear all"]
+
+
 # --- Search ----------------------------------------------------------------------------------
 
 
@@ -377,6 +417,25 @@ def test_empty_catalog_says_to_run_a_sync(client):
     assert EMPTY_FILTERED not in html
 
 
+def test_empty_catalog_tells_visitors_who_can_sync_and_links_to_log_in(client):
+    """A visitor learns that an administrator syncs, with a log-in link back to the list."""
+    html = get_list(client, {"format": "EP"}).content.decode()
+
+    login_url = "/admin/login/?next=/catalog/albums/%3Fformat%3DEP"
+    assert f'{EMPTY_CATALOG_VISITOR_HINT}: <a href="{login_url}">log in</a>' in html
+    assert EMPTY_CATALOG_STAFF_HINT not in html
+
+
+def test_empty_catalog_points_staff_at_sync_now(client, staff_user):
+    """Staff are pointed at the Sync Now button instead."""
+    client.force_login(staff_user)
+
+    html = get_list(client).content.decode()
+
+    assert EMPTY_CATALOG_STAFF_HINT in html
+    assert EMPTY_CATALOG_VISITOR_HINT not in html
+
+
 def test_only_hidden_albums_is_an_empty_catalog(client):
     """Hidden albums alone still make an empty catalog, even with filters."""
     make_album(in_workbook=False, format=Album.Format.EP)
@@ -462,7 +521,7 @@ def test_htmx_request_gets_the_results_fragment(client):
     assert 'id="album-filters"' not in html
     assert html.lstrip().startswith('<section id="album-results"')
     assert listed_ids(response) == [album.pk]
-    assert response["Vary"] == "HX-Request"
+    assert response["Vary"] == "HX-Request, HX-Trigger"
 
 
 def test_plain_request_gets_the_whole_page(client):
@@ -498,6 +557,69 @@ def test_form_uses_htmx_and_works_without_it(client):
     assert 'type="submit"' in html
 
 
+def test_form_queues_requests_instead_of_aborting_them(client):
+    """Quick changes queue the latest request behind the running one: htmx logs an aborted
+    request (hx-sync replace) as a console error."""
+    html = get_list(client).content.decode()
+
+    assert 'hx-sync="this:queue last"' in html
+
+
+def test_plain_fragment_carries_no_filter_options(client):
+    """A search or filter fragment holds the results and the filter count, not the options."""
+    make_album(genres=[make_genre("Djent")], vocal_style=make_vocal_style("Harsh"))
+
+    html = get_fragment(client, {"genre": "djent"}).content.decode()
+
+    assert '<span id="filter-count" class="filters__count" hx-swap-oob="true">1 active</span>' in (
+        html
+    )
+    assert 'id="filter-genre"' not in html
+    assert 'id="vocal-options"' not in html
+    assert 'id="filter-year"' not in html
+
+
+def oob_content(html: str, tag: str, element_id: str) -> str:
+    """The content of the element swapped out of band into #element_id."""
+    found = re.search(
+        rf'<{tag} id="{element_id}" hx-swap-oob="innerHTML">(.*?)</{tag}>', html, re.S
+    )
+    assert found is not None, f"no out-of-band {tag}#{element_id}"
+    return found[1]
+
+
+def test_refresh_after_a_sync_brings_the_new_filter_options(client):
+    """The results region's own refresh (syncCompleted) also replaces the genre, vocal style
+    and year options out of band, keeping the selected values."""
+    html_before = get_list(client).content.decode()
+    assert "None yet" in html_before
+    make_album(
+        genres=[make_genre("Djent"), make_genre("Zeuhl")],
+        vocal_style=make_vocal_style("Harsh"),
+        release_date=datetime.date(2024, 5, 1),
+    )
+    make_album(vocal_style=make_vocal_style("Clean"), release_date=datetime.date(2025, 5, 1))
+
+    html = get_refresh(client, {"genre": "djent", "vocal": "harsh", "year": "2024"})
+    html = html.content.decode()
+
+    assert html.lstrip().startswith('<section id="album-results"')
+    assert oob_content(html, "select", "filter-genre") == (
+        '<option value="djent" selected>Djent (1)</option><option value="zeuhl">Zeuhl (1)</option>'
+    )
+    vocals = oob_content(html, "div", "vocal-options")
+    assert 'name="vocal" value="harsh" checked> Harsh' in vocals
+    assert 'name="vocal" value="clean"> Clean' in vocals
+    years = oob_content(html, "select", "filter-year")
+    assert re.findall(r'<option value="(\d*)"( selected)?>', years) == [
+        ("", ""),
+        ("2025", ""),
+        ("2024", " selected"),
+    ]
+    # The search box is not part of it: what the visitor types and the focus stay.
+    assert 'id="filter-q"' not in html
+
+
 def test_results_refresh_on_sync_completed_keep_the_filters(client):
     """The results region reloads itself (same filters) when a sync completes."""
     make_album(format=Album.Format.EP)
@@ -522,6 +644,30 @@ def test_form_shows_the_active_values(client):
     assert '<option value="2025" selected>2025</option>' in html
 
 
+def test_empty_catalog_has_no_genre_list_but_a_note(client):
+    """With no genres the list is empty (the CSS then hides it) and a note says so."""
+    html = get_list(client).content.decode()
+
+    assert (
+        '<select id="filter-genre" name="genre" multiple size="8" '
+        'aria-describedby="genre-multi-hint"></select>'
+    ) in html
+    assert '<p class="field__hint genre-empty">No genres yet</p>' in html
+
+
+def test_genre_list_says_how_to_pick_several(client):
+    """The multiple-choice genre list explains the modifier key it needs."""
+    make_album(genres=[make_genre("Djent")])
+
+    html = get_list(client).content.decode()
+
+    assert 'aria-describedby="genre-multi-hint"' in html
+    assert (
+        '<p id="genre-multi-hint" class="field__hint genre-multi-hint">'
+        "Ctrl-click (⌘-click on a Mac) to pick several.</p>"
+    ) in html
+
+
 def test_genre_options_are_most_used_first_with_counts(client):
     """Genre options come most used first (visible albums only), then by name."""
     rare, common, tie = make_genre("Zeuhl"), make_genre("Djent"), make_genre("Ambient")
@@ -537,6 +683,18 @@ def test_genre_options_are_most_used_first_with_counts(client):
 
 
 # --- Links to the detail page -----------------------------------------------------------------
+
+
+def test_artist_name_links_to_a_search_for_it(client):
+    """A tile's artist name links to the list searching for that artist."""
+    make_album(artist="Dream & Theatre")
+
+    html = get_list(client).content.decode()
+
+    assert (
+        f'<a href="{LIST_URL}?q=Dream+%26+Theatre" title="Albums matching Dream &amp; Theatre"'
+        in (html)
+    )
 
 
 def test_tiles_link_to_the_detail_page_with_the_list_url(client):
@@ -568,12 +726,16 @@ def fill_catalog(albums: int, genres: int) -> None:
 # Genre facets (links per genre, hidden albums' links, names), vocal styles, years, count, the
 # page of albums, their genres, and the sync panel (one query when no sync ever ran).
 LIST_QUERIES = 9
+# Count, page of albums, their genres; plus one lookup each for requested genres and vocal
+# styles. No facets, vocal style options or years.
+FRAGMENT_QUERIES = 3
+# The refresh after a sync: the page's queries without the sync panel.
+REFRESH_QUERIES = LIST_QUERIES - 1
+FILTERS = {"genre": "genre-1", "vocal": "harsh", "q": "album", "year": "2025"}
 
 
 @pytest.mark.parametrize(("albums", "genres"), [(5, 3), (50, 3), (5, 60), (50, 60)])
-@pytest.mark.parametrize(
-    "params", [{}, {"genre": "genre-1", "vocal": "harsh", "q": "album", "year": "2025"}]
-)
+@pytest.mark.parametrize("params", [{}, FILTERS])
 def test_list_uses_a_fixed_number_of_queries(
     client, django_assert_num_queries, albums, genres, params
 ):
@@ -590,12 +752,34 @@ def test_list_uses_a_fixed_number_of_queries(
         assert shown == min(ALBUMS_PER_PAGE, albums + max(0, genres - albums))
 
 
-def test_htmx_fragment_uses_the_same_fixed_number_of_queries(client, django_assert_num_queries):
-    """The HTMX fragment needs the same queries (the facets validate the genres)."""
-    fill_catalog(20, 10)
+@pytest.mark.parametrize(("albums", "genres"), [(5, 3), (50, 60)])
+@pytest.mark.parametrize(
+    ("params", "lookups"),
+    [({}, 0), ({"q": "album", "year": "2025"}, 0), ({"genre": "genre-1"}, 1), (FILTERS, 2)],
+)
+def test_htmx_fragment_skips_the_filter_options(
+    client, django_assert_num_queries, albums, genres, params, lookups
+):
+    """A fragment looks up only the genres and vocal styles it asks for: no facet counts."""
+    fill_catalog(albums, genres)
 
-    with django_assert_num_queries(LIST_QUERIES - 1):
-        get_list(client, {"genre": "genre-1"}, HX_Request="true")
+    with django_assert_num_queries(FRAGMENT_QUERIES + lookups) as captured:
+        response = get_fragment(client, params)
+
+    assert listed_ids(response)
+    # The facets count links per genre; nothing else groups.
+    assert not any("GROUP BY" in query["sql"] for query in captured)
+
+
+@pytest.mark.parametrize(("albums", "genres"), [(5, 3), (50, 60)])
+def test_refresh_after_a_sync_uses_a_fixed_number_of_queries(
+    client, django_assert_num_queries, albums, genres
+):
+    """The refresh with the filter options costs the page's queries, without the sync panel."""
+    fill_catalog(albums, genres)
+
+    with django_assert_num_queries(REFRESH_QUERIES):
+        get_refresh(client, FILTERS)
 
 
 # --- Detail page -----------------------------------------------------------------------------
@@ -813,3 +997,10 @@ def test_messages_show_on_other_pages_as_a_status(client, staff_user):
 
     assert '<ul class="messages" role="status">' in html
     assert f'<li class="messages__item messages__item--error">{NO_ACTIVE_SYNC}</li>' in html
+
+
+def test_messages_show_once_on_the_album_list(client, staff_user):
+    """The album list shows a message exactly once (the sync panel shows it there)."""
+    add_message(client, staff_user)
+
+    assert client.get(LIST_URL).content.decode().count(NO_ACTIVE_SYNC) == 1

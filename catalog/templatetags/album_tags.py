@@ -8,9 +8,12 @@ from html import escape
 from urllib.parse import urlsplit
 
 from django import template
+from django.urls import reverse
 from django.utils.dateformat import format as format_date
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
+from catalog.forms import SEARCH_MAX_LENGTH
 from catalog.models import Album
 from catalog.selectors import GenreFacet
 
@@ -47,6 +50,13 @@ def release_date_iso(album: Album) -> str:
         return str(album.year or "")
     iso = album.release_date.isoformat()
     return {"month": iso[:7], "year": iso[:4]}.get(album.release_date_precision, iso)
+
+
+@register.filter
+def search_url(text: str) -> str:
+    """`{{ album.artist.name|search_url }}`: the album list searching for `text` (cut to what
+    the search box accepts, so a very long name still searches)."""
+    return f"{reverse('catalog:album-list')}?{urlencode({'q': text[:SEARCH_MAX_LENGTH]})}"
 
 
 # Where an album can be heard, in the order the detail page lists them.

@@ -2,28 +2,44 @@
 (function () {
   "use strict";
 
-  // Filter a long <select> (the ~2,000 genres) by the text typed in its search box.
+  // Filter a long <select> (the ~2,000 genres) by the text typed in its search box. The
+  // options are read at each use: a sync replaces them (out-of-band swap) under the box.
+  function narrowOptions(input) {
+    var select = document.querySelector(input.dataset.filtersOptions);
+    if (!select) return;
+    var term = input.value.trim().toLowerCase();
+    var options = select.options;
+    for (var i = 0; i < options.length; i++) {
+      var option = options[i];
+      option.hidden = term !== "" && !option.selected &&
+        option.text.toLowerCase().indexOf(term) === -1;
+    }
+  }
+
   function setUpOptionSearch(input) {
     if (input.dataset.ready) return;
     input.dataset.ready = "1";
-    var select = document.querySelector(input.dataset.filtersOptions);
-    if (!select) return;
+    if (!document.querySelector(input.dataset.filtersOptions)) return;
     input.hidden = false;
-    var options = Array.prototype.slice.call(select.options);
-    var labels = options.map(function (option) { return option.text.toLowerCase(); });
     input.addEventListener("input", function (event) {
       // The box only narrows the list: it must not submit the filter form.
       event.stopPropagation();
-      var term = input.value.trim().toLowerCase();
-      for (var i = 0; i < options.length; i++) {
-        options[i].hidden = term !== "" && labels[i].indexOf(term) === -1 && !options[i].selected;
-      }
+      narrowOptions(input);
     });
     input.addEventListener("change", function (event) { event.stopPropagation(); });
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter") event.preventDefault();
     });
   }
+
+  // New options (after a sync) are narrowed by what the box already holds.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.id) return;
+    document.querySelectorAll("[data-filters-options]").forEach(function (input) {
+      if (input.dataset.filtersOptions === "#" + target.id) narrowOptions(input);
+    });
+  });
 
   function setUp(root) {
     root.querySelectorAll("[data-filters-options]").forEach(setUpOptionSearch);

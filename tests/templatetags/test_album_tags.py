@@ -3,6 +3,7 @@ import datetime
 import pytest
 from django.template import Context, Template
 
+from catalog.forms import SEARCH_MAX_LENGTH
 from catalog.models import Album
 from catalog.selectors import GenreFacet
 from catalog.templatetags.album_tags import (
@@ -11,6 +12,7 @@ from catalog.templatetags.album_tags import (
     genre_options,
     is_web_url,
     listen_links,
+    search_url,
 )
 
 DAY = Album.DatePrecision.DAY
@@ -108,4 +110,17 @@ def test_genre_options_escape_and_mark_the_selection():
     assert html == (
         '<option value="djent" selected>Djent (12)</option>'
         '<option value="x">&lt;b&gt;&quot;Loud&quot;&lt;/b&gt; (1)</option>'
+    )
+
+
+def test_search_url_searches_the_list_for_the_text():
+    """`search_url` is the album list's URL searching for the text, query-encoded."""
+    assert search_url("Dream & Theatre") == "/catalog/albums/?q=Dream+%26+Theatre"
+
+
+def test_search_url_cuts_the_text_to_what_the_search_accepts():
+    """A name longer than the search box accepts is cut, so the link still searches."""
+    assert (
+        search_url("x" * (SEARCH_MAX_LENGTH + 20))
+        == f"/catalog/albums/?q={'x' * SEARCH_MAX_LENGTH}"
     )
