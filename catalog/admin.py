@@ -187,6 +187,7 @@ class SyncOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["status", "source", "triggered_by", "options", "cancel_requested"]}),
         ("Progress", {"fields": ["stage", "message", "processed", "total", "error"]}),
+        ("Warnings", {"fields": ["spotify_stopped", "warnings"]}),
         (
             "Counts",
             {

@@ -134,7 +134,11 @@ class SyncOperation(models.Model):
     unchanged_count = models.PositiveIntegerField(default=0)
     removed_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
+    # Notes from the workbook (row-level problems): how many, and the first ones' text.
     warnings_count = models.PositiveIntegerField(default=0)
+    warnings = models.JSONField(default=list, blank=True)
+    # Why Spotify enrichment stopped early ("" when it did not): a completed run "with warnings".
+    spotify_stopped = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
     source = models.CharField(max_length=3, choices=Source.choices, default=Source.WEB)
     triggered_by = models.ForeignKey(
@@ -184,8 +188,15 @@ class SyncOperation(models.Model):
         end = self.finished_at or timezone.now()
         return end - self.started_at
 
+    def has_warnings(self) -> bool:
+        """A completed run that some albums failed in, or whose Spotify enrichment stopped
+        early. Notes from the workbook alone do not count: the sync did what it could."""
+        return self.status == self.Status.COMPLETED and bool(
+            self.failed_count or self.spotify_stopped
+        )
+
     def display_status(self) -> str:
-        if self.status == self.Status.COMPLETED and self.failed_count:
+        if self.has_warnings():
             return "Completed with warnings"
         return self.Status(self.status).label
 

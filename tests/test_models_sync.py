@@ -82,10 +82,20 @@ def test_is_active():
 
 
 def test_display_status():
-    """A completed run with failed albums reads "Completed with warnings"."""
+    """A completed run with failed albums, or whose Spotify enrichment stopped early, reads
+    "Completed with warnings"; workbook notes alone do not."""
     assert SyncOperation(status=Status.COMPLETED).display_status() == "Completed"
     assert (
         SyncOperation(status=Status.COMPLETED, failed_count=3).display_status()
         == "Completed with warnings"
     )
+    assert (
+        SyncOperation(status=Status.COMPLETED, spotify_stopped="quota").display_status()
+        == "Completed with warnings"
+    )
+    assert (
+        SyncOperation(status=Status.COMPLETED, warnings_count=4, warnings=["a"]).display_status()
+        == "Completed"
+    )
     assert SyncOperation(status=Status.CANCELLED).display_status() == "Cancelled"
+    assert SyncOperation(status=Status.CANCELLED, spotify_stopped="quota").has_warnings() is False
