@@ -47,8 +47,13 @@ EMPTY_WORKBOOK = (
 )
 NO_ARTIST_WARNING = "{tab}, row {row}: no artist name, row skipped"
 
-# Rows per batch: one transaction, a handful of bulk queries.
-BATCH_SIZE = 500
+# Albums per batch: one transaction, a handful of bulk queries. Cancel is checked between
+# batches, so a batch is kept small enough to end within a fraction of a second.
+BATCH_SIZE = 100
+# Rows per bulk statement or IN (...) list.
+CHUNK_SIZE = 500
+# Within a batch, "Syncing album N of M..." is reported every this many albums.
+PROGRESS_EVERY = 25
 
 # Which row of a merged album supplies its values (see `_merge_rows`): the prog-metal list
 # before the prog-rock list before the reissues list, then the first occurrence in the workbook.
@@ -112,6 +117,13 @@ class ImportResult:
     spotify_stopped: str = ""  # why enrichment stopped early, for the user; "" when it did not
     enriched: int = 0  # albums that received Spotify data in this run
     total: int = 0  # albums in the workbook (rows after merging duplicates)
+    # Identity keys of the albums this run created, updated or looked up on Spotify.
+    attempted_keys: set[str] = field(default_factory=set)
+
+    @property
+    def attempted(self) -> int:
+        """Albums this run worked on (each once): the "50" of "45/50 albums updated"."""
+        return len(self.attempted_keys)
 
 
 class ImportCancelled(Exception):
@@ -406,6 +418,7 @@ def import_rows(
 
     Each batch (its albums, artists, genres and vocal styles) is one transaction. Nothing is
     written for an album whose values and genres already match, nor at all with `dry_run`.
+    "Syncing album N of M..." is reported every PROGRESS_EVERY albums and after each batch.
     Raises ImportCancelled between batches when `should_cancel()` answers True.
     """
     result = result if result is not None else ImportResult()
@@ -416,16 +429,21 @@ def import_rows(
     total = result.total = len(releases)
     writer = _BatchWriter(catalog=catalog, names=names, result=result, dry_run=dry_run)
 
-    _report(
-        on_progress, STAGE_IMPORTING, 0, total, SYNCING_MESSAGE.format(processed=0, total=total)
-    )
+    def report(processed: int) -> None:
+        message = SYNCING_MESSAGE.format(processed=processed, total=total)
+        _report(on_progress, STAGE_IMPORTING, processed, total, message)
+
+    report(0)
     for start in range(0, total, batch_size):
         if cancel():
             raise ImportCancelled(result, start, total)
         end = min(start + batch_size, total)
-        writer.write(releases[start:end], matches[start:end])
-        message = SYNCING_MESSAGE.format(processed=end, total=total)
-        _report(on_progress, STAGE_IMPORTING, end, total, message)
+        writer.write(
+            releases[start:end],
+            matches[start:end],
+            on_album=(lambda done, start=start: report(start + done)) if on_progress else None,
+        )
+        report(end)
     if cancel():
         raise ImportCancelled(result, total, total)
 
@@ -435,8 +453,8 @@ def import_rows(
     if gone and not dry_run:
         now = timezone.now()
         with transaction.atomic():
-            for start in range(0, len(gone), batch_size):
-                chunk = gone[start : start + batch_size]
+            for start in range(0, len(gone), CHUNK_SIZE):
+                chunk = gone[start : start + CHUNK_SIZE]
                 Album.objects.filter(pk__in=chunk).update(in_workbook=False, updated_at=now)
     return result
 
@@ -454,7 +472,7 @@ class _LookupChanges:
 
     def apply(self) -> None:
         if self.new:
-            self.model.objects.bulk_create(self.new, batch_size=BATCH_SIZE)
+            self.model.objects.bulk_create(self.new, batch_size=CHUNK_SIZE)
             _fill_missing_pks(self.model, self.new, self.key_field)
             for instance in self.new:
                 self.existing[getattr(instance, self.key_field)] = instance
@@ -464,7 +482,7 @@ class _LookupChanges:
                 for instance in self.changed:
                     instance.updated_at = now
                 self.fields.add("updated_at")
-            self.model.objects.bulk_update(self.changed, sorted(self.fields), batch_size=BATCH_SIZE)
+            self.model.objects.bulk_update(self.changed, sorted(self.fields), batch_size=CHUNK_SIZE)
 
 
 @dataclass(slots=True)
@@ -489,13 +507,21 @@ class _BatchWriter:
     dry_run: bool
     _done: set[tuple[type[Any], str]] = field(default_factory=set)
 
-    def write(self, releases: Sequence[_Release], matches: Sequence[Album | None]) -> None:
+    def write(
+        self,
+        releases: Sequence[_Release],
+        matches: Sequence[Album | None],
+        *,
+        on_album: Callable[[int], None] | None = None,
+    ) -> None:
+        """Write the batch's differences; `on_album(n)` is told every PROGRESS_EVERY albums
+        compared (the batch's writes follow within moments)."""
         if self.dry_run:
-            self._album_changes(releases, matches)
+            self._album_changes(releases, matches, on_album)
             return
         lookups = self._lookup_changes(releases)
         if not any(change.new or change.changed for change in lookups):
-            albums = self._album_changes(releases, matches)
+            albums = self._album_changes(releases, matches, on_album)
             if albums:
                 with transaction.atomic():
                     self._write_albums(albums)
@@ -507,7 +533,7 @@ class _BatchWriter:
                 change.apply()
             for key, artist in self.catalog.artists.items():
                 self.catalog.artist_keys[artist.pk] = key
-            self._write_albums(self._album_changes(releases, matches))
+            self._write_albums(self._album_changes(releases, matches, on_album))
 
     # -- artists, genres, vocal styles --------------------------------------------------------
 
@@ -572,11 +598,16 @@ class _BatchWriter:
     # -- albums -------------------------------------------------------------------------------
 
     def _album_changes(
-        self, releases: Sequence[_Release], matches: Sequence[Album | None]
+        self,
+        releases: Sequence[_Release],
+        matches: Sequence[Album | None],
+        on_album: Callable[[int], None] | None = None,
     ) -> _AlbumChanges:
         """Count each release as created / updated / unchanged and collect the differences."""
         changes = _AlbumChanges()
-        for release, album in zip(releases, matches, strict=True):
+        for done, (release, album) in enumerate(zip(releases, matches, strict=True)):
+            if on_album is not None and done and done % PROGRESS_EVERY == 0:
+                on_album(done)
             wanted = self._wanted_values(release, album)
             genre_ids = [
                 genre.pk
@@ -585,6 +616,7 @@ class _BatchWriter:
             ]
             if album is None:
                 self.result.created += 1
+                self.result.attempted_keys.add(release.identity_key)
                 new_album = Album(**wanted)
                 changes.new.append(new_album)
                 changes.links_to_add.append((new_album, genre_ids))
@@ -599,6 +631,7 @@ class _BatchWriter:
                 self.result.unchanged += 1
                 continue
             self.result.updated += 1
+            self.result.attempted_keys.add(release.identity_key)
             for name in differs:
                 setattr(album, name, wanted[name])
             changes.changed.append(album)
@@ -634,18 +667,18 @@ class _BatchWriter:
 
     def _write_albums(self, changes: _AlbumChanges) -> None:
         if changes.new:
-            Album.objects.bulk_create(changes.new, batch_size=BATCH_SIZE)
+            Album.objects.bulk_create(changes.new, batch_size=CHUNK_SIZE)
             _fill_missing_pks(Album, changes.new, "identity_key")
         if changes.changed:
             now = timezone.now()
             for album in changes.changed:
                 album.updated_at = now
             fields = sorted(changes.fields | {"updated_at"})
-            Album.objects.bulk_update(changes.changed, fields, batch_size=BATCH_SIZE)
+            Album.objects.bulk_update(changes.changed, fields, batch_size=CHUNK_SIZE)
         through: Any = Album.genres.through
         if changes.links_to_remove:
-            for start in range(0, len(changes.links_to_remove), BATCH_SIZE):
-                chunk = changes.links_to_remove[start : start + BATCH_SIZE]
+            for start in range(0, len(changes.links_to_remove), CHUNK_SIZE):
+                chunk = changes.links_to_remove[start : start + CHUNK_SIZE]
                 through.objects.filter(pk__in=chunk).delete()
         links = [
             through(album_id=album.pk, genre_id=genre_id)
@@ -653,7 +686,7 @@ class _BatchWriter:
             for genre_id in genre_ids
         ]
         if links:
-            through.objects.bulk_create(links, batch_size=BATCH_SIZE)
+            through.objects.bulk_create(links, batch_size=CHUNK_SIZE)
 
 
 def _fill_missing_pks(model: type[Any], instances: list[Any], key_field: str) -> None:
@@ -663,8 +696,8 @@ def _fill_missing_pks(model: type[Any], instances: list[Any], key_field: str) ->
         return
     keys = [getattr(instance, key_field) for instance in missing]
     pks: dict[str, int] = {}
-    for start in range(0, len(keys), BATCH_SIZE):
-        chunk = keys[start : start + BATCH_SIZE]
+    for start in range(0, len(keys), CHUNK_SIZE):
+        chunk = keys[start : start + CHUNK_SIZE]
         query = model.objects.filter(**{f"{key_field}__in": chunk}).values_list(key_field, "pk")
         pks.update(dict(query))
     for instance in missing:
@@ -686,7 +719,8 @@ def enrich_albums(
 
     Only albums never fetched, unless `refresh`. Each album is written (one UPDATE) as its lookup
     arrives. A per-album error is a failure of that album; SpotifyError stops enrichment and is
-    kept in `result.spotify_stopped`. Raises ImportCancelled between albums.
+    kept in `result.spotify_stopped`, unless cancel was asked for meanwhile (a request that
+    hung, say): then, as between albums, ImportCancelled is raised.
     """
     result = result if result is not None else ImportResult()
     cancel = should_cancel or _never
@@ -726,6 +760,8 @@ def enrich_albums(
         if processed < total and cancel():
             raise ImportCancelled(result, processed, total)
     except SpotifyError as error:
+        if cancel():
+            raise ImportCancelled(result, processed, total) from error
         result.spotify_stopped = str(error)
     finally:
         close = getattr(lookups, "close", None)
@@ -737,6 +773,7 @@ def enrich_albums(
 
 def _store_lookup(album: Album, lookup: AlbumLookup, result: ImportResult) -> None:
     now = timezone.now()
+    result.attempted_keys.add(album.identity_key)
     if lookup.album is None:
         reason = lookup.error or NOT_FOUND
         result.failed += 1

@@ -428,20 +428,22 @@ def _first_import_queries(count: int) -> int:
 
 
 def test_number_of_queries_does_not_grow_per_row():
-    """10 and 200 rows take nearly the same number of queries (bulk statements, prefetching).
+    """10 rows and a whole batch of rows (100) take nearly the same number of queries (bulk
+    statements, prefetching); more rows only add batches, each a fixed handful of queries.
 
     The allowance covers SQLite's 999-parameter limit, which makes Django split one bulk
-    INSERT of 200 wide album rows into several statements; PostgreSQL needs none of it.
+    INSERT of 100 wide album rows into several statements; PostgreSQL needs none of it.
     """
+    full_batch = importer.BATCH_SIZE
     small = _first_import_queries(10)
     Album.objects.all().delete()
-    large = _first_import_queries(200)
+    large = _first_import_queries(full_batch)
 
     assert large <= small + 10
     with CaptureQueriesContext(connection) as repeat_small:
         import_rows(rows=numbered_rows(10))
     with CaptureQueriesContext(connection) as repeat_large:
-        import_rows(rows=numbered_rows(200))
+        import_rows(rows=numbered_rows(full_batch))
     assert len(repeat_large.captured_queries) <= len(repeat_small.captured_queries) + 1
 
 
@@ -485,6 +487,41 @@ def test_progress_reports_each_batch():
     ]
     assert seen[1].message == SYNCING_MESSAGE.format(processed=2, total=5)
     assert seen[1].message == "Syncing album 2 of 5..."
+
+
+def test_progress_within_a_batch_every_25_albums():
+    """A batch reports "Syncing album N of M..." every 25 albums, so a 60-album sheet shows
+    counts between 0 and 60 even though it is one batch."""
+    seen: list[Progress] = []
+
+    import_rows(rows=numbered_rows(60), on_progress=seen.append)
+
+    assert [p.processed for p in seen] == [0, 25, 50, 60]
+    assert seen[1].message == "Syncing album 25 of 60..."
+
+
+def test_batches_hold_100_albums():
+    """Cancel is checked between batches of 100 albums: a cancel after the first check stops
+    the import with 100 albums written, each batch whole."""
+    answers = iter([False, True])
+
+    with pytest.raises(ImportCancelled) as raised:
+        import_rows(rows=numbered_rows(250, linked=False), should_cancel=lambda: next(answers))
+
+    assert (raised.value.processed, raised.value.total) == (100, 250)
+    assert Album.objects.count() == 100
+
+
+def test_result_counts_the_albums_the_run_attempted():
+    """`attempted` counts the albums written or looked up in this run, each once: a repeat run
+    attempts none, a changed row one; enrichment adds the albums it asks Spotify about."""
+    rows = [row("A", "One"), row("B", "Two"), row("C", "Three")]
+    assert import_rows(rows=rows).attempted == 3
+
+    rows[1] = row("B", "Two", country="Norway")
+    again = import_rows(rows=rows)
+
+    assert (again.unchanged, again.updated, again.attempted) == (2, 1, 1)
 
 
 # --- Spotify enrichment -----------------------------------------------------------------------
@@ -695,6 +732,42 @@ def test_cancel_during_enrichment_keeps_albums_already_enriched(spotify_standin,
     assert (raised.value.processed, raised.value.total) == (2, 6)
     assert raised.value.result.enriched == 2
     assert Album.objects.filter(spotify_fetched_at__isnull=False).count() == 2
+
+
+def test_enrichment_attempts_count_each_album_once(spotify_standin, spotify_client):
+    """Albums created and then looked up count once; a run that only looks albums up counts
+    the albums it asked about, not the workbook."""
+    spotify_standin.mark_missing(sid(3))
+    rows = [
+        row("A", "One", spotify_album_id=sid(1)),
+        row("B", "Two"),
+        row("C", "Three", spotify_album_id=sid(3)),
+    ]
+    first = import_rows(rows=rows)
+
+    enrich_albums(client=spotify_client, result=first)
+
+    assert (first.created, first.failed, first.attempted) == (3, 1, 3)
+    repeat = import_rows(rows=rows)
+    enrich_albums(client=SpotifyClient.from_settings(), result=repeat, refresh=True)
+    assert (repeat.unchanged, repeat.failed, repeat.attempted) == (3, 1, 2)
+
+
+def test_spotify_stopping_after_cancel_was_asked_for_is_a_cancel(settings):
+    """A token request that fails after Cancel was clicked ends the enrichment as cancelled,
+    not as "Spotify enrichment stopped early"."""
+    settings.SPOTIFY_CLIENT_ID, settings.SPOTIFY_CLIENT_SECRET = "id", "secret"
+    settings.SPOTIFY_TOKEN_URL = "http://127.0.0.1:9/api/token"  # nothing listens: refused
+    import_rows(rows=[row(spotify_album_id=sid(1))])
+    answers = iter([False, True, True, True])
+
+    with pytest.raises(ImportCancelled) as raised:
+        enrich_albums(
+            client=SpotifyClient.from_settings(), should_cancel=lambda: next(answers, True)
+        )
+
+    assert (raised.value.processed, raised.value.total) == (0, 1)
+    assert raised.value.result.spotify_stopped == ""
 
 
 # --- import_catalog ---------------------------------------------------------------------------
