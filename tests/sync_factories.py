@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -42,11 +41,11 @@ def add_failures(operation: SyncOperation, count: int) -> list[SyncFailure]:
 
 
 class RecordingRunner:
-    """A runner that keeps the submitted jobs instead of running them (the view tests look at
-    the row a trigger leaves behind, pending)."""
+    """A runner that keeps the submitted operation ids instead of running them (the view tests
+    look at the row a trigger leaves behind, pending)."""
 
     # Shared on purpose: each view builds its own manager, hence its own runner.
-    jobs: ClassVar[list[Callable[[], None]]] = []
+    jobs: ClassVar[list[int]] = []
 
-    def submit(self, fn: Callable[[], None]) -> None:
-        RecordingRunner.jobs.append(fn)
+    def submit(self, operation_id: int) -> None:
+        RecordingRunner.jobs.append(operation_id)

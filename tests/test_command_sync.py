@@ -164,15 +164,54 @@ def test_command_ctrl_c_cancels_the_sync_row(monkeypatch):
     )
 
 
-def test_command_dry_run_needs_no_spotify_credentials(settings, workbook_file):
-    """A dry run asks Spotify nothing, so it runs without credentials and writes no album."""
+def test_command_dry_run_is_not_a_sync(settings, workbook_file):
+    """A dry run writes nothing at all: no album, no SyncOperation row (it is not a sync, and
+    "Last synced" does not move), no Spotify credentials needed; it says what would change."""
     settings.SPOTIFY_ENABLED = True
     settings.SPOTIFY_CLIENT_ID = settings.SPOTIFY_CLIENT_SECRET = ""
 
-    run("--file", str(workbook_file), "--dry-run")
+    out = run("--file", str(workbook_file), "--dry-run")
 
+    assert "2 would be created" in out
     assert not Album.objects.exists()
-    assert SyncOperation.objects.get().status == Status.COMPLETED
+    assert not SyncOperation.objects.exists()
+
+
+def test_command_dry_run_takes_no_lock(workbook_file):
+    """A dry run only reads, so it runs while a sync holds the lock and leaves that row alone."""
+    running = make_operation(status=Status.RUNNING)
+
+    out = run("--file", str(workbook_file), "--dry-run")
+
+    assert "Dry run complete" in out
+    assert list(SyncOperation.objects.values_list("pk", "status")) == [(running.pk, Status.RUNNING)]
+
+
+def test_command_dry_run_failure_is_one_line(tmp_path):
+    """A dry run of a broken workbook fails with the workbook's one-line message."""
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a workbook at all")
+
+    with pytest.raises(CommandError) as raised:
+        run("--file", str(broken), "--dry-run")
+
+    assert "\n" not in str(raised.value)
+    assert not SyncOperation.objects.exists()
+
+
+def test_command_without_credentials_refuses_with_the_hint(settings, workbook_file):
+    """Enrichment on without credentials: the SyncManager's check refuses, no row is created,
+    and the message says what to set (or --skip-spotify for one run)."""
+    settings.SPOTIFY_ENABLED = True
+    settings.SPOTIFY_CLIENT_ID = settings.SPOTIFY_CLIENT_SECRET = ""
+
+    with pytest.raises(CommandError) as raised:
+        run("--file", str(workbook_file))
+
+    assert str(raised.value) == (
+        f"{sync.SPOTIFY_NOT_CONFIGURED} {sync.SPOTIFY_SETUP_HINT} For one run: --skip-spotify."
+    )
+    assert not SyncOperation.objects.exists()
 
 
 @pytest.mark.slow

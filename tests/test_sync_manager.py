@@ -7,6 +7,7 @@ test's database connection and transaction; the last tests use the real threads.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,7 +19,7 @@ from django.db import connections
 from django.utils import timezone
 
 from catalog.models import Album, SyncFailure, SyncOperation
-from catalog.services import sync
+from catalog.services import importer, sync
 from catalog.services.importer import (
     STAGE_ENRICHING,
     STAGE_FETCHING,
@@ -37,7 +38,13 @@ from catalog.services.sync import (
     SyncOptions,
     ThreadRunner,
 )
-from catalog.services.workbook import NETWORK_ERROR, NOT_A_WORKBOOK, WorkbookError
+from catalog.services.workbook import (
+    NETWORK_ERROR,
+    NOT_A_WORKBOOK,
+    ParsedWorkbook,
+    SheetRow,
+    WorkbookError,
+)
 from tests.factories import make_album
 from tests.sync_factories import RecordingRunner, make_operation
 
@@ -95,10 +102,11 @@ def credentials(settings):
     RecordingRunner.jobs.clear()
 
 
-def inline_manager(fake: FakeImport, clock: FakeClock | None = None) -> SyncManager:
-    return SyncManager(
-        InlineRunner(), import_fn=fake, clock=clock or FakeClock(), writer_thread=False
-    )
+def inline_manager(import_fn: sync.ImportFn, clock: FakeClock | None = None) -> SyncManager:
+    """A manager whose runner runs its own `execute` inline (so `import_fn` is used)."""
+    manager = SyncManager(import_fn=import_fn, clock=clock or FakeClock(), writer_thread=False)
+    manager.runner = InlineRunner(job=manager.execute)
+    return manager
 
 
 def run_web_sync(manager: SyncManager, capture, **kwargs: Any) -> SyncOperation:
@@ -112,10 +120,11 @@ def run_web_sync(manager: SyncManager, capture, **kwargs: Any) -> SyncOperation:
 
 
 @pytest.mark.django_db
-def test_start_creates_a_pending_web_row_and_submits_it_after_commit(
+def test_start_creates_a_pending_web_row_and_submits_its_id_after_commit(
     staff_user, django_capture_on_commit_callbacks
 ):
-    """start() inserts the pending row (the lock) and hands the run over once committed."""
+    """start() inserts the pending row (the lock), with its options, and hands the runner the
+    row's id (a plain int a task queue can carry) once committed."""
     manager = SyncManager(RecordingRunner())
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -124,18 +133,13 @@ def test_start_creates_a_pending_web_row_and_submits_it_after_commit(
 
     for callback in callbacks:
         callback()
-    assert len(RecordingRunner.jobs) == 1
+    assert RecordingRunner.jobs == [operation.pk]
     operation.refresh_from_db()
     assert operation.status == Status.PENDING
     assert operation.source == SyncOperation.Source.WEB
     assert operation.triggered_by == staff_user
     assert operation.message == sync.SYNC_STARTING
-    assert operation.options == {
-        "source": None,
-        "skip_spotify": False,
-        "refresh_spotify": True,
-        "dry_run": False,
-    }
+    assert operation.options == {"source": None, "skip_spotify": False, "refresh_spotify": True}
 
 
 @pytest.mark.django_db
@@ -246,7 +250,14 @@ def test_run_with_failed_albums_completes_with_warnings(django_capture_on_commit
     album = make_album()
     failures = [AlbumFailure(f"Band - Album {n}", "not found on Spotify") for n in range(4)]
     failures.append(AlbumFailure(str(album), "Spotify error (HTTP 500)", album_id=album.pk))
-    result = ImportResult(created=5, unchanged=45, failed=5, failures=failures, total=50)
+    result = ImportResult(
+        created=5,
+        updated=45,
+        failed=5,
+        failures=failures,
+        total=50,
+        attempted_keys={f"album {n}" for n in range(50)},
+    )
 
     operation = run_web_sync(
         inline_manager(FakeImport(result=result)), django_capture_on_commit_callbacks
@@ -264,8 +275,9 @@ def test_run_with_failed_albums_completes_with_warnings(django_capture_on_commit
 
 
 @pytest.mark.django_db
-def test_run_says_why_spotify_enrichment_stopped(django_capture_on_commit_callbacks):
-    """Spotify stopping early is a warning on a completed run, with its reason."""
+def test_spotify_stopping_early_completes_the_run_with_warnings(django_capture_on_commit_callbacks):
+    """Spotify stopping early (quota, credentials, outage) is a partial failure: completed with
+    warnings, the reason joined to the result line as its own sentence."""
     result = ImportResult(updated=2, spotify_stopped="Spotify quota exceeded")
 
     operation = run_web_sync(
@@ -274,14 +286,38 @@ def test_run_says_why_spotify_enrichment_stopped(django_capture_on_commit_callba
 
     assert operation.status == Status.COMPLETED
     assert operation.message == (
-        "Sync complete! Updated 2 albums Spotify enrichment stopped early: Spotify quota exceeded"
+        "Sync complete! Updated 2 albums. Spotify enrichment stopped early: Spotify quota exceeded"
     )
-    assert operation.warnings_count == 1
+    assert operation.spotify_stopped == "Spotify quota exceeded"
+    assert operation.has_warnings()
+    assert operation.display_status() == "Completed with warnings"
 
 
 @pytest.mark.django_db
-def test_failures_of_a_dry_run_keep_no_dangling_album_link(django_capture_on_commit_callbacks):
-    """A failure naming an album id that does not exist is kept without the link."""
+def test_workbook_notes_are_kept_on_the_row_without_making_warnings(
+    django_capture_on_commit_callbacks,
+):
+    """The workbook's row notes: all counted, the first 50 kept for the web pages; notes alone
+    leave the run a plain success."""
+    notes = [f"2025 Prog-metal, row {n}: unreadable date 'soon'" for n in range(60)]
+    result = ImportResult(updated=1, warnings=notes)
+
+    operation = run_web_sync(
+        inline_manager(FakeImport(result=result)), django_capture_on_commit_callbacks
+    )
+
+    assert operation.warnings_count == 60
+    assert operation.warnings == notes[: sync.WARNINGS_KEPT]
+    assert operation.message == "Sync complete! Updated 1 albums"
+    assert not operation.has_warnings()
+    assert operation.display_status() == "Completed"
+
+
+@pytest.mark.django_db
+def test_failure_of_an_album_deleted_meanwhile_keeps_no_dangling_link(
+    django_capture_on_commit_callbacks,
+):
+    """A failure naming an album id that no longer exists is kept without the link."""
     result = ImportResult(failed=1, failures=[AlbumFailure("A - B", "bad", album_id=987654)])
 
     operation = run_web_sync(
@@ -295,7 +331,7 @@ def test_failures_of_a_dry_run_keep_no_dangling_album_link(django_capture_on_com
 
 @pytest.mark.django_db
 def test_run_passes_the_options_to_the_importer(django_capture_on_commit_callbacks):
-    """source, refresh_spotify, dry_run and skip_spotify reach import_catalog."""
+    """source, refresh_spotify and skip_spotify reach import_catalog."""
     fake = FakeImport()
 
     run_web_sync(
@@ -303,16 +339,41 @@ def test_run_passes_the_options_to_the_importer(django_capture_on_commit_callbac
         django_capture_on_commit_callbacks,
         source="/tmp/book.xlsx",
         refresh_spotify=True,
-        dry_run=True,
     )
 
     (call,) = fake.calls
-    assert (call["source"], call["refresh_spotify"], call["dry_run"], call["skip_spotify"]) == (
+    assert (call["source"], call["refresh_spotify"], call["skip_spotify"]) == (
         "/tmp/book.xlsx",
-        True,
         True,
         False,
     )
+    assert "dry_run" not in call
+
+
+@pytest.mark.django_db
+def test_run_operation_takes_an_id_and_reads_the_options_stored_on_the_row(monkeypatch):
+    """The runner's job is `run_operation(operation_id)`: it reads the options from the row
+    (unknown keys, such as an old row's dry_run, are ignored) and runs the import."""
+    calls: list[dict[str, Any]] = []
+
+    def fake_import(**kwargs: Any) -> ImportResult:
+        calls.append(kwargs)
+        return ImportResult(created=1)
+
+    monkeypatch.setattr(importer, "import_catalog", fake_import)
+    stored = {"source": "/data/book.xlsx", "skip_spotify": True, "dry_run": False}
+    operation = make_operation(status=Status.PENDING, options=stored)
+
+    sync.run_operation(operation.pk)
+
+    (call,) = calls
+    assert (call["source"], call["skip_spotify"], call["refresh_spotify"]) == (
+        "/data/book.xlsx",
+        True,
+        False,
+    )
+    operation.refresh_from_db()
+    assert (operation.status, operation.created_count) == (Status.COMPLETED, 1)
 
 
 @pytest.mark.django_db
@@ -337,7 +398,7 @@ def test_a_row_no_longer_pending_is_not_run(settings, django_capture_on_commit_c
         operation = manager.start(options=SyncOptions())
     SyncOperation.objects.filter(pk=operation.pk).update(status=Status.FAILED)
 
-    RecordingRunner.jobs[0]()
+    manager.execute(RecordingRunner.jobs[0])
 
     assert fake.calls == []
 
@@ -347,7 +408,7 @@ def test_a_runner_refusing_the_job_fails_the_row(django_capture_on_commit_callba
     """A runner that cannot take the job leaves a failed row, not a lock held for a minute."""
 
     class BrokenRunner:
-        def submit(self, fn: Callable[[], None]) -> None:
+        def submit(self, operation_id: int) -> None:
             raise RuntimeError("queue is down")
 
     with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
@@ -596,11 +657,33 @@ def test_completion_message_counts_changed_albums():
     )
 
 
-def test_warnings_message_counts_albums_not_failures_twice():
-    """An album Spotify could not enrich was imported too: "45/50" comes from the total."""
-    result = ImportResult(created=0, updated=10, unchanged=40, failed=5, total=50)
-    assert sync.completion_message(result) == (
+def test_warnings_message_counts_the_albums_this_run_attempted():
+    """ "45/50" counts the albums the run worked on (written or looked up, each once), not the
+    workbook: a repeat run whose 5 lookups all failed says "0/5", not "2550/2555"."""
+    repeat = ImportResult(
+        unchanged=2555, failed=5, total=2555, attempted_keys={f"spotify:{n}" for n in range(5)}
+    )
+    assert sync.completion_message(repeat) == (
+        "Sync completed with warnings: 0/5 albums updated successfully. 5 failed."
+    )
+    first = ImportResult(
+        created=50, failed=5, total=2555, attempted_keys={f"spotify:{n}" for n in range(50)}
+    )
+    assert sync.completion_message(first) == (
         "Sync completed with warnings: 45/50 albums updated successfully. 5 failed."
+    )
+
+
+def test_result_line_and_spotify_stop_are_two_sentences():
+    """The Spotify stop follows the result line as a sentence of its own, after either line."""
+    stopped = "Spotify quota exceeded: enrichment stopped, run the sync again later"
+    assert sync.completion_message(ImportResult(updated=2, spotify_stopped=stopped)) == (
+        f"Sync complete! Updated 2 albums. Spotify enrichment stopped early: {stopped}"
+    )
+    warned = ImportResult(failed=1, attempted_keys={"a", "b"}, spotify_stopped=stopped)
+    assert sync.completion_message(warned) == (
+        "Sync completed with warnings: 1/2 albums updated successfully. 1 failed. "
+        f"Spotify enrichment stopped early: {stopped}"
     )
 
 
@@ -636,8 +719,9 @@ def test_thread_runner_runs_off_the_request_with_heartbeats(settings, monkeypatc
         wait.wait(1.2)  # as a rate-limit pause would: no progress, no database work
         return ImportResult(updated=1)
 
+    monkeypatch.setattr(importer, "import_catalog", slow_import)
     runner = ThreadRunner()
-    operation = SyncManager(runner, import_fn=slow_import).start(options=SyncOptions())
+    operation = SyncManager(runner).start(options=SyncOptions())
     runner.join(timeout=10)
 
     operation.refresh_from_db()
@@ -668,12 +752,237 @@ def test_writer_thread_survives_a_failing_write(settings, monkeypatch, caplog):
         done.wait(1.2)
         return ImportResult()
 
+    monkeypatch.setattr(importer, "import_catalog", slow_import)
     runner = ThreadRunner()
     with caplog.at_level(logging.ERROR, logger="catalog.services.sync"):
-        operation = SyncManager(runner, import_fn=slow_import).start(options=SyncOptions())
+        operation = SyncManager(runner).start(options=SyncOptions())
         runner.join(timeout=10)
 
     operation.refresh_from_db()
     assert operation.status == Status.COMPLETED
     assert len(ticks) >= 3
     assert "progress writer error" in caplog.text
+
+
+# --- a run that lost its lock ---------------------------------------------------------------------
+
+
+def lapse_heartbeat(settings) -> None:
+    """As if the run's heartbeat stopped long enough for the next trigger to recover it."""
+    old = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1)
+    SyncOperation.objects.filter(status__in=SyncOperation.ACTIVE_STATUSES).update(heartbeat_at=old)
+
+
+@pytest.mark.django_db
+def test_a_run_that_lost_its_lock_stops_and_leaves_the_next_run_alone(
+    settings, django_capture_on_commit_callbacks
+):
+    """Run A's heartbeat lapses, a trigger marks it interrupted and starts run B: A's next
+    look at its row (the cancel poll) finds it no longer active, so A stops at that check, and
+    neither its outcome nor its counts overwrite "interrupted"; B keeps the lock."""
+    clock = FakeClock()
+    steps_run: list[int] = []
+    second: list[SyncOperation] = []
+
+    def between(number: int) -> None:
+        steps_run.append(number)
+        clock.now += 1
+        if number == 2:
+            lapse_heartbeat(settings)
+            second.append(SyncManager(RecordingRunner()).start(options=SyncOptions()))
+
+    fake = FakeImport([importing(n, 9) for n in range(1, 10)], between=between)
+
+    first = run_web_sync(inline_manager(fake, clock), django_capture_on_commit_callbacks)
+
+    assert steps_run == [1, 2]  # not the 9 steps of the import
+    assert (first.status, first.error) == (Status.FAILED, sync.SYNC_INTERRUPTED)
+    assert first.created_count == 0
+    second[0].refresh_from_db()
+    assert second[0].status == Status.PENDING
+
+
+@pytest.mark.django_db
+def test_a_run_that_lost_its_lock_does_not_rewrite_interrupted_as_completed(
+    settings, caplog, django_capture_on_commit_callbacks
+):
+    """A run recovered as stale that then finishes normally writes no outcome: the row stays
+    interrupted (the lock is another run's now), and the log says the run lost its lock."""
+
+    def import_then_lose_the_lock(**kwargs: Any) -> ImportResult:
+        lapse_heartbeat(settings)
+        sync.recover_stale()
+        return ImportResult(created=3, total=3)
+
+    manager = inline_manager(import_then_lose_the_lock)
+    with caplog.at_level(logging.WARNING, logger="catalog.services.sync"):
+        operation = run_web_sync(manager, django_capture_on_commit_callbacks)
+
+    assert (operation.status, operation.error) == (Status.FAILED, sync.SYNC_INTERRUPTED)
+    assert operation.created_count == 0
+    assert "lost its lock" in caplog.text
+
+
+# --- cancel wins ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "ending",
+    [
+        ImportResult(updated=2, total=4, spotify_stopped="Spotify's login service is unavailable"),
+        WorkbookError(NETWORK_ERROR),
+    ],
+    ids=["returns", "raises"],
+)
+def test_cancel_requested_before_the_import_ends_ends_the_run_cancelled(
+    ending, django_capture_on_commit_callbacks
+):
+    """Cancel clicked while the import sat in a call that does not check it (a Spotify token
+    request that never answers): when the import then returns or raises, the run ends
+    "Sync cancelled after N of M albums", never "Sync complete!"."""
+
+    def import_ignoring_cancel(**kwargs: Any) -> ImportResult:
+        kwargs["on_progress"](
+            Progress(STAGE_ENRICHING, 0, 4, "Enriching with Spotify metadata... (0 of 4)")
+        )
+        assert SyncManager(RecordingRunner()).cancel() is not None  # as the cancel view does
+        if isinstance(ending, Exception):
+            raise ending
+        return ending
+
+    manager = inline_manager(import_ignoring_cancel)
+    operation = run_web_sync(manager, django_capture_on_commit_callbacks)
+
+    assert operation.status == Status.CANCELLED
+    assert operation.message == "Sync cancelled after 0 of 4 albums"
+    assert operation.error == ""
+
+
+@pytest.mark.django_db
+def test_progress_write_that_finds_the_row_inactive_stops_the_run():
+    """A progress or heartbeat UPDATE that matches no active row (the run was recovered as
+    stale) makes should_cancel() answer True, so the importer stops at its next check."""
+    operation = make_operation(status=Status.RUNNING)
+    clock = FakeClock()
+    writer = ProgressWriter(operation.pk, clock=clock)
+    writer.tick()  # the first cancel poll: the row is active
+    SyncOperation.objects.filter(pk=operation.pk).update(
+        status=Status.FAILED, error=sync.SYNC_INTERRUPTED
+    )
+
+    writer.report(importing(3))
+    writer.tick()  # a stage change: written at once, matching no active row
+
+    assert writer.should_cancel()
+    assert writer.lost_lock
+    operation.refresh_from_db()
+    assert operation.processed == 0
+
+
+class SilentServer:
+    """A loopback port that accepts connections and never answers (as in the user trial:
+    SPOTIFY_TOKEN_URL pointing at such a port). `connected` is set at the first connection."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.connected = threading.Event()
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}/api/token"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return  # closed
+            self._held.append(connection)
+            self.connected.set()
+
+    def __enter__(self) -> SilentServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.socket.close()
+        for connection in self._held:
+            connection.close()
+
+
+def linked_rows(count: int) -> ParsedWorkbook:
+    rows = [
+        SheetRow(
+            tab="2025 Prog-metal",
+            row_number=7 + n,
+            artist=f"Band {n}",
+            title=f"Album {n}",
+            release_date=None,
+            date_precision="",
+            year=2025,
+            release_list="prog-metal",
+            format="LP",
+            is_debut=False,
+            is_reissue=False,
+            genres=(),
+            vocal_style="",
+            country="",
+            spotify_album_id=f"{n:022d}",
+            spotify_url="",
+            bandcamp_url="",
+            youtube_url="",
+            apple_music_url="",
+            amazon_url="",
+        )
+        for n in range(1, count + 1)
+    ]
+    return ParsedWorkbook(rows=rows, tabs=["2025 Prog-metal"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_during_a_spotify_token_request_that_never_answers_ends_cancelled(
+    settings, monkeypatch
+):
+    """The user trial: Spotify's token URL accepts and never answers, Cancel is clicked while
+    enrichment waits for it. The client gives up after its timeouts (the request in flight is
+    not interrupted), and the run then ends cancelled, not "Sync complete!"."""
+    settings.SPOTIFY_TIMEOUT = 0.3
+    settings.SPOTIFY_API_BASE_URL = "http://127.0.0.1:9/v1/"  # never reached
+    monkeypatch.setattr(importer, "load_workbook", lambda source: linked_rows(3))
+    runner = ThreadRunner()
+
+    with SilentServer() as token_service:
+        settings.SPOTIFY_TOKEN_URL = token_service.url
+        operation = SyncManager(runner).start(options=SyncOptions())
+        assert token_service.connected.wait(timeout=30)
+        assert SyncManager(RecordingRunner()).cancel() is not None  # as the cancel view does
+        runner.join(timeout=60)
+
+    operation.refresh_from_db()
+    assert operation.status == Status.CANCELLED
+    assert operation.message == "Sync cancelled after 0 of 3 albums"
+    assert operation.created_count == 3  # the sheet import before enrichment stays
+    assert Album.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_missing_workbook_file_message_names_the_setting_first(
+    settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """A web sync whose GOOGLE_SHEETS_XLSX_URL names a missing file fails with a message that
+    points at that setting, not at a command-line option alone."""
+    missing = tmp_path / "missing.xlsx"
+    settings.GOOGLE_SHEETS_XLSX_URL = str(missing)
+    manager = SyncManager(writer_thread=False)
+    manager.runner = InlineRunner(job=manager.execute)
+
+    operation = run_web_sync(manager, django_capture_on_commit_callbacks)
+
+    assert operation.status == Status.FAILED
+    assert operation.error == (
+        f"Workbook file not found: {missing}: "
+        "check the path in GOOGLE_SHEETS_XLSX_URL or the --file option"
+    )

@@ -4,7 +4,11 @@ Decisions 1-5 (DESIGN.md): creating the pending `SyncOperation` row *is* taking 
 partial unique constraint `one_active_sync`); the run happens in a `Runner` (a daemon thread by
 default); a writer thread stamps progress and a heartbeat on the row with narrow UPDATEs; a row
 whose heartbeat stopped is marked interrupted by the next status read or trigger; cancel is a flag
-on the row that the importer sees between albums.
+on the row that the importer sees between albums. A run that finds its row no longer active (it
+was marked interrupted while it ran) has lost the lock: it stops, and records nothing.
+
+A runner gets only the row's id (`Runner.submit(operation_id)`) and calls `run_operation(id)`,
+which reads the options stored on the row: a task queue can carry that job as it is.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, Protocol
 
 import requests
@@ -36,6 +40,11 @@ logger = logging.getLogger(__name__)
 
 SYNC_ALREADY_RUNNING = "Sync already in progress"
 SPOTIFY_NOT_CONFIGURED = "Spotify credentials not configured. Please check environment variables."
+# What to do about it; follows SPOTIFY_NOT_CONFIGURED wherever a person reads it.
+SPOTIFY_SETUP_HINT = (
+    "Set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET, "
+    "or SPOTIFY_ENABLED=0 to import the sheet without Spotify."
+)
 SYNC_INTERRUPTED = "Sync interrupted: the server stopped during the sync"
 SYNC_STARTING = "Starting sync..."
 SYNC_COMPLETE = "Sync complete! Updated {count} albums"
@@ -55,6 +64,8 @@ NO_ACTIVE_SYNC = "No sync is running"
 PROGRESS_WRITE_SECONDS = 0.25
 # How often the writer thread reads the cancel flag (the importer asks between albums).
 CANCEL_POLL_SECONDS = 0.5
+# Workbook notes kept on the row for the panel and the history (the count is kept in full).
+WARNINGS_KEPT = 50
 
 ACTIVE = SyncOperation.ACTIVE_STATUSES
 Status = SyncOperation.Status
@@ -69,6 +80,7 @@ NETWORK_EXCEPTIONS: tuple[type[BaseException], ...] = (
 )
 
 ImportFn = Callable[..., ImportResult]
+Job = Callable[[int], None]
 
 
 class SyncAlreadyRunning(Exception):
@@ -84,23 +96,48 @@ class SyncOptions:
     source: str | None = None  # workbook URL or file path; None: settings.GOOGLE_SHEETS_XLSX_URL
     skip_spotify: bool = False
     refresh_spotify: bool = False
-    dry_run: bool = False
+
+    @classmethod
+    def from_stored(cls, stored: Any) -> SyncOptions:
+        """The options saved on a row (`SyncOperation.options`); unknown keys are ignored."""
+        known = {option.name for option in dataclass_fields(cls)}
+        values = stored if isinstance(stored, dict) else {}
+        return cls(**{name: value for name, value in values.items() if name in known})
 
 
 class Runner(Protocol):
-    """Runs a sync job somewhere other than the request (decision 5)."""
+    """Runs a sync somewhere other than the request (decision 5).
 
-    def submit(self, fn: Callable[[], None]) -> None: ...
+    `submit` gets the id of a committed pending row and must arrange for
+    `run_operation(operation_id)` to be called (a thread, a task queue's worker...).
+    """
+
+    def submit(self, operation_id: int) -> None: ...
+
+
+def run_operation(operation_id: int) -> None:
+    """Run the sync of the pending row `operation_id` with the options stored on that row.
+
+    The one job every runner runs; it takes only the id, so a task queue can serialise it.
+    """
+    SyncManager().execute(operation_id)
 
 
 class ThreadRunner:
-    """Runs each job in a daemon thread of this process; the thread closes its DB connections."""
+    """Runs each job in a daemon thread of this process; the thread closes its DB connections.
 
-    def __init__(self) -> None:
+    `job` defaults to `run_operation` (tests pass a manager's `execute`).
+    """
+
+    def __init__(self, job: Job | None = None) -> None:
+        self.job = job
         self.threads: list[threading.Thread] = []
 
-    def submit(self, fn: Callable[[], None]) -> None:
-        thread = threading.Thread(target=_run_job, args=(fn,), name="sync-runner", daemon=True)
+    def submit(self, operation_id: int) -> None:
+        job = self.job or run_operation
+        thread = threading.Thread(
+            target=_run_job, args=(job, operation_id), name="sync-runner", daemon=True
+        )
         thread.start()
         self.threads = [t for t in self.threads if t.is_alive()] + [thread]
 
@@ -113,16 +150,19 @@ class ThreadRunner:
 class InlineRunner:
     """Runs the job in the calling thread: for tests and single-threaded scripts."""
 
-    def submit(self, fn: Callable[[], None]) -> None:
-        fn()
+    def __init__(self, job: Job | None = None) -> None:
+        self.job = job
+
+    def submit(self, operation_id: int) -> None:
+        (self.job or run_operation)(operation_id)
 
 
-def _run_job(fn: Callable[[], None]) -> None:
+def _run_job(job: Job, operation_id: int) -> None:
     try:
-        fn()
+        job(operation_id)
     except BaseException:
         # The job records its own failures on the row; this is the last line of defence.
-        logger.exception("Sync job crashed")
+        logger.exception("Sync #%s: job crashed", operation_id)
     finally:
         connections.close_all()
 
@@ -134,9 +174,8 @@ def default_runner() -> Runner:
 
 
 def spotify_credentials_missing(options: SyncOptions) -> bool:
-    """True when this run would enrich from Spotify but has no credentials to do it (a dry run
-    asks Spotify nothing)."""
-    if options.skip_spotify or options.dry_run or not settings.SPOTIFY_ENABLED:
+    """True when this run would enrich from Spotify but has no credentials to do it."""
+    if options.skip_spotify or not settings.SPOTIFY_ENABLED:
         return False
     return not (settings.SPOTIFY_CLIENT_ID and settings.SPOTIFY_CLIENT_SECRET)
 
@@ -162,21 +201,27 @@ def is_stale(operation: SyncOperation) -> bool:
     return operation.is_active() and operation.heartbeat_at < stale_before()
 
 
+def join_sentences(first: str, second: str) -> str:
+    """'Updated 2 albums' + 'Spotify ...' -> 'Updated 2 albums. Spotify ...' (no run-on)."""
+    if not first:
+        return second
+    return f"{first} {second}" if first.endswith((".", "!", "?")) else f"{first}. {second}"
+
+
 def completion_message(result: ImportResult) -> str:
-    """The result line: "Sync complete! ..." or the warnings line when albums failed."""
+    """The result line: "Sync complete! ..." or the warnings line when albums failed, followed
+    by why Spotify enrichment stopped early, if it did."""
     if result.failed:
-        # An album that Spotify could not enrich was still imported (and counted as new,
-        # updated or unchanged): "45/50" counts albums, so it is taken from the total.
-        attempted = result.total or (
-            result.created + result.updated + result.unchanged + result.failed
-        )
+        # Albums this run worked on (written or looked up), not the whole workbook: a repeat
+        # run whose 5 lookups all failed is "0/5", not "2550/2555".
+        attempted = max(result.attempted, result.failed)
         message = SYNC_COMPLETE_WITH_WARNINGS.format(
-            succeeded=max(attempted - result.failed, 0), attempted=attempted, failed=result.failed
+            succeeded=attempted - result.failed, attempted=attempted, failed=result.failed
         )
     else:
         message = SYNC_COMPLETE.format(count=result.created + result.updated)
     if result.spotify_stopped:
-        message += " " + SPOTIFY_STOPPED.format(reason=result.spotify_stopped)
+        message = join_sentences(message, SPOTIFY_STOPPED.format(reason=result.spotify_stopped))
     return message
 
 
@@ -200,13 +245,15 @@ def _fit(value: str, limit: int = 500) -> str:
 
 
 class ProgressWriter:
-    """Carries one run's progress to its row: throttled, heartbeat, cancel flag.
+    """Carries one run's progress to its row: throttled, heartbeat, cancel flag, lost lock.
 
     `report()` and `should_cancel()` never touch the database, so the importer may call them
     from any thread; `tick()` does the writing and is called by the writer thread (or inline by
     `report()` when there is no writer thread). Every write is a narrow
-    `filter(pk=...).update(...)`: the row is never saved whole, so a `cancel_requested` set by
-    another request is never overwritten.
+    `filter(pk=..., status__in=ACTIVE).update(...)`: the row is never saved whole, so a
+    `cancel_requested` set by another request is never overwritten. A write that matches no row,
+    or a cancel poll that finds the row no longer active, means the run lost its lock (it was
+    marked interrupted): `should_cancel()` then answers True so that the run stops.
     """
 
     def __init__(self, operation_id: int, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -222,6 +269,7 @@ class ProgressWriter:
         self._cancel = threading.Event()
         self.wake = threading.Event()
         self.last: Progress | None = None
+        self.lost_lock = False
         self.writes = 0  # progress and heartbeat UPDATEs made; tests pin the throttle with it
 
     def report(self, progress: Progress) -> None:
@@ -240,7 +288,7 @@ class ProgressWriter:
 
     def tick(self) -> None:
         """Write pending progress when due (a stage change at once), else a heartbeat when due;
-        read the cancel flag every CANCEL_POLL_SECONDS."""
+        read the cancel flag (and whether the row is still active) every CANCEL_POLL_SECONDS."""
         now = self._clock()
         with self._lock:
             pending, self._pending = self._pending, None
@@ -268,15 +316,32 @@ class ProgressWriter:
             self._last_write = now
         if self._last_cancel_poll is None or now - self._last_cancel_poll >= CANCEL_POLL_SECONDS:
             self._last_cancel_poll = now
-            requested = SyncOperation.objects.filter(
-                pk=self.operation_id, cancel_requested=True
-            ).exists()
-            if requested:
+            row = (
+                SyncOperation.objects.filter(pk=self.operation_id)
+                .values_list("status", "cancel_requested")
+                .first()
+            )
+            if row is None or row[0] not in ACTIVE:
+                self._lose_lock()
+            elif row[1]:
                 self._cancel.set()
 
     def _update(self, **fields: Any) -> None:
-        SyncOperation.objects.filter(pk=self.operation_id, status__in=ACTIVE).update(**fields)
+        updated = SyncOperation.objects.filter(pk=self.operation_id, status__in=ACTIVE).update(
+            **fields
+        )
         self.writes += 1
+        if not updated:
+            self._lose_lock()
+
+    def _lose_lock(self) -> None:
+        if not self.lost_lock:
+            logger.warning(
+                "Sync #%s lost its lock (its row is no longer active): stopping the run",
+                self.operation_id,
+            )
+        self.lost_lock = True
+        self._cancel.set()
 
 
 class _WriterThread(threading.Thread):
@@ -332,14 +397,24 @@ def _import_catalog(**kwargs: Any) -> ImportResult:
     return importer.import_catalog(**kwargs)
 
 
-class SyncManager:
-    """Start, run, cancel and recover syncs. Views and the import_albums command share it.
+@dataclass(frozen=True)
+class _Outcome:
+    status: str
+    message: str
+    result: ImportResult | None = None
+    processed: int | None = None
+    total: int | None = None
 
-    `runner` defaults to `default_runner()`; `import_fn` to `importer.import_catalog`.
-    Progress and heartbeats are written by a writer thread, except with `writer_thread=False` or
-    when the run happens inside a transaction (tests): other connections could not see the row,
-    so the importer's own calls write it. `last_result` holds the latest run's ImportResult (the
-    command prints its details).
+
+class SyncManager:
+    """Start, run, cancel and recover syncs. Views, runners and the import_albums command
+    share it.
+
+    `runner` defaults to `default_runner()` (resolved when first needed); `import_fn` to
+    `importer.import_catalog`. Progress and heartbeats are written by a writer thread, except
+    with `writer_thread=False` or when the run happens inside a transaction (tests): other
+    connections could not see the row, so the importer's own calls write it. `last_result`
+    holds the latest run's ImportResult (the command prints its details).
     """
 
     def __init__(
@@ -350,21 +425,32 @@ class SyncManager:
         clock: Callable[[], float] = time.monotonic,
         writer_thread: bool = True,
     ) -> None:
-        self.runner = runner if runner is not None else default_runner()
+        self._runner = runner
         self.import_fn = import_fn or _import_catalog
         self.clock = clock
         self.writer_thread = writer_thread
         self.last_result: ImportResult | None = None
 
+    @property
+    def runner(self) -> Runner:
+        if self._runner is None:
+            self._runner = default_runner()
+        return self._runner
+
+    @runner.setter
+    def runner(self, runner: Runner) -> None:
+        self._runner = runner
+
     # --- taking the lock -------------------------------------------------------------------
 
     def start(self, *, options: SyncOptions, user: Any = None) -> SyncOperation:
-        """Take the lock (a pending web row) and hand the run to the runner once committed.
+        """Take the lock (a pending web row) and hand its id to the runner once committed.
 
         Raises SpotifyNotConfigured or SyncAlreadyRunning without creating a row.
         """
         operation = self._acquire(options=options, source=SyncOperation.Source.WEB, user=user)
-        transaction.on_commit(partial(self._submit, operation.pk, options))
+        operation_id = operation.pk
+        transaction.on_commit(lambda: self._submit(operation_id))
         return operation
 
     def run_foreground(
@@ -375,12 +461,12 @@ class SyncManager:
         Ctrl-C ends the row as cancelled and is re-raised.
         """
         operation = self._acquire(options=options, source=SyncOperation.Source.CLI, user=None)
-        self._execute(operation.pk, options, on_progress)
+        self.execute(operation.pk, on_progress=on_progress)
         operation.refresh_from_db()
         return operation
 
     def cancel(self) -> SyncOperation | None:
-        """Ask the active sync to stop after the current album; None when nothing runs."""
+        """Ask the active sync to stop at its next check; None when nothing runs."""
         recover_stale()
         operation = SyncOperation.objects.filter(status__in=ACTIVE).first()
         if operation is None:
@@ -415,9 +501,9 @@ class SyncManager:
         except IntegrityError as exc:
             raise SyncAlreadyRunning(SYNC_ALREADY_RUNNING) from exc
 
-    def _submit(self, operation_id: int, options: SyncOptions) -> None:
+    def _submit(self, operation_id: int) -> None:
         try:
-            self.runner.submit(partial(self._execute, operation_id, options, None))
+            self.runner.submit(operation_id)
         except Exception:
             # Only a row the job never claimed: an inline runner also raises from the job.
             refused = SyncOperation.objects.filter(pk=operation_id, status=Status.PENDING).update(
@@ -432,17 +518,20 @@ class SyncManager:
 
     # --- the run ---------------------------------------------------------------------------
 
-    def _execute(
-        self, operation_id: int, options: SyncOptions, on_progress: ProgressFn | None
-    ) -> None:
+    def execute(self, operation_id: int, *, on_progress: ProgressFn | None = None) -> None:
+        """Run the pending row's sync with the options stored on it, and record how it ended.
+
+        Does nothing when the row is no longer pending (recovered as stale, or run already).
+        """
         now = timezone.now()
         claimed = SyncOperation.objects.filter(pk=operation_id, status=Status.PENDING).update(
             status=Status.RUNNING, heartbeat_at=now, stage_started_at=now
         )
         if not claimed:
-            # Recovered as stale (or cancelled) before the runner got to it: nothing to do.
             logger.warning("Sync #%s is no longer pending; not running it", operation_id)
             return
+        stored = SyncOperation.objects.values_list("options", flat=True).get(pk=operation_id)
+        options = SyncOptions.from_stored(stored)
 
         writer = ProgressWriter(operation_id, clock=self.clock)
         in_transaction = transaction.get_connection().in_atomic_block
@@ -462,7 +551,6 @@ class SyncManager:
                     source=options.source,
                     skip_spotify=options.skip_spotify or not settings.SPOTIFY_ENABLED,
                     refresh_spotify=options.refresh_spotify,
-                    dry_run=options.dry_run,
                     on_progress=report,
                     should_cancel=reporter.should_cancel,
                 )
@@ -471,67 +559,56 @@ class SyncManager:
                     thread.stop()
         except ImportCancelled as exc:
             self.last_result = exc.result
-            message = SYNC_CANCELLED.format(processed=exc.processed, total=exc.total)
-            self._finish(
-                operation_id,
-                status=Status.CANCELLED,
-                message=message,
-                result=exc.result,
-                processed=exc.processed,
-                total=exc.total,
-            )
+            outcome = _cancelled(exc.result, exc.processed, exc.total)
         except KeyboardInterrupt:
-            last = writer.last
-            processed, total = (last.processed, last.total) if last else (0, 0)
-            self._finish(
-                operation_id,
-                status=Status.CANCELLED,
-                message=SYNC_CANCELLED.format(processed=processed, total=total),
-                processed=processed,
-                total=total,
-            )
+            self._finish(operation_id, _cancelled(None, *_last_counts(writer)))
             raise
         except Exception as exc:
             # The outside world failing is an outcome for the user (row, panel, command line);
             # anything else is a bug, logged with its traceback.
             if not is_expected_failure(exc):
                 logger.exception("Sync #%s failed unexpectedly", operation_id)
-            self._finish(operation_id, status=Status.FAILED, message=failure_message(exc))
+            if self._cancel_requested(operation_id, writer):
+                outcome = _cancelled(None, *_last_counts(writer))
+            else:
+                outcome = _Outcome(Status.FAILED, failure_message(exc))
         else:
             self.last_result = result
-            last = writer.last
-            self._finish(
-                operation_id,
-                status=Status.COMPLETED,
-                message=completion_message(result),
-                result=result,
-                processed=last.processed if last else 0,
-                total=last.total if last else 0,
-            )
+            if self._cancel_requested(operation_id, writer):
+                # Cancel wins: the import finished a step that does not check the flag (a
+                # Spotify request that hung, a stop for another reason) after the click.
+                outcome = _cancelled(result, *_last_counts(writer))
+            else:
+                processed, total = _last_counts(writer)
+                outcome = _Outcome(
+                    Status.COMPLETED, completion_message(result), result, processed, total
+                )
+        self._finish(operation_id, outcome)
 
-    def _finish(
-        self,
-        operation_id: int,
-        *,
-        status: str,
-        message: str,
-        result: ImportResult | None = None,
-        processed: int | None = None,
-        total: int | None = None,
-    ) -> None:
+    @staticmethod
+    def _cancel_requested(operation_id: int, writer: ProgressWriter) -> bool:
+        """Whether cancel was asked for: as the writer last saw it, or on the row right now."""
+        if writer.should_cancel() and not writer.lost_lock:
+            return True
+        return SyncOperation.objects.filter(pk=operation_id, cancel_requested=True).exists()
+
+    def _finish(self, operation_id: int, outcome: _Outcome) -> None:
         """Write the terminal state (and the failed albums) in one transaction.
 
-        By primary key only: if the row was meanwhile recovered as stale, the real outcome wins.
+        Only over an active row: a run recovered as stale meanwhile has lost its lock (another
+        run may hold it now), so "interrupted" stays and this outcome is only logged.
         """
+        now = timezone.now()
         fields: dict[str, Any] = {
-            "status": status,
-            "message": _fit(message),
-            "error": message if status == Status.FAILED else "",
-            "finished_at": timezone.now(),
-            "heartbeat_at": timezone.now(),
+            "status": outcome.status,
+            "message": _fit(outcome.message),
+            "error": outcome.message if outcome.status == Status.FAILED else "",
+            "finished_at": now,
+            "heartbeat_at": now,
         }
-        if processed is not None and total is not None:
-            fields.update(processed=processed, total=total)
+        if outcome.processed is not None and outcome.total is not None:
+            fields.update(processed=outcome.processed, total=outcome.total)
+        result = outcome.result
         if result is not None:
             fields.update(
                 created_count=result.created,
@@ -539,17 +616,29 @@ class SyncManager:
                 unchanged_count=result.unchanged,
                 removed_count=result.removed,
                 failed_count=result.failed,
-                warnings_count=len(result.warnings) + bool(result.spotify_stopped),
+                warnings_count=len(result.warnings),
+                warnings=[_fit(warning) for warning in result.warnings[:WARNINGS_KEPT]],
+                spotify_stopped=_fit(result.spotify_stopped),
             )
         with transaction.atomic():
-            SyncOperation.objects.filter(pk=operation_id).update(**fields)
+            updated = SyncOperation.objects.filter(pk=operation_id, status__in=ACTIVE).update(
+                **fields
+            )
+            if not updated:
+                logger.warning(
+                    "Sync #%s lost its lock (marked interrupted while it ran); "
+                    "its outcome is not recorded: %s",
+                    operation_id,
+                    outcome.message,
+                )
+                return
             if result is not None and result.failures:
                 self._record_failures(operation_id, result)
 
     @staticmethod
     def _record_failures(operation_id: int, result: ImportResult) -> None:
         album_ids = {f.album_id for f in result.failures if f.album_id is not None}
-        # A dry run's albums were rolled back: keep the failure, drop the dangling link.
+        # An album may have been deleted since (by hand, in the admin): keep the failure.
         existing = set(Album.objects.filter(pk__in=album_ids).values_list("pk", flat=True))
         SyncFailure.objects.bulk_create(
             SyncFailure(
@@ -560,3 +649,13 @@ class SyncManager:
             )
             for failure in result.failures
         )
+
+
+def _last_counts(writer: ProgressWriter) -> tuple[int, int]:
+    last = writer.last
+    return (last.processed, last.total) if last else (0, 0)
+
+
+def _cancelled(result: ImportResult | None, processed: int, total: int) -> _Outcome:
+    message = SYNC_CANCELLED.format(processed=processed, total=total)
+    return _Outcome(Status.CANCELLED, message, result, processed, total)

@@ -78,7 +78,7 @@ WORKBOOK_TOO_LARGE = (
     "or raise the limit"
 )
 WORKBOOK_FILE_NOT_FOUND = (
-    "Workbook file not found: {path}: check the path (--file or GOOGLE_SHEETS_XLSX_URL)"
+    "Workbook file not found: {path}: check the path in GOOGLE_SHEETS_XLSX_URL or the --file option"
 )
 WORKBOOK_FILE_UNREADABLE = "Cannot read the workbook file {path} ({detail})"
 NO_RELEASE_TABS = (

@@ -2,7 +2,8 @@
 [--dry-run]`: the Sync Now import from a shell, with a progress bar and a summary.
 
 It runs through the same SyncManager as the Sync Now button: it takes the same lock (while a web
-sync runs it refuses with "Sync already in progress"), and the web panel shows it live.
+sync runs it refuses with "Sync already in progress"), and the web panel shows it live. A dry run
+writes nothing at all: it only reads, so it takes no lock and leaves no SyncOperation row.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog.models import SyncOperation
+from catalog.services import importer
 from catalog.services.importer import (
     STAGE_ENRICHING,
     STAGE_IMPORTING,
@@ -26,17 +27,18 @@ from catalog.services.importer import (
 )
 from catalog.services.sync import (
     SPOTIFY_NOT_CONFIGURED,
+    SPOTIFY_SETUP_HINT,
+    SPOTIFY_STOPPED,
     SYNC_ALREADY_RUNNING,
     SpotifyNotConfigured,
     SyncAlreadyRunning,
     SyncManager,
     SyncOptions,
+    failure_message,
+    is_expected_failure,
 )
 
-SPOTIFY_HINT = (
-    f"{SPOTIFY_NOT_CONFIGURED} Set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET, "
-    "or run with --skip-spotify."
-)
+SPOTIFY_HINT = f"{SPOTIFY_NOT_CONFIGURED} {SPOTIFY_SETUP_HINT} For one run: --skip-spotify."
 SOURCES_EXCLUSIVE = "Give --file or --url, not both."
 INTERRUPTED = "Import interrupted"
 SUMMARY = (
@@ -48,7 +50,6 @@ DRY_RUN_SUMMARY = (
     "{unchanged} unchanged, {removed} removed. Nothing was written."
 )
 SPOTIFY_SUMMARY = "Spotify: {requests} requests, {enriched} albums enriched."
-SPOTIFY_STOPPED = "Spotify enrichment stopped early: {reason}"
 SHOWN_ITEMS = 5  # warnings and failures listed in the summary; the rest are counted
 PLAIN_INTERVAL = 2.0  # seconds between progress lines when stdout is not a terminal
 
@@ -153,16 +154,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options.get("file") and options.get("url"):
             raise CommandError(SOURCES_EXCLUSIVE)  # call_command(...) bypasses argparse's check
-        if self._needs_credentials(options) and not (
-            settings.SPOTIFY_CLIENT_ID and settings.SPOTIFY_CLIENT_SECRET
-        ):
-            raise CommandError(SPOTIFY_HINT)
 
         stream: TextIO = options.get("stdout") or sys.stdout
         display = ProgressDisplay(stream, tty=self.stdout.isatty())
         started = time.monotonic()
+        run = self._dry_run if options["dry_run"] else self._run
         try:
-            result = self._run(options, display)
+            result = run(options, display)
         except KeyboardInterrupt:
             raise CommandError(INTERRUPTED) from None  # the sync row already says cancelled
         finally:
@@ -170,17 +168,16 @@ class Command(BaseCommand):
         self._summary(result, duration=time.monotonic() - started, dry_run=options["dry_run"])
 
     def _run(self, options: dict[str, Any], on_progress: ProgressFn) -> ImportResult:
-        """One import run; the only place that knows how the import is started.
+        """One import run through the SyncManager (the lock, the row the web panel shows).
 
         A failed or cancelled run (including one cancelled from the web panel) is a one-line
         CommandError carrying the message the panel shows.
         """
         manager = SyncManager()
         sync_options = SyncOptions(
-            source=options.get("file") or options.get("url") or None,
+            source=_source(options),
             skip_spotify=options["skip_spotify"],
             refresh_spotify=options["refresh_spotify"],
-            dry_run=options["dry_run"],
         )
         try:
             operation = manager.run_foreground(options=sync_options, on_progress=on_progress)
@@ -193,8 +190,20 @@ class Command(BaseCommand):
         return manager.last_result
 
     @staticmethod
-    def _needs_credentials(options: dict[str, Any]) -> bool:
-        return settings.SPOTIFY_ENABLED and not (options["skip_spotify"] or options["dry_run"])
+    def _dry_run(options: dict[str, Any], on_progress: ProgressFn) -> ImportResult:
+        """Compare the workbook with the catalog and count what would change.
+
+        It writes nothing and asks Spotify nothing, so it is not a sync: no lock, no row, no
+        credentials needed, and it may run while a sync runs.
+        """
+        try:
+            return importer.import_catalog(
+                source=_source(options), dry_run=True, skip_spotify=True, on_progress=on_progress
+            )
+        except Exception as exc:
+            if not is_expected_failure(exc):
+                raise
+            raise CommandError(failure_message(exc)) from None
 
     def _summary(self, result: ImportResult, *, duration: float, dry_run: bool) -> None:
         counts = {
@@ -226,3 +235,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  - {item}")
         if len(items) > SHOWN_ITEMS:
             self.stdout.write(f"  ... and {len(items) - SHOWN_ITEMS} more")
+
+
+def _source(options: dict[str, Any]) -> str | None:
+    return options.get("file") or options.get("url") or None
