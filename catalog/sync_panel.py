@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet, Subquery
+from django.db.models import Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from catalog.models import SyncFailure, SyncOperation
@@ -22,11 +22,15 @@ Status = SyncOperation.Status
 
 PANEL_FAILURE_LIMIT = 50
 HISTORY_LIMIT = 50
+# Failed albums listed per run on the history page (the rest are counted: "and N more").
+HISTORY_FAILURE_LIMIT = 20
 # Before this much progress in a stage, a time-left estimate would be noise.
 ETA_MIN_SECONDS = 3
 BUSY_REASON = "Sync Now is unavailable while a sync is running."
 BUSY_REASON_CLI = "Sync Now is unavailable while a command-line sync is running."
-CANCELLING = "Cancelling: the sync stops after the current batch of albums."
+CANCELLING = (
+    "Cancelling: the sync stops after the albums it is working on; albums already synced stay."
+)
 
 STAGE_LABELS = {
     importer.STAGE_FETCHING: "Fetching",
@@ -88,13 +92,35 @@ def latest_operation() -> SyncOperation | None:
     return with_last_synced(SyncOperation.objects.order_by("-started_at", "-id")).first()
 
 
-def recent_operations(limit: int = HISTORY_LIMIT) -> list[SyncOperation]:
-    """The history page's runs, newest first, with who started them and their failed albums."""
-    return list(
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One run on the history page with its first failed albums."""
+
+    operation: SyncOperation
+    failures: list[SyncFailure]
+
+    @property
+    def more_failures(self) -> int:
+        return max(self.operation.failed_count - len(self.failures), 0)
+
+    @property
+    def more_notes(self) -> int:
+        return max(self.operation.warnings_count - len(self.operation.warnings), 0)
+
+
+def recent_operations(limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
+    """The history page's runs, newest first, with who started them and the first
+    HISTORY_FAILURE_LIMIT failed albums of each: two queries, however many failures."""
+    first_failures = SyncFailure.objects.order_by("id")[:HISTORY_FAILURE_LIMIT]
+    operations = (
         SyncOperation.objects.select_related("triggered_by")
-        .prefetch_related("failures")
+        .prefetch_related(Prefetch("failures", queryset=first_failures, to_attr="first_failures"))
         .order_by("-started_at", "-id")[:limit]
     )
+    return [
+        HistoryEntry(operation=operation, failures=operation.__dict__["first_failures"])
+        for operation in operations
+    ]
 
 
 @dataclass(frozen=True)
@@ -123,7 +149,7 @@ class SyncPanel:
         op = self.operation
         if op is None:
             return "never"
-        if op.status == Status.COMPLETED and op.failed_count:
+        if op.has_warnings():
             return "warnings"
         if op.status == Status.FAILED and op.error == sync.SYNC_INTERRUPTED:
             return "interrupted"
@@ -182,6 +208,25 @@ class SyncPanel:
         if self.operation is None:
             return 0
         return max(self.operation.failed_count - len(self.failures), 0)
+
+    @property
+    def notes(self) -> list[str]:
+        """The workbook's row notes kept on a finished run (the first WARNINGS_KEPT)."""
+        if self.operation is None or self.operation.is_active():
+            return []
+        return list(self.operation.warnings or [])
+
+    @property
+    def more_notes(self) -> int:
+        if self.operation is None:
+            return 0
+        return max(self.operation.warnings_count - len(self.notes), 0)
+
+    @property
+    def shows_previous(self) -> bool:
+        """A refused trigger (503, 403) over a finished run: the alert stands alone and the
+        run's result is labelled as the previous sync's, not shown as if it had just run."""
+        return bool(self.alert) and self.operation is not None and not self.is_active
 
     def as_json(self) -> dict[str, Any]:
         """The status JSON of DESIGN.md "Contracts" (ISO 8601 times)."""

@@ -138,7 +138,7 @@ def album_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 SYNC_PANEL_TEMPLATE = "catalog/sync_panel.html#panel"
 STAFF_REQUIRED = "Only staff members can sync the catalog: please log in."
 SYNC_STARTED = "Sync started."
-SYNC_CANCEL_REQUESTED = "Cancel requested: the sync stops after the current batch of albums."
+SYNC_CANCEL_REQUESTED = "Cancel requested: the sync stops in a moment; albums already synced stay."
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -150,20 +150,23 @@ def _render_panel(request: HttpRequest, panel: SyncPanel, *, status: int = 200) 
 
 
 def _sync_answer(
-    request: HtmxHttpRequest, *, status: int, message: str, alert: bool
+    request: HtmxHttpRequest, *, status: int, message: str, alert: bool, hint: str = ""
 ) -> HttpResponse:
     """The panel for HTMX, the status JSON (or an error) for JSON clients, else a redirect.
 
-    A plain form POST (no JavaScript) gets a 303 back to the album list with `message`.
+    A plain form POST (no JavaScript) gets a 303 back to the album list with `message`. An
+    alert's `hint` (what to do) follows the message; JSON clients get it as `hint`.
     """
     if _wants_json(request):
         if alert:
-            return JsonResponse({"error": message}, status=status)
+            error = {"error": message, "hint": hint} if hint else {"error": message}
+            return JsonResponse(error, status=status)
         return JsonResponse(load_sync_panel().as_json(), status=status)
+    text = sync.join_sentences(message, hint) if hint else message
     if request.htmx:
-        panel = load_sync_panel(alert=message if alert else "")
+        panel = load_sync_panel(alert=text if alert else "")
         return _render_panel(request, panel, status=status)
-    (messages.error if alert else messages.success)(request, message)
+    (messages.error if alert else messages.success)(request, text)
     response = HttpResponseRedirect(reverse("catalog:album-list"))
     response.status_code = 303  # See Other: the browser GETs the list after the POST
     return response
@@ -188,7 +191,13 @@ def sync_trigger(request: HtmxHttpRequest) -> HttpResponse:
     try:
         operation = SyncManager().start(options=SyncOptions(), user=request.user)
     except sync.SpotifyNotConfigured:
-        return _sync_answer(request, status=503, message=sync.SPOTIFY_NOT_CONFIGURED, alert=True)
+        return _sync_answer(
+            request,
+            status=503,
+            message=sync.SPOTIFY_NOT_CONFIGURED,
+            hint=sync.SPOTIFY_SETUP_HINT,
+            alert=True,
+        )
     except sync.SyncAlreadyRunning:
         return _sync_answer(request, status=409, message=sync.SYNC_ALREADY_RUNNING, alert=True)
     if not request.htmx or _wants_json(request):
@@ -226,7 +235,7 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_POST
 def sync_cancel(request: HtmxHttpRequest) -> HttpResponse:
-    """Ask the running sync to stop after the current batch: 202; 409 when none is running."""
+    """Ask the running sync to stop at its next check: 202; 409 when none is running."""
     if denied := _staff_only(request):
         return denied
     if SyncManager().cancel() is None:
@@ -237,5 +246,5 @@ def sync_cancel(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def sync_history(request: HtmxHttpRequest) -> HttpResponse:
     """Recent syncs with their failed albums; open to visitors (who started a run: staff only)."""
-    context = {"operations": recent_operations(), "show_people": request.user.is_staff}
+    context = {"entries": recent_operations(), "show_people": request.user.is_staff}
     return render(request, "catalog/sync_history.html", context)

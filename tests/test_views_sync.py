@@ -118,7 +118,7 @@ def test_trigger_hands_the_import_to_the_runner_after_commit(
         response = staff_client.post(TRIGGER, headers=HTMX)
 
     assert response.status_code == 202
-    assert len(RecordingRunner.jobs) == 1
+    assert RecordingRunner.jobs == [SyncOperation.objects.get().pk]
     assert SyncOperation.objects.get().status == Status.PENDING
 
 
@@ -185,26 +185,62 @@ def test_trigger_plain_form_post_while_running_redirects_with_the_reason(staff_c
 
 
 def test_trigger_answers_503_when_spotify_credentials_are_missing(staff_client, settings):
-    """Enrichment on without credentials: 503 with the message in the panel, nothing created."""
+    """Enrichment on without credentials: 503, the message and what to do as an alert in the
+    panel, nothing created."""
     settings.SPOTIFY_CLIENT_SECRET = ""
 
     response = staff_client.post(TRIGGER, headers=HTMX)
 
     assert response.status_code == 503
     html = panel_html(response)
-    assert text_of(html, "sync-message") == sync.SPOTIFY_NOT_CONFIGURED
+    assert text_of(html, "sync-message") == (
+        "Spotify credentials not configured. Please check environment variables. "
+        "Set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET, "
+        "or SPOTIFY_ENABLED=0 to import the sheet without Spotify."
+    )
+    assert 'role="alert"' in html
     assert not is_polling(html)
     assert not SyncOperation.objects.exists()
 
 
+def test_trigger_503_does_not_read_as_a_finished_sync(staff_client, settings):
+    """After a previous sync, the 503 alert stands alone: the previous run's result lines
+    (counts, "Finished ... took") are replaced by one line labelled "Previous sync"."""
+    settings.SPOTIFY_CLIENT_SECRET = ""
+    make_operation(message="Sync complete! Updated 3 albums", created_count=3)
+
+    html = panel_html(staff_client.post(TRIGGER, headers=HTMX))
+
+    assert text_of(html, "sync-message").startswith(sync.SPOTIFY_NOT_CONFIGURED)
+    assert text_of(html, "sync-previous").startswith("Previous sync: Completed, finished ")
+    assert 'id="sync-finished"' not in html
+    assert 'id="sync-counts"' not in html
+    assert "Sync complete!" not in html
+    assert text_of(html, "sync-button") == "Sync Now"
+
+
 def test_trigger_503_as_json(staff_client, settings):
-    """JSON clients get the missing-credentials message as `error`."""
+    """JSON clients get the missing-credentials message as `error`, what to do as `hint`."""
     settings.SPOTIFY_CLIENT_ID = ""
 
     response = staff_client.post(TRIGGER, headers=JSON)
 
     assert response.status_code == 503
-    assert response.json() == {"error": sync.SPOTIFY_NOT_CONFIGURED}
+    assert response.json() == {
+        "error": sync.SPOTIFY_NOT_CONFIGURED,
+        "hint": sync.SPOTIFY_SETUP_HINT,
+    }
+
+
+def test_trigger_503_plain_form_post_redirects_with_the_message_and_hint(staff_client, settings):
+    """Without JavaScript the refused trigger's message carries the hint too, and no CLI flag."""
+    settings.SPOTIFY_CLIENT_ID = ""
+
+    response = staff_client.post(TRIGGER)
+
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message == f"{sync.SPOTIFY_NOT_CONFIGURED} {sync.SPOTIFY_SETUP_HINT}"
+    assert "--" not in message
 
 
 def test_trigger_needs_no_credentials_when_spotify_is_switched_off(staff_client, settings):
@@ -407,14 +443,62 @@ def test_status_completed(staff_client):
     html = panel_html(staff_client.get(STATUS, headers=HTMX))
 
     assert text_of(html, "sync-message") == "Sync complete! Updated 15 albums"
-    assert re.sub(r"\s+", " ", html).count("12 new") == 1
-    assert "3 updated" in html and "32 unchanged" in html
+    assert text_of(html, "sync-counts") == "12 new 3 changed 32 unchanged"
     assert "took 1 min 12 s" in " ".join(html.split())
     assert 'id="sync-finished"' in html
     assert text_of(html, "sync-button") == "Sync Now"
     assert not re.search(r'<button id="sync-button"[^>]*disabled', html)
     assert text_of(html, "last-synced") == "Last synced: 5 minutes ago"
     assert not is_polling(html)
+
+
+def test_status_counts_say_removed_when_albums_left_the_workbook(client):
+    """Albums no longer in the workbook are counted as removed (only when there are some)."""
+    make_operation(created_count=1, unchanged_count=5, removed_count=2)
+
+    html = panel_html(client.get(STATUS, headers=HTMX))
+
+    assert text_of(html, "sync-counts") == (
+        "1 new 0 changed 5 unchanged 2 removed (no longer in the workbook)"
+    )
+
+
+def test_status_spotify_stopped_early_reads_completed_with_warnings(client):
+    """A run whose Spotify enrichment stopped early is in the warnings state, not success."""
+    message = (
+        "Sync complete! Updated 2 albums. Spotify enrichment stopped early: "
+        f"{spotify.QUOTA_EXCEEDED}"
+    )
+    make_operation(message=message, spotify_stopped=spotify.QUOTA_EXCEEDED, updated_count=2)
+
+    html = panel_html(client.get(STATUS, headers=HTMX))
+
+    assert 'data-sync-state="warnings"' in html
+    assert "sync-panel--warnings" in html
+    assert text_of(html, "sync-message") == message
+
+
+def test_status_shows_the_workbook_notes_without_the_warnings_state(client):
+    """The notes from the workbook are in a <details> ("4 notes from the workbook"); notes
+    alone leave the run a plain success."""
+    notes = [f"2025 Prog-metal, row {n}: unreadable date 'soon'" for n in range(7, 11)]
+    make_operation(warnings=notes, warnings_count=4)
+
+    html = panel_html(client.get(STATUS, headers=HTMX))
+
+    assert 'data-sync-state="completed"' in html
+    assert "<summary>4 notes from the workbook</summary>" in html
+    assert html.count("unreadable date") == 4
+
+
+def test_status_counts_notes_beyond_the_ones_kept(client):
+    """More notes than the row keeps: the count is the full one, the rest are counted."""
+    make_operation(warnings=["2025 Prog-metal, row 7: no artist name"], warnings_count=51)
+
+    html = panel_html(client.get(STATUS, headers=HTMX))
+
+    assert "<summary>51 notes from the workbook</summary>" in html
+    assert "And 50 more, not kept." in html
 
 
 def test_status_completed_with_warnings_lists_the_failed_albums(client):
@@ -637,6 +721,20 @@ def test_status_poll_is_one_query_for_a_visitor(client, django_assert_num_querie
     assert response.status_code == 200
 
 
+def test_status_poll_is_two_queries_for_a_staff_member(
+    client, staff_user, django_assert_num_queries
+):
+    """A logged-in staff poll: the user's row and the panel's; the session comes from the
+    cache (SESSION_ENGINE cached_db) once a first request has read it."""
+    client.force_login(staff_user)
+    make_operation(status=Status.RUNNING)
+    client.get(STATUS, headers=HTMX)  # warms this process's session cache
+
+    with django_assert_num_queries(2):
+        response = client.get(STATUS, {"watching": 1}, headers=HTMX)
+    assert 'id="sync-cancel"' in response.content.decode()
+
+
 def test_status_json_poll_is_one_query(client, django_assert_num_queries):
     """The JSON poll costs the same single SELECT."""
     make_operation(status=Status.RUNNING)
@@ -785,6 +883,7 @@ def test_history_lists_runs_with_their_failed_albums(client):
     assert "Band 2 - Album 2" in html and "not found on Spotify" in html
     assert "1 min 12 s" in html
     assert "7 / 0 / 0" in html
+    assert "New / changed / unchanged" in html
 
 
 def test_history_names_the_person_to_staff_only(client, staff_client, staff_user):
@@ -803,6 +902,40 @@ def test_history_queries_do_not_grow_with_runs(client, django_assert_num_queries
 
     with django_assert_num_queries(2):
         client.get(HISTORY)
+
+
+def test_history_lists_the_first_20_failures_of_a_run_and_counts_the_rest(
+    client, django_assert_num_queries
+):
+    """A run with many failed albums shows the first 20 and "And N more", in the same two
+    queries as any other history page."""
+    operation = make_operation(failed_count=35)
+    add_failures(operation, 35)
+    add_failures(make_operation(failed_count=2), 2)
+
+    with django_assert_num_queries(2):
+        html = client.get(HISTORY).content.decode()
+
+    assert "<summary>35 failed albums</summary>" in html
+    assert "Band 20 - Album 20" in html
+    assert "Band 21 - Album 21" not in html
+    assert "And 15 more." in html
+    assert "<summary>2 failed albums</summary>" in html
+
+
+def test_history_marks_runs_with_warnings_and_shows_workbook_notes(client):
+    """A run whose Spotify enrichment stopped reads "Completed with warnings"; a run's
+    workbook notes are listed; notes alone leave it "Completed"."""
+    make_operation(spotify_stopped=spotify.QUOTA_EXCEEDED, message="x")
+    make_operation(warnings=["2025 Prog-metal, row 9: no artist name"], warnings_count=1)
+
+    html = client.get(HISTORY).content.decode()
+
+    assert "sync-history__status--warnings" in html
+    assert "Completed with warnings" in html
+    assert "<summary>1 note from the workbook</summary>" in html
+    assert "2025 Prog-metal, row 9: no artist name" in html
+    assert ">Completed<" in html
 
 
 # --- admin ----------------------------------------------------------------------------------------
