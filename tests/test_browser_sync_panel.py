@@ -3,18 +3,16 @@ Chromium): "Last synced: 2 minutes ago" moves on by itself every minute, without
 
 The panel is rendered by Django's templates and served to the browser through Playwright's
 request routing (static/js/sync.js from disk): no server, no database, and the browser's clock
-is Playwright's fake one, so a minute passes in no time.
+is Playwright's fake one, so a minute passes in no time. The browser is Debian's Chromium
+(tests/conftest.py's browser_type_launch_args).
 """
 
 from __future__ import annotations
 
 import mimetypes
-import os
 import re
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -30,18 +28,6 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://sync-panel.test"
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Debian's Chromium, never a downloaded browser."""
-    path = os.environ.get("E2E_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    return {
-        **browser_type_launch_args,
-        "executable_path": path,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        "headless": True,
-    }
 
 
 def panel_page(*, finished_at: datetime, now: datetime) -> str:
