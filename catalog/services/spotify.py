@@ -191,7 +191,9 @@ class SpotifyClient:
         if not ids or should_stop():
             return
         self._stop = threading.Event()
-        self._ensure_token()  # bad credentials fail here, once, before any worker starts
+        # Bad credentials fail here, once, before any worker starts.
+        if not self._first_token(should_stop):
+            return
         pending = deque(self._tasks(ids))
         running: dict[Future[list[AlbumLookup]], _Task] = {}
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="spotify")
@@ -231,6 +233,32 @@ class SpotifyClient:
             self._stop.set()
             executor.shutdown(wait=False, cancel_futures=True)
             self._close_sessions()
+
+    def _first_token(self, should_stop: Callable[[], bool]) -> bool:
+        """Get a token on a helper thread while this one keeps checking `should_stop`: a token
+        service that accepts connections but never answers must not hold a cancel for up to
+        `max_attempts` timeouts. False when stopped; the helper then gives up at its next wait."""
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def fetch() -> None:
+            try:
+                self._ensure_token()
+            except BaseException as error:  # handed to the calling thread below
+                failure.append(error)
+            finally:
+                done.set()
+
+        threading.Thread(target=fetch, name="spotify-token", daemon=True).start()
+        while not done.wait(POLL_INTERVAL):
+            if should_stop():
+                self._stop.set()
+                return False
+        if failure:
+            if isinstance(failure[0], _Stopped):
+                return False
+            raise failure[0]
+        return True
 
     def _tasks(self, ids: list[str]) -> list[_Task]:
         if self.mode == "single":

@@ -7,6 +7,7 @@ import math
 import socket
 import subprocess
 import sys
+import threading
 from datetime import date
 
 import pytest
@@ -494,3 +495,36 @@ def test_standin_runs_as_a_process_steered_over_http():
     assert [lookup.error for lookup in lookups if lookup.album is None] == [NOT_FOUND]
     assert stats.single_requests == 2
     assert stats.token_requests == 1
+
+
+def test_a_stop_during_a_hanging_token_request_ends_the_lookups_promptly():
+    """A token service that accepts connections but never answers does not hold a cancel for
+    `max_attempts` timeouts: the iterator ends as soon as `should_stop` says so."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    host, port = silent.getsockname()
+    client = SpotifyClient(
+        client_id="id",
+        client_secret="secret",
+        api_base_url=f"http://{host}:{port}/v1/",
+        token_url=f"http://{host}:{port}/api/token",
+        timeout=60,
+        max_attempts=3,
+    )
+    stop = threading.Event()
+    outcome: list[object] = []
+
+    def consume() -> None:
+        outcome.extend(client.iter_albums(["4aawyAB9vmqN3uQ7FjRGTy"], should_stop=stop.is_set))
+        outcome.append("ended")
+
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    worker.join(1)
+    assert worker.is_alive()  # still waiting for the token
+    stop.set()
+    worker.join(10)  # far below the 180 s the three hanging attempts would take
+    silent.close()
+    assert outcome == ["ended"]
+    assert client.requests_made == 0
