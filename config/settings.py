@@ -173,14 +173,9 @@ LOGIN_URL = "admin:login"
 
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-# Sessions are read from the cache, written through to the database: a logged-in poll of the
-# sync status costs the user's row and the panel's, not a session SELECT too (2 queries). No
-# CACHES setting means Django's per-process local-memory cache, which is enough for that: a
-# worker process that misses reads the database. One limit: logging out deletes the session
-# from the database and from that process's cache only, so the old session key stays usable in
-# the other worker processes' caches until they evict it. Where that matters, point CACHES at a
-# shared cache (Redis, Memcached) that every worker process uses.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions stay in the database (Django's default). A cached_db engine would save a logged-in
+# status poll its session SELECT, but without a shared cache (none is configured) a session
+# deleted at logout would stay usable in the other worker processes' caches.
 
 LOGGING = {
     "version": 1,
