@@ -1,4 +1,5 @@
-"""Write a `.env` for local development: DEBUG on, a fresh secret key, a local admin password.
+"""Write a `.env` for local development: DEBUG on, a fresh secret key, a local admin password,
+and Spotify enrichment off (there are no credentials yet), so that Sync Now works at once.
 
 `python scripts/make_env.py [TARGET]` (default: `.env` at the project root). An existing file is
 never overwritten: it may hold real credentials.
@@ -37,12 +38,13 @@ def env_value(text: str, name: str) -> str:
 
 
 def write_env(target: Path, *, example: Path = EXAMPLE) -> dict[str, str] | None:
-    """Write `target` from `example` with DEBUG on, a secret key and an admin password; return
-    the values written, or None (writing nothing) when `target` already exists."""
+    """Write `target` from `example` with DEBUG on, a secret key, an admin password and Spotify
+    off; return the values written, or None (writing nothing) when `target` already exists."""
     values = {
         "DJANGO_DEBUG": "1",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+        "SPOTIFY_ENABLED": "0",
     }
     try:
         # "x": fails if the file exists, even if it appeared a moment ago.

@@ -31,8 +31,9 @@ make_env = load_make_env()
 
 
 def test_make_env_writes_debug_a_secret_key_and_an_admin_password(tmp_path, capsys):
-    """A fresh .env: DEBUG on, a long random secret key, an admin password, the rest of
-    .env.example kept (comments included); the password is printed once for the person."""
+    """A fresh .env: DEBUG on, a long random secret key, an admin password, Spotify off until
+    credentials are added, the rest of .env.example kept (comments included); the password is
+    printed once for the person."""
     target = tmp_path / ".env"
 
     assert make_env.main([str(target)]) == 0
@@ -43,7 +44,7 @@ def test_make_env_writes_debug_a_secret_key_and_an_admin_password(tmp_path, caps
     password = make_env.env_value(text, "DJANGO_ADMIN_PASSWORD")
     assert len(password) >= 12
     assert make_env.env_value(text, "DJANGO_ADMIN_USERNAME") == "admin"
-    assert make_env.env_value(text, "SPOTIFY_ENABLED") == "1"
+    assert make_env.env_value(text, "SPOTIFY_ENABLED") == "0"
     assert "# Spotify (client-credentials app from developer.spotify.com)" in text
     assert f"staff login: admin / {password}" in capsys.readouterr().out
 
