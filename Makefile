@@ -9,7 +9,7 @@ endif
 export UV_PYTHON_DOWNLOADS ?= never
 export UV_PYTHON ?= >=3.11
 # Trust the system certificate store (corporate proxies, Debian's ca-certificates).
-export UV_NATIVE_TLS ?= 1
+export UV_SYSTEM_CERTS ?= 1
 RUN := $(UV) run --frozen
 HOST ?= 127.0.0.1
 PORT ?= 8000
