@@ -8,8 +8,11 @@ endif
 # Use a Python 3.11+ already on the machine; never download one.
 export UV_PYTHON_DOWNLOADS ?= never
 export UV_PYTHON ?= >=3.11
-# Trust the system certificate store (corporate proxies, Debian's ca-certificates).
+# Trust the system certificate store when there is one (corporate proxies add their roots there);
+# without it uv keeps its bundled roots.
+ifneq ($(wildcard /etc/ssl/certs/ca-certificates.crt),)
 export UV_SYSTEM_CERTS ?= 1
+endif
 RUN := $(UV) run --frozen
 HOST ?= 127.0.0.1
 PORT ?= 8000
