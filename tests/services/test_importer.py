@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
+from typing import cast
 
 import pytest
 from django.db import connection
@@ -29,12 +31,17 @@ from catalog.services.importer import (
     import_rows,
 )
 from catalog.services.spotify import (
+    AUTH_UNAVAILABLE,
     CREDENTIALS_INVALID,
     NOT_FOUND,
     QUOTA_EXCEEDED,
+    AlbumLookup,
     SpotifyClient,
+    SpotifyError,
+    parse_album,
 )
 from catalog.services.workbook import NOT_A_WORKBOOK, SheetRow, WorkbookError
+from tests.spotify_standin import generated_album
 from tests.workbook_server import WorkbookServer
 from tests.workbooks import ReleaseSpec, make_workbook, save_workbook
 
@@ -753,9 +760,11 @@ def test_enrichment_attempts_count_each_album_once(spotify_standin, spotify_clie
     assert (repeat.unchanged, repeat.failed, repeat.attempted) == (3, 1, 2)
 
 
-def test_spotify_stopping_after_cancel_was_asked_for_is_a_cancel(settings):
-    """A token request that fails after Cancel was clicked ends the enrichment as cancelled,
-    not as "Spotify enrichment stopped early"."""
+def test_cancel_while_the_first_token_request_is_retried_is_a_cancel(settings):
+    """Cancel clicked while the client retries its first token request (the token URL refuses
+    connections) ends the enrichment as cancelled: the client's wait for the token checks
+    `should_stop`, so the lookups end without a SpotifyError and nothing reads "Spotify
+    enrichment stopped early"."""
     settings.SPOTIFY_CLIENT_ID, settings.SPOTIFY_CLIENT_SECRET = "id", "secret"
     settings.SPOTIFY_TOKEN_URL = "http://127.0.0.1:9/api/token"  # nothing listens: refused
     import_rows(rows=[row(spotify_album_id=sid(1))])
@@ -768,6 +777,47 @@ def test_spotify_stopping_after_cancel_was_asked_for_is_a_cancel(settings):
 
     assert (raised.value.processed, raised.value.total) == (0, 1)
     assert raised.value.result.spotify_stopped == ""
+
+
+class SpotifyStoppingAfterCancel:
+    """Stands in for SpotifyClient: answers the first `answered` ids, then Cancel is clicked
+    while its next request hangs (`cancel_clicked` is set), and that request ends in a
+    SpotifyError, as a token service that finally gives up does."""
+
+    def __init__(self, *, answered: int) -> None:
+        self.answered = answered
+        self.requests_made = 0
+        self.cancel_clicked = False
+        self.error = SpotifyError(AUTH_UNAVAILABLE)
+
+    def iter_albums(
+        self, album_ids: Sequence[str], *, should_stop: Callable[[], bool]
+    ) -> Iterator[AlbumLookup]:
+        for album_id in album_ids[: self.answered]:
+            self.requests_made += 1
+            yield AlbumLookup(album_id, parse_album(generated_album(album_id)))
+        self.requests_made += 1
+        self.cancel_clicked = True  # the caller checked cancel after the last lookup: False
+        raise self.error
+
+
+def test_spotify_stopping_after_cancel_was_asked_for_is_a_cancel():
+    """SpotifyError from the client after Cancel was clicked (during a request that hung) ends
+    the enrichment as cancelled, with the albums enriched so far, not as "Spotify enrichment
+    stopped early"."""
+    import_rows(rows=numbered_rows(4))  # 3 linked albums
+    client = SpotifyStoppingAfterCancel(answered=2)
+
+    with pytest.raises(ImportCancelled) as raised:
+        enrich_albums(
+            client=cast(SpotifyClient, client), should_cancel=lambda: client.cancel_clicked
+        )
+
+    assert (raised.value.processed, raised.value.total) == (2, 3)
+    assert raised.value.__cause__ is client.error
+    assert raised.value.result.spotify_stopped == ""
+    assert (raised.value.result.enriched, raised.value.result.spotify_requests) == (2, 3)
+    assert Album.objects.filter(spotify_fetched_at__isnull=False).count() == 2
 
 
 # --- import_catalog ---------------------------------------------------------------------------
