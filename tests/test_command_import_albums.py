@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import signal
 from datetime import date
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from catalog.management.commands import import_albums
 from catalog.management.commands.import_albums import (
     INTERRUPTED,
     SOURCES_EXCLUSIVE,
@@ -18,8 +20,10 @@ from catalog.management.commands.import_albums import (
     ProgressDisplay,
 )
 from catalog.models import Album
+from catalog.services import importer
 from catalog.services.importer import STAGE_FETCHING, STAGE_IMPORTING, Progress
 from catalog.services.spotify import NOT_FOUND
+from catalog.services.sync import SYNC_UNEXPECTED_ERROR
 from tests.processes import ScratchDatabase, clean_environment, manage, start_manage
 from tests.workbook_server import WorkbookServer
 from tests.workbooks import ReleaseSpec, save_workbook
@@ -73,6 +77,28 @@ def test_dry_run_writes_nothing(workbook_file):
     assert "Dry run complete in" in out
     assert "3 would be created" in out
     assert "Nothing was written." in out
+
+
+@pytest.mark.django_db
+def test_unexpected_error_in_a_dry_run_is_a_one_line_reason_and_a_logged_traceback(
+    workbook_file, monkeypatch, caplog
+):
+    """A bug hit during --dry-run ends the command as any failed run does: a CommandError with
+    the panel's one-line reason (never the exception's text), the traceback in the log."""
+
+    def broken_import(**kwargs: object) -> None:
+        raise RuntimeError("token=very-secret")
+
+    monkeypatch.setattr(importer, "import_catalog", broken_import)
+
+    with pytest.raises(CommandError) as raised:
+        run("--file", str(workbook_file), "--dry-run")
+
+    assert str(raised.value) == SYNC_UNEXPECTED_ERROR.format(kind="RuntimeError")
+    assert raised.value.__suppress_context__
+    [record] = [r for r in caplog.records if r.name == import_albums.__name__]
+    assert record.levelno == logging.ERROR
+    assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
 
 
 @pytest.mark.django_db

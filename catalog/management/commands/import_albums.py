@@ -8,6 +8,7 @@ writes nothing at all: it only reads, so it takes no lock and leaves no SyncOper
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from catalog.services.sync import (
     failure_message,
     is_expected_failure,
 )
+
+logger = logging.getLogger(__name__)
 
 SPOTIFY_HINT = f"{SPOTIFY_NOT_CONFIGURED} {SPOTIFY_SETUP_HINT} For one run: --skip-spotify."
 SOURCES_EXCLUSIVE = "Give --file or --url, not both."
@@ -162,7 +165,8 @@ class Command(BaseCommand):
         try:
             result = run(options, display)
         except KeyboardInterrupt:
-            raise CommandError(INTERRUPTED) from None  # the sync row already says cancelled
+            # A run's sync row already says cancelled; a dry run has no row and wrote nothing.
+            raise CommandError(INTERRUPTED) from None
         finally:
             display.close()
         self._summary(result, duration=time.monotonic() - started, dry_run=options["dry_run"])
@@ -194,7 +198,8 @@ class Command(BaseCommand):
         """Compare the workbook with the catalog and count what would change.
 
         It writes nothing and asks Spotify nothing, so it is not a sync: no lock, no row, no
-        credentials needed, and it may run while a sync runs.
+        credentials needed, and it may run while a sync runs. A failure is a one-line
+        CommandError as for a run; an unexpected one is logged with its traceback first.
         """
         try:
             return importer.import_catalog(
@@ -202,7 +207,7 @@ class Command(BaseCommand):
             )
         except Exception as exc:
             if not is_expected_failure(exc):
-                raise
+                logger.exception("Dry run failed unexpectedly")
             raise CommandError(failure_message(exc)) from None
 
     def _summary(self, result: ImportResult, *, duration: float, dry_run: bool) -> None:
