@@ -147,8 +147,8 @@ class SpotifyClient:
         self.token_requests = 0
         self.mode = "batch"  # becomes "single" for the rest of the run at the first batch 403
 
-        self._lock = threading.Lock()  # counters and the rate-limit pause
-        self._token_lock = threading.Lock()  # the token and the token session
+        self._lock = threading.Lock()  # counters, the rate-limit pause, the sessions
+        self._token_lock = threading.Lock()  # the token (one token request at a time)
         self._token = ""
         self._token_expires_at = 0.0
         self._credentials_invalid = False
@@ -191,13 +191,14 @@ class SpotifyClient:
         if not ids or should_stop():
             return
         self._stop = threading.Event()
-        # Bad credentials fail here, once, before any worker starts.
-        if not self._first_token(should_stop):
-            return
-        pending = deque(self._tasks(ids))
         running: dict[Future[list[AlbumLookup]], _Task] = {}
+        # Starts no thread until the first task is submitted.
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="spotify")
         try:
+            # Bad credentials fail here, once, before any worker starts.
+            if not self._first_token(should_stop):
+                return
+            pending = deque(self._tasks(ids))
             while pending or running:
                 if should_stop():
                     return
@@ -382,8 +383,14 @@ class SpotifyClient:
         return session
 
     def _close_sessions(self) -> None:
+        """Close the workers' sessions and the token session. A stop may leave the first token
+        request hanging on its helper thread: closing its session drops the idle connections
+        now, and the one in flight is closed when that request ends."""
         with self._lock:
             sessions, self._sessions = self._sessions, []
+            if self._token_session is not None:
+                sessions.append(self._token_session)
+                self._token_session = None
         for session in sessions:
             session.close()
 
@@ -447,13 +454,15 @@ class SpotifyClient:
             raise SpotifyError(CREDENTIALS_MISSING)
         if self._credentials_invalid:
             raise SpotifyError(CREDENTIALS_INVALID)
-        if self._token_session is None:
-            self._token_session = _new_session()
+        with self._lock:  # _close_sessions() may take the session from another thread
+            if self._token_session is None:
+                self._token_session = _new_session()
+            session = self._token_session
         only_network_errors = True
         for attempt in range(1, self.max_attempts + 1):
             self.token_requests += 1
             try:
-                response = self._token_session.post(
+                response = session.post(
                     self.token_url,
                     data={"grant_type": "client_credentials"},
                     auth=(self.client_id, self._client_secret),

@@ -11,7 +11,9 @@ import threading
 from datetime import date
 
 import pytest
+import requests
 
+from catalog.services import spotify
 from catalog.services.spotify import (
     CREDENTIALS_INVALID,
     CREDENTIALS_MISSING,
@@ -28,6 +30,7 @@ from catalog.services.spotify import (
     parse_album,
 )
 from catalog.services.workbook import NETWORK_ERROR
+from tests.loopback import silent_server
 from tests.spotify_standin import READY_PREFIX, RemoteStandIn, SpotifyStandIn, generated_album
 
 SECRET = "very-secret-client-secret"
@@ -51,6 +54,37 @@ def make_client(standin: SpotifyStandIn, **overrides) -> SpotifyClient:
     }
     options.update(overrides)
     return SpotifyClient(**options)
+
+
+class SessionSpy:
+    """Records the requests sessions the client opens and which of them it closed."""
+
+    def __init__(self) -> None:
+        self.opened: list[requests.Session] = []
+        self.closed: list[requests.Session] = []
+        self._new_session = spotify._new_session  # the client's own, before the patch
+
+    def new_session(self) -> requests.Session:
+        session = self._new_session()
+        close = session.close
+
+        def recording_close() -> None:
+            self.closed.append(session)
+            close()
+
+        session.close = recording_close
+        self.opened.append(session)
+        return session
+
+    def all_closed(self) -> bool:
+        return {id(session) for session in self.opened} <= {id(s) for s in self.closed}
+
+
+@pytest.fixture
+def opened_sessions(monkeypatch) -> SessionSpy:
+    spy = SessionSpy()
+    monkeypatch.setattr(spotify, "_new_session", spy.new_session)
+    return spy
 
 
 def album_ids(count: int) -> list[str]:
@@ -497,34 +531,45 @@ def test_standin_runs_as_a_process_steered_over_http():
     assert stats.token_requests == 1
 
 
-def test_a_stop_during_a_hanging_token_request_ends_the_lookups_promptly():
+def test_a_stop_during_a_hanging_token_request_ends_the_lookups_promptly(opened_sessions):
     """A token service that accepts connections but never answers does not hold a cancel for
-    `max_attempts` timeouts: the iterator ends as soon as `should_stop` says so."""
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen()
-    host, port = silent.getsockname()
-    client = SpotifyClient(
-        client_id="id",
-        client_secret="secret",
-        api_base_url=f"http://{host}:{port}/v1/",
-        token_url=f"http://{host}:{port}/api/token",
-        timeout=60,
-        max_attempts=3,
-    )
+    `max_attempts` timeouts: the iterator ends as soon as `should_stop` says so, and closes
+    the sessions it opened (the token request's included)."""
     stop = threading.Event()
     outcome: list[object] = []
 
-    def consume() -> None:
-        outcome.extend(client.iter_albums(["4aawyAB9vmqN3uQ7FjRGTy"], should_stop=stop.is_set))
-        outcome.append("ended")
+    with silent_server() as silent:
+        client = SpotifyClient(
+            client_id="id",
+            client_secret="secret",
+            api_base_url=silent.url("/v1/"),
+            token_url=silent.url("/api/token"),
+            timeout=60,
+            max_attempts=3,
+        )
 
-    worker = threading.Thread(target=consume, daemon=True)
-    worker.start()
-    worker.join(1)
-    assert worker.is_alive()  # still waiting for the token
-    stop.set()
-    worker.join(10)  # far below the 180 s the three hanging attempts would take
-    silent.close()
-    assert outcome == ["ended"]
+        def consume() -> None:
+            lookups = client.iter_albums(["4aawyAB9vmqN3uQ7FjRGTy"], should_stop=stop.is_set)
+            outcome.extend(lookups)
+            outcome.append("ended")
+
+        worker = threading.Thread(target=consume, daemon=True)
+        worker.start()
+        assert silent.connected.wait(timeout=30)
+        assert worker.is_alive()  # still waiting for the token
+        stop.set()
+        worker.join(10)  # far below the 180 s the three hanging attempts would take
+        assert outcome == ["ended"]
+        assert opened_sessions.opened  # the token session, at least
+        assert opened_sessions.all_closed()
     assert client.requests_made == 0
+
+
+def test_lookups_that_run_to_the_end_close_every_session(standin, opened_sessions):
+    """The workers' sessions and the token session are closed when the lookups end."""
+    client = make_client(standin)
+
+    lookups_of(client.iter_albums(album_ids(45)))
+
+    assert len(opened_sessions.opened) >= 2  # the token session and a worker's
+    assert opened_sessions.all_closed()
