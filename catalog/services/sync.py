@@ -32,7 +32,13 @@ from django.utils.module_loading import import_string
 
 from catalog.models import Album, SyncFailure, SyncOperation
 from catalog.services import importer
-from catalog.services.importer import ImportCancelled, ImportResult, Progress, ProgressFn
+from catalog.services.importer import (
+    STAGE_FINALIZING,
+    ImportCancelled,
+    ImportResult,
+    Progress,
+    ProgressFn,
+)
 from catalog.services.spotify import SpotifyError
 from catalog.services.workbook import NETWORK_ERROR, WorkbookError
 
@@ -574,9 +580,11 @@ class SyncManager:
                 outcome = _Outcome(Status.FAILED, failure_message(exc))
         else:
             self.last_result = result
-            if self._cancel_requested(operation_id, writer):
+            finalized = writer.last is not None and writer.last.stage == STAGE_FINALIZING
+            if not finalized and self._cancel_requested(operation_id, writer):
                 # Cancel wins: the import finished a step that does not check the flag (a
-                # Spotify request that hung, a stop for another reason) after the click.
+                # Spotify request that hung, a stop for another reason) after the click. Once
+                # it reached "Finalizing" everything is written: a late click changes nothing.
                 outcome = _cancelled(result, *_last_counts(writer))
             else:
                 processed, total = _last_counts(writer)
