@@ -32,6 +32,14 @@ CANCELLING = (
     "Cancelling: the sync stops after the albums it is working on; albums already synced stay."
 )
 
+# The counts line's labels ("Sync complete! Updated N albums" counts new + changed).
+COUNT_NEW = "new"
+COUNT_CHANGED = "changed"
+COUNT_UNCHANGED = "unchanged"
+COUNT_REMOVED = "removed (no longer in the workbook)"
+# Where recent_operations() puts each run's first failed albums (Prefetch's to_attr).
+_FIRST_FAILURES = "first_failures"
+
 STAGE_LABELS = {
     importer.STAGE_FETCHING: "Fetching",
     importer.STAGE_IMPORTING: "Importing",
@@ -114,13 +122,27 @@ def recent_operations(limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
     first_failures = SyncFailure.objects.order_by("id")[:HISTORY_FAILURE_LIMIT]
     operations = (
         SyncOperation.objects.select_related("triggered_by")
-        .prefetch_related(Prefetch("failures", queryset=first_failures, to_attr="first_failures"))
+        .prefetch_related(Prefetch("failures", queryset=first_failures, to_attr=_FIRST_FAILURES))
         .order_by("-started_at", "-id")[:limit]
     )
     return [
-        HistoryEntry(operation=operation, failures=operation.__dict__["first_failures"])
+        HistoryEntry(operation=operation, failures=getattr(operation, _FIRST_FAILURES, []))
         for operation in operations
     ]
+
+
+def count_parts(operation: SyncOperation) -> list[str]:
+    """The counts line of the panel and of the history page, in the same words:
+    ['2555 new', '0 changed', '0 unchanged'], then 'N removed (...)' when albums left the
+    workbook. Failed albums have their own list below it in both places."""
+    parts = [
+        f"{operation.created_count} {COUNT_NEW}",
+        f"{operation.updated_count} {COUNT_CHANGED}",
+        f"{operation.unchanged_count} {COUNT_UNCHANGED}",
+    ]
+    if operation.removed_count:
+        parts.append(f"{operation.removed_count} {COUNT_REMOVED}")
+    return parts
 
 
 @dataclass(frozen=True)

@@ -443,7 +443,7 @@ def test_status_completed(staff_client):
     html = panel_html(staff_client.get(STATUS, headers=HTMX))
 
     assert text_of(html, "sync-message") == "Sync complete! Updated 15 albums"
-    assert text_of(html, "sync-counts") == "12 new 3 changed 32 unchanged"
+    assert text_of(html, "sync-counts") == "12 new · 3 changed · 32 unchanged"
     assert "took 1 min 12 s" in " ".join(html.split())
     assert 'id="sync-finished"' in html
     assert text_of(html, "sync-button") == "Sync Now"
@@ -459,8 +459,25 @@ def test_status_counts_say_removed_when_albums_left_the_workbook(client):
     html = panel_html(client.get(STATUS, headers=HTMX))
 
     assert text_of(html, "sync-counts") == (
-        "1 new 0 changed 5 unchanged 2 removed (no longer in the workbook)"
+        "1 new · 0 changed · 5 unchanged · 2 removed (no longer in the workbook)"
     )
+
+
+def test_panel_and_history_show_the_same_counts_line(client):
+    """A first sync of the whole sheet: the panel's result sentence counts new + changed, and
+    the counts line below it, the same words on the history page, names every count:
+    "2555 new · 0 changed · 0 unchanged"."""
+    operation = make_operation(
+        message="Sync complete! Updated 2555 albums", created_count=2555, removed_count=0
+    )
+    counts = "2555 new · 0 changed · 0 unchanged"
+
+    panel = panel_html(client.get(STATUS, headers=HTMX))
+    history = client.get(HISTORY).content.decode()
+
+    assert text_of(panel, "sync-message") == "Sync complete! Updated 2555 albums"
+    assert text_of(panel, "sync-counts") == counts
+    assert counts in text_of(history, f"sync-{operation.pk}")
 
 
 def test_status_spotify_stopped_early_reads_completed_with_warnings(client):
@@ -880,8 +897,7 @@ def test_history_lists_runs_with_their_failed_albums(client):
     assert workbook.NETWORK_ERROR in html
     assert "Band 2 - Album 2" in html and "not found on Spotify" in html
     assert "1 min 12 s" in html
-    assert "7 / 0 / 0" in html
-    assert "New / changed / unchanged" in html
+    assert "7 new · 0 changed · 0 unchanged" in text_of(html, f"sync-{completed.pk}")
 
 
 def test_history_names_the_person_to_staff_only(client, staff_client, staff_user):

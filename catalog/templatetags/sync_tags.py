@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from django import template
 
-from catalog.sync_panel import format_duration
+from catalog.models import SyncOperation
+from catalog.sync_panel import count_parts, format_duration
 
 register = template.Library()
 
@@ -15,3 +16,9 @@ register = template.Library()
 def sync_duration(value: timedelta | None) -> str:
     """A run's duration as '45 s', '1 min 12 s' or '2 h 5 min'."""
     return format_duration(value) if value is not None else ""
+
+
+@register.filter
+def sync_counts(operation: SyncOperation) -> list[str]:
+    """A run's counts line as parts: '12 new', '3 changed', '32 unchanged' (see count_parts)."""
+    return count_parts(operation)
