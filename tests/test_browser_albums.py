@@ -128,6 +128,17 @@ def test_page_links_swap_the_results(albums_page: Page):
     assert still_same_document(albums_page)
 
 
+MAY_2024 = datetime.date(2024, 5, 1)
+
+
+def selected_values(page: Page, select: str) -> list[str]:
+    """The values the browser holds selected (its state, not the `selected` attributes)."""
+    return page.evaluate(
+        f"[...document.querySelectorAll('{select} option')].filter(o => o.selected)"
+        ".map(o => o.value)"
+    )
+
+
 def test_sync_completed_brings_the_filter_options_and_keeps_the_focus(albums_page: Page):
     """After the first sync the genre, vocal style and year options appear without a reload;
     the search box keeps the focus and the chosen format stays."""
@@ -153,6 +164,22 @@ def test_sync_completed_brings_the_filter_options_and_keeps_the_focus(albums_pag
     expect(albums_page.locator("#filter-year option")).to_have_text(["Any year", "2024"])
     expect(albums_page.locator("#filter-format")).to_have_value("LP")
     assert albums_page.evaluate("document.activeElement.id") == "filter-q"
+    assert still_same_document(albums_page)
+
+
+def test_sync_completed_keeps_exactly_the_chosen_options_selected(albums_page: Page):
+    """The refreshed genre and year lists hold selected what the URL asks for, and nothing
+    else (swapped options once arrived all selected)."""
+    make_album(genres=[make_genre("Djent"), make_genre("Zeuhl")], release_date=MAY_2024)
+    make_album(genres=[make_genre("Sludge")], release_date=datetime.date(2023, 5, 1))
+    open_list(albums_page, "?year=2024")
+    make_album(genres=[make_genre("Post-Punk")], release_date=datetime.date(2022, 5, 1))
+
+    albums_page.evaluate("htmx.trigger(document.body, 'syncCompleted')")
+
+    expect(albums_page.locator("#filter-year option")).to_have_count(4)
+    assert selected_values(albums_page, "#filter-genre") == []
+    assert selected_values(albums_page, "#filter-year") == ["2024"]
     assert still_same_document(albums_page)
 
 
