@@ -5,6 +5,7 @@ Every call makes unique names/slugs/keys by default, so tests only spell out wha
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import itertools
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from typing import Any
 from django.utils.text import slugify
 
 from catalog.models import Album, Artist, Genre, VocalStyle
+from catalog.services.workbook import SheetRow
 
 _sequence = itertools.count(1)
 
@@ -71,3 +73,36 @@ def make_album(*, genres: Iterable[Genre] = (), **overrides: Any) -> Album:
     if genres:
         album.genres.set(genres)
     return album
+
+
+_BASE_ROW = SheetRow(
+    tab="2025 Prog-metal",
+    row_number=7,
+    artist="Mirar",
+    title="Ascension",
+    release_date=datetime.date(2025, 1, 1),
+    date_precision="day",
+    year=2025,
+    release_list="prog-metal",
+    format="LP",
+    is_debut=False,
+    is_reissue=False,
+    genres=("Prog-metal",),
+    vocal_style="Harsh",
+    country="France",
+    spotify_album_id=None,
+    spotify_url="",
+    bandcamp_url="",
+    youtube_url="",
+    apple_music_url="",
+    amazon_url="",
+)
+
+
+def sheet_row(artist: str = "Mirar", title: str = "Ascension", **changes) -> SheetRow:
+    """A parsed workbook row (a release on the 2025 Prog-metal tab) with `changes` applied;
+    a Spotify id brings its album URL unless one is given."""
+    spotify_id = changes.get("spotify_album_id")
+    if spotify_id and "spotify_url" not in changes:
+        changes["spotify_url"] = f"https://open.spotify.com/album/{spotify_id}"
+    return dataclasses.replace(_BASE_ROW, artist=artist, title=title, **changes)

@@ -24,6 +24,7 @@ from catalog.services import importer
 from catalog.services.importer import STAGE_FETCHING, STAGE_IMPORTING, Progress
 from catalog.services.spotify import NOT_FOUND
 from catalog.services.sync import SYNC_UNEXPECTED_ERROR
+from tests.commands import import_albums as run
 from tests.processes import ScratchDatabase, clean_environment, manage, start_manage
 from tests.workbook_server import WorkbookServer
 from tests.workbooks import ReleaseSpec, save_workbook
@@ -39,12 +40,6 @@ RELEASES = [
 @pytest.fixture
 def workbook_file(tmp_path: Path) -> Path:
     return save_workbook(tmp_path / "releases.xlsx", {"2025 Prog-metal": RELEASES})
-
-
-def run(*args: str) -> str:
-    out = io.StringIO()
-    call_command("import_albums", *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
 
 
 @pytest.mark.django_db

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
@@ -20,6 +18,7 @@ from catalog.models import Album, SyncOperation
 from catalog.services import importer, sync
 from catalog.services.importer import STAGE_IMPORTING, ImportCancelled, ImportResult, Progress
 from catalog.services.workbook import NOT_A_WORKBOOK, WorkbookError
+from tests.commands import import_albums as run
 from tests.sync_factories import make_operation
 from tests.workbooks import ReleaseSpec, save_workbook
 
@@ -36,12 +35,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def workbook_file(tmp_path: Path) -> Path:
     return save_workbook(tmp_path / "releases.xlsx", {"2025 Prog-metal": RELEASES})
-
-
-def run(*args: str) -> str:
-    out = io.StringIO()
-    call_command("import_albums", *args, stdout=out, stderr=io.StringIO())
-    return out.getvalue()
 
 
 def fake_import(monkeypatch, body) -> None:

@@ -43,10 +43,9 @@ from catalog.services.workbook import (
     NETWORK_ERROR,
     NOT_A_WORKBOOK,
     ParsedWorkbook,
-    SheetRow,
     WorkbookError,
 )
-from tests.factories import make_album
+from tests.factories import make_album, sheet_row
 from tests.loopback import silent_server
 from tests.sync_factories import RecordingRunner, make_operation
 
@@ -902,27 +901,17 @@ def test_progress_write_that_finds_the_row_inactive_stops_the_run():
 
 def linked_rows(count: int) -> ParsedWorkbook:
     rows = [
-        SheetRow(
-            tab="2025 Prog-metal",
+        sheet_row(
+            f"Band {n}",
+            f"Album {n}",
             row_number=7 + n,
-            artist=f"Band {n}",
-            title=f"Album {n}",
             release_date=None,
             date_precision="",
-            year=2025,
-            release_list="prog-metal",
-            format="LP",
-            is_debut=False,
-            is_reissue=False,
             genres=(),
             vocal_style="",
             country="",
             spotify_album_id=f"{n:022d}",
             spotify_url="",
-            bandcamp_url="",
-            youtube_url="",
-            apple_music_url="",
-            amazon_url="",
         )
         for n in range(1, count + 1)
     ]

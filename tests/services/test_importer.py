@@ -41,46 +41,17 @@ from catalog.services.spotify import (
     parse_album,
 )
 from catalog.services.workbook import NOT_A_WORKBOOK, SheetRow, WorkbookError
+from tests.factories import sheet_row as row
 from tests.spotify_standin import generated_album
 from tests.workbook_server import WorkbookServer
 from tests.workbooks import ReleaseSpec, make_workbook, save_workbook
 
 pytestmark = pytest.mark.django_db
 
-_BASE_ROW = SheetRow(
-    tab="2025 Prog-metal",
-    row_number=7,
-    artist="Mirar",
-    title="Ascension",
-    release_date=date(2025, 1, 1),
-    date_precision="day",
-    year=2025,
-    release_list="prog-metal",
-    format="LP",
-    is_debut=False,
-    is_reissue=False,
-    genres=("Prog-metal",),
-    vocal_style="Harsh",
-    country="France",
-    spotify_album_id=None,
-    spotify_url="",
-    bandcamp_url="",
-    youtube_url="",
-    apple_music_url="",
-    amazon_url="",
-)
-
 
 def sid(number: int) -> str:
     """A well-formed 22-character Spotify album id."""
     return f"{number:022d}"
-
-
-def row(artist: str = "Mirar", title: str = "Ascension", **changes) -> SheetRow:
-    spotify_id = changes.get("spotify_album_id")
-    if spotify_id and "spotify_url" not in changes:
-        changes["spotify_url"] = f"https://open.spotify.com/album/{spotify_id}"
-    return dataclasses.replace(_BASE_ROW, artist=artist, title=title, **changes)
 
 
 def numbered_rows(count: int, *, linked: bool = True) -> list[SheetRow]:
