@@ -25,6 +25,6 @@ RUN DJANGO_SECRET_KEY=build-only-not-secret python manage.py collectstatic --noi
 
 USER app
 EXPOSE 8000
-# The sync runner is a thread in whichever web process took the trigger (DESIGN.md decision 5);
+# The sync runner is a thread in whichever web process took the trigger (docs/architecture.md, "The runner");
 # the database lock keeps every other worker process or machine from starting a second sync.
 CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn config.wsgi --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-2} --threads 4 --access-logfile -"]

@@ -142,7 +142,7 @@ class AlbumAdmin(admin.ModelAdmin):
         return bool(obj.spotify_album_id)
 
 
-# --- Sync Now (issue 4): the sync history, read-only ---------------------------------------------
+# --- Sync Now: the sync history, read-only ---------------------------------------------
 
 
 class ReadOnlyAdminMixin:

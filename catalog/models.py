@@ -155,8 +155,8 @@ class SyncOperation(models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         constraints = [
-            # Decision 1: the index holds one row at most, because its key is the same
-            # (TRUE) for every active row. Inserting a second active row is the race's loser.
+            # One active sync (docs/architecture.md): the index holds one row at most, because
+            # its key is the same (TRUE) for every active row. A second active insert loses.
             models.UniqueConstraint(
                 ExpressionWrapper(
                     Q(status__in=["pending", "running"]), output_field=models.BooleanField()

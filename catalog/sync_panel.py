@@ -251,7 +251,7 @@ class SyncPanel:
         return bool(self.alert) and self.operation is not None and not self.is_active
 
     def as_json(self) -> dict[str, Any]:
-        """The status JSON of DESIGN.md "Contracts" (ISO 8601 times)."""
+        """The status JSON of docs/architecture.md, "Contracts" (ISO 8601 times)."""
         op = self.operation
 
         def iso(value: datetime | None) -> str | None:

@@ -133,7 +133,7 @@ def album_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "catalog/album_detail.html", context)
 
 
-# --- Sync Now (issue 4) ------------------------------------------------------------------------
+# --- Sync Now --------------------------------------------------------------------------------
 
 SYNC_PANEL_TEMPLATE = "catalog/sync_panel.html#panel"
 STAFF_REQUIRED = "Only staff members can sync the catalog: please log in."

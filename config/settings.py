@@ -207,7 +207,7 @@ SPOTIFY_ENABLED = env_bool("SPOTIFY_ENABLED", True)
 
 SYNC_STALE_AFTER_SECONDS = env_int("SYNC_STALE_AFTER_SECONDS", 60)
 SYNC_HEARTBEAT_SECONDS = env_int("SYNC_HEARTBEAT_SECONDS", 5)
-# Where a web-started sync runs (decision 5): a daemon thread in the web process by default; a
-# task-queue runner (any class whose `submit(operation_id)` arranges a call to
+# Where a web-started sync runs (docs/architecture.md, "The runner"): a daemon thread in the web
+# process by default; a task-queue runner (any class whose `submit(operation_id)` arranges a call to
 # `catalog.services.sync.run_operation(operation_id)`) can replace it without touching the views.
 SYNC_RUNNER = "catalog.services.sync.ThreadRunner"

@@ -27,7 +27,7 @@ def documented_variables() -> set[str]:
 
 
 def test_settings_read_the_contract_variables():
-    """The environment variables named in DESIGN.md's contracts are the ones the settings read."""
+    """The variables in docs/architecture.md's contracts are the ones the settings read."""
     contract = {
         "DATABASE_URL",
         "GOOGLE_SHEETS_XLSX_URL",

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_database_refuses_a_second_active_sync(first, second):
-    """Decision 1: the partial unique constraint rejects a second pending/running row."""
+    """The partial unique constraint rejects a second pending/running row."""
     make_operation(status=first)
 
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -643,7 +643,7 @@ def test_run_foreground_ctrl_c_ends_cancelled_and_is_reraised():
 
 
 def test_default_runner_is_a_thread_runner(settings):
-    """Decision 5: a daemon thread in the web process unless SYNC_RUNNER names another."""
+    """A daemon thread in the web process unless SYNC_RUNNER names another."""
     del settings.SYNC_RUNNER
     assert isinstance(sync.default_runner(), ThreadRunner)
     settings.SYNC_RUNNER = "catalog.services.sync.InlineRunner"

@@ -578,7 +578,7 @@ def test_status_cancel_requested_hides_the_cancel_button(staff_client):
 
 
 def test_status_read_marks_a_stale_sync_interrupted(staff_client, settings):
-    """Decision 3: a row with a stopped heartbeat reads as interrupted, and stays so."""
+    """A row with a stopped heartbeat reads as interrupted, and stays so."""
     old_beat = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1)
     stale = make_operation(status=Status.RUNNING, heartbeat_at=old_beat)
 

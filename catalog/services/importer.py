@@ -1,8 +1,8 @@
 """Rows from the workbook (+ Spotify data) -> catalog upserts, with progress through a callback.
 
-`import_catalog` is the entry point (DESIGN.md decisions 6-9): fetch and parse the workbook
-(a sheet-level failure raises WorkbookError before anything is written), upsert its albums in
-batches, hide albums that left the sheet, then enrich albums from Spotify one by one.
+`import_catalog` is the entry point (docs/architecture.md, "Decisions and why"): fetch and parse the
+workbook (a sheet-level failure raises WorkbookError before anything is written), upsert its albums
+in batches, hide albums that left the sheet, then enrich albums from Spotify one by one.
 """
 
 from __future__ import annotations
@@ -660,7 +660,7 @@ class _BatchWriter:
             values["release_date"],
             values["release_date_precision"],
         ):
-            # Spotify made the sheet's date more precise earlier: keep that (decision 6).
+            # Spotify made the sheet's date more precise earlier: keep that precision.
             values["release_date"] = album.release_date
             values["release_date_precision"] = album.release_date_precision
         return values
@@ -793,7 +793,7 @@ def _store_lookup(album: Album, lookup: AlbumLookup, result: ImportResult) -> No
 
 
 def _spotify_values(album: Album, spotify: SpotifyAlbum) -> dict[str, Any]:
-    """What Spotify adds to the sheet's album (decision 6: the sheet's own values win)."""
+    """What Spotify adds to the sheet's album (the sheet's own values win)."""
     tracks = spotify.total_tracks
     values: dict[str, Any] = {
         "cover_image_url": _fit(spotify.image_large_url, "cover_image_url"),

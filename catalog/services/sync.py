@@ -1,11 +1,12 @@
 """SyncManager: one active sync at a time, run off the request, observable through its row.
 
-Decisions 1-5 (DESIGN.md): creating the pending `SyncOperation` row *is* taking the lock (the
-partial unique constraint `one_active_sync`); the run happens in a `Runner` (a daemon thread by
-default); a writer thread stamps progress and a heartbeat on the row with narrow UPDATEs; a row
-whose heartbeat stopped is marked interrupted by the next status read or trigger; cancel is a flag
-on the row that the importer sees between albums. A run that finds its row no longer active (it
-was marked interrupted while it ran) has lost the lock: it stops, and records nothing.
+docs/architecture.md ("Decisions and why") says why: creating the pending `SyncOperation` row *is*
+taking the lock (the partial unique constraint `one_active_sync`); the run happens in a `Runner` (a
+daemon thread by default); a writer thread stamps progress and a heartbeat on the row with narrow
+UPDATEs; a row whose heartbeat stopped is marked interrupted by the next status read or trigger;
+cancel is a flag on the row that the importer sees between albums. A run that finds its row no
+longer active (it was marked interrupted while it ran) has lost the lock: it stops, and records
+nothing.
 
 A runner gets only the row's id (`Runner.submit(operation_id)`) and calls `run_operation(id)`,
 which reads the options stored on the row: a task queue can carry that job as it is.
@@ -112,7 +113,7 @@ class SyncOptions:
 
 
 class Runner(Protocol):
-    """Runs a sync somewhere other than the request (decision 5).
+    """Runs a sync somewhere other than the request (docs/architecture.md, "The runner").
 
     `submit` gets the id of a committed pending row and must arrange for
     `run_operation(operation_id)` to be called (a thread, a task queue's worker...).

@@ -1,4 +1,4 @@
-"""Decision 3 for real: a server killed mid-sync frees the lock and leaves no half-written album."""
+"""Stale recovery for real: a server killed mid-sync frees the lock, no album half-written."""
 
 from __future__ import annotations
 

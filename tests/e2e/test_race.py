@@ -1,4 +1,4 @@
-"""Decision 1 under real concurrency: many processes, one active sync."""
+"""The one-active-sync constraint under real concurrency: many processes, one active sync."""
 
 from __future__ import annotations
 

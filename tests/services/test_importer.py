@@ -1,4 +1,4 @@
-"""The importer: workbook rows (+ Spotify) -> catalog upserts (DESIGN.md decisions 6-9)."""
+"""The importer: workbook rows (+ Spotify) -> catalog upserts (docs/architecture.md)."""
 
 from __future__ import annotations
 
