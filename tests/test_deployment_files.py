@@ -86,3 +86,14 @@ def test_dockerfile_runs_gunicorn_as_non_root_after_migrating():
     assert "gunicorn config.wsgi" in cmd
     assert "collectstatic --noinput" in dockerfile
     assert "whitenoise.middleware.WhiteNoiseMiddleware" in SETTINGS_SOURCE
+
+
+def test_compose_requires_a_postgres_password():
+    """No default database password: compose stops with a message when .env lacks one."""
+    services = compose()["services"]
+    assert services["db"]["environment"]["POSTGRES_PASSWORD"] == (
+        "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}"
+    )
+    assert "${POSTGRES_PASSWORD:?" in services["web"]["environment"]["DATABASE_URL"]
+    assert "POSTGRES_PASSWORD" in (ROOT / ".env.example").read_text()
+    assert "POSTGRES_PASSWORD" in (ROOT / "README.md").read_text()

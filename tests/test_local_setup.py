@@ -9,9 +9,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
-from catalog.management.commands.ensure_admin import CHANGE_PASSWORD, NO_PASSWORD
+from catalog.management.commands.ensure_admin import CHANGE_PASSWORD, NO_PASSWORD, WEAK_PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,3 +143,31 @@ def test_ensure_admin_defaults_to_admin_and_warns_outside_debug(
 
     assert django_user_model.objects.get().username == "admin"
     assert CHANGE_PASSWORD in out
+
+
+def test_ensure_admin_refuses_a_weak_password_outside_debug(
+    monkeypatch, settings, django_user_model
+):
+    """With DEBUG off a password Django's validators reject creates no login and fails."""
+    settings.DEBUG = False
+    monkeypatch.setenv("DJANGO_ADMIN_PASSWORD", "password")
+
+    with pytest.raises(CommandError) as raised:
+        ensure_admin()
+
+    assert str(raised.value).startswith(WEAK_PASSWORD.split("{")[0])
+    assert "too common" in str(raised.value)
+    assert not django_user_model.objects.exists()
+
+
+def test_ensure_admin_warns_about_a_weak_password_in_debug(
+    monkeypatch, settings, django_user_model
+):
+    """In local development a weak password still creates the login, with a warning."""
+    settings.DEBUG = True
+    monkeypatch.setenv("DJANGO_ADMIN_PASSWORD", "12345678")
+
+    out = ensure_admin()
+
+    assert "is weak" in out
+    assert django_user_model.objects.get().check_password("12345678")
