@@ -22,10 +22,12 @@ from catalog.sync_panel import SyncPanel, load_sync_panel, recent_operations, sy
 
 ALBUMS_PER_PAGE = 50
 EMPTY_FILTERED = "No albums match these filters"
-EMPTY_CATALOG = "The catalog is empty: run a sync"
-# Under EMPTY_CATALOG: who can run a sync, and how.
+EMPTY_CATALOG = "The catalog is empty"
+# Under EMPTY_CATALOG: staff learn what to do; visitors, who can do nothing about it, when to
+# come back (and, logged out, where an administrator logs in).
 EMPTY_CATALOG_STAFF_HINT = "Press Sync Now above to import the albums from the workbook."
-EMPTY_CATALOG_VISITOR_HINT = "A catalog administrator can run a sync"
+EMPTY_CATALOG_VISITOR_HINT = "No albums have been imported yet: check back soon"
+EMPTY_CATALOG_ADMIN_LOGIN = "Catalog administrator?"
 # The results region's id: an HTMX request it makes itself (its refresh when a sync completes)
 # also carries the filter options, which the sync may have changed, as out-of-band swaps.
 RESULTS_REGION_ID = "album-results"
@@ -64,6 +66,7 @@ def album_list(request: HtmxHttpRequest) -> HttpResponse:
     paginator = Paginator(selectors.album_list(filters=filters), ALBUMS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
 
+    albums = list(page.object_list)
     base_url = reverse("catalog:album-list")
     current_url = list_url(base_url, filters, page=page.number)
     empty_message = ""
@@ -75,7 +78,7 @@ def album_list(request: HtmxHttpRequest) -> HttpResponse:
         "form": form,
         "filters": filters,
         "page": page,
-        "albums": page.object_list,
+        "albums": albums,
         "page_links": page_links(page, base_url=base_url, filters=filters),
         "previous_url": (
             list_url(base_url, filters, page=page.previous_page_number())
@@ -97,6 +100,9 @@ def album_list(request: HtmxHttpRequest) -> HttpResponse:
         "empty_catalog": empty_catalog,
         "empty_catalog_staff_hint": EMPTY_CATALOG_STAFF_HINT,
         "empty_catalog_visitor_hint": EMPTY_CATALOG_VISITOR_HINT,
+        "empty_catalog_admin_login": EMPTY_CATALOG_ADMIN_LOGIN,
+        # The footer credits Spotify only when this page shows a cover from it.
+        "spotify_covers": any(a.cover_thumbnail_url or a.cover_image_url for a in albums),
         "results_region_id": RESULTS_REGION_ID,
         # A fragment updates what lies outside the results region out of band.
         "out_of_band": fragment,
@@ -129,7 +135,11 @@ def back_to_list_url(back: str) -> str:
 def album_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Every field of one album; hidden albums too, marked as no longer in the workbook."""
     album = get_object_or_404(selectors.album_detail(), pk=pk)
-    context = {"album": album, "back_url": back_to_list_url(request.GET.get("back", ""))}
+    context = {
+        "album": album,
+        "back_url": back_to_list_url(request.GET.get("back", "")),
+        "spotify_covers": bool(album.cover_image_url or album.cover_thumbnail_url),
+    }
     return render(request, "catalog/album_detail.html", context)
 
 

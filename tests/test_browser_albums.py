@@ -276,3 +276,22 @@ def test_no_horizontal_scroll(albums_page: Page, width: int):
     for path in ["/catalog/albums/?q=a&format=LP", f"/catalog/albums/{album.pk}/"]:
         albums_page.goto(path)
         assert albums_page.evaluate("document.documentElement.scrollWidth") == width
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_pager_fits_on_two_rows(albums_page: Page, width: int, monkeypatch):
+    """Previous, next and the nearby pages of a long list take two rows at most on a phone."""
+    monkeypatch.setattr("catalog.views.ALBUMS_PER_PAGE", 2)
+    for day in range(40):
+        make_album(release_date=datetime.date(2020, 1, 1) + datetime.timedelta(days=day))
+    albums_page.set_viewport_size({"width": width, "height": 900})
+
+    albums_page.goto("/catalog/albums/?page=7")
+
+    rows = albums_page.evaluate(
+        """() => new Set([...document.querySelectorAll(
+            '.pagination a, .pagination__current, .pagination__gap')]
+            .map(el => Math.round(el.getBoundingClientRect().top))).size"""
+    )
+    assert rows <= 2
+    assert albums_page.evaluate("document.documentElement.scrollWidth") == width

@@ -11,6 +11,7 @@ from catalog.services.sync import NO_ACTIVE_SYNC
 from catalog.views import (
     ALBUMS_PER_PAGE,
     EMPTY_CATALOG,
+    EMPTY_CATALOG_ADMIN_LOGIN,
     EMPTY_CATALOG_STAFF_HINT,
     EMPTY_CATALOG_VISITOR_HINT,
     EMPTY_FILTERED,
@@ -409,7 +410,7 @@ def test_no_chips_without_filters(client):
 # --- Empty states ----------------------------------------------------------------------------
 
 
-def test_empty_catalog_says_to_run_a_sync(client):
+def test_empty_catalog_says_so(client):
     """With no albums at all, the page says the catalog is empty."""
     html = get_list(client).content.decode()
 
@@ -417,12 +418,15 @@ def test_empty_catalog_says_to_run_a_sync(client):
     assert EMPTY_FILTERED not in html
 
 
-def test_empty_catalog_tells_visitors_who_can_sync_and_links_to_log_in(client):
-    """A visitor learns that an administrator syncs, with a log-in link back to the list."""
+def test_empty_catalog_tells_visitors_to_come_back_and_admins_where_to_log_in(client):
+    """A visitor is not told to run a sync (they cannot); an administrator gets a log-in link
+    back to the list."""
     html = get_list(client, {"format": "EP"}).content.decode()
 
     login_url = "/admin/login/?next=/catalog/albums/%3Fformat%3DEP"
-    assert f'{EMPTY_CATALOG_VISITOR_HINT}: <a href="{login_url}">log in</a>' in html
+    assert f"{EMPTY_CATALOG_VISITOR_HINT}." in html
+    assert f'{EMPTY_CATALOG_ADMIN_LOGIN} <a href="{login_url}">Log in</a>' in html
+    assert "run a sync" not in html.lower()
     assert EMPTY_CATALOG_STAFF_HINT not in html
 
 
@@ -1004,3 +1008,17 @@ def test_messages_show_once_on_the_album_list(client, staff_user):
     add_message(client, staff_user)
 
     assert client.get(LIST_URL).content.decode().count(NO_ACTIVE_SYNC) == 1
+
+
+# --- Footer credit ---------------------------------------------------------------------------
+
+
+def test_footer_credits_spotify_only_when_a_spotify_cover_is_shown(client):
+    """Covers come from Spotify; a page without one does not say so."""
+    album = make_album(cover_thumbnail_url="")
+    assert "covers from Spotify" not in get_list(client).content.decode()
+    detail = reverse("catalog:album-detail", args=[album.pk])
+    assert "covers from Spotify" not in client.get(detail).content.decode()
+
+    make_album(cover_thumbnail_url="https://i.scdn.co/image/abc")
+    assert "covers from Spotify" in get_list(client).content.decode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.messages import get_messages
@@ -990,3 +990,12 @@ def test_admin_sync_detail_is_read_only_with_failed_albums(admin_client_):
         == 403
     )
     assert SyncOperation.objects.filter(pk=operation.pk).exists()
+
+
+def test_history_start_times_name_their_time_zone(client, settings):
+    """A start time says which clock it is on ("... 07:11 UTC"), not a bare hour."""
+    make_operation(started_at=datetime(2026, 12, 2, 7, 11, tzinfo=UTC))
+
+    html = client.get(HISTORY).content.decode()
+
+    assert "Dec 2, 2026 07:11 UTC" in html
