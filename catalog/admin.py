@@ -6,6 +6,49 @@ from django.http import HttpRequest
 from catalog.models import Album, Artist, Genre, SyncFailure, SyncOperation, VocalStyle
 from catalog.sync_panel import format_duration
 
+admin.site.site_header = "Prog metal catalog administration"
+admin.site.site_title = "Prog metal catalog"
+admin.site.index_title = "Catalog administration"
+# "View site" in the admin's header goes to the album list.
+admin.site.site_url = "/catalog/albums/"
+
+# The fields each sync writes from the workbook (or from Spotify): an edit in the admin would be
+# overwritten, silently, by the next sync, so they are read-only once an album exists. The sheet
+# is the place to correct them.
+WORKBOOK_FIELDS = (
+    "title",
+    "artist",
+    "release_date",
+    "release_date_precision",
+    "year",
+    "release_list",
+    "format",
+    "is_debut",
+    "is_reissue",
+    "country",
+    "genres",
+    "vocal_style",
+    "in_workbook",
+    "spotify_album_id",
+    "spotify_url",
+    "bandcamp_url",
+    "youtube_url",
+    "apple_music_url",
+    "amazon_url",
+)
+SPOTIFY_FIELDS = (
+    "cover_image_url",
+    "cover_thumbnail_url",
+    "spotify_name",
+    "spotify_artist_name",
+    "total_tracks",
+)
+WORKBOOK_OWNED_NOTE = (
+    "These values come from the r/progmetal workbook and every sync writes them again: "
+    "correct them in the sheet, then sync."
+)
+SPOTIFY_OWNED_NOTE = "Fetched from Spotify; import_albums --refresh-spotify fetches them again."
+
 
 @admin.register(Artist)
 class ArtistAdmin(admin.ModelAdmin):
@@ -90,6 +133,7 @@ class AlbumAdmin(admin.ModelAdmin):
         (
             None,
             {
+                "description": WORKBOOK_OWNED_NOTE,
                 "fields": [
                     "title",
                     "artist",
@@ -100,12 +144,13 @@ class AlbumAdmin(admin.ModelAdmin):
                     "genres",
                     "vocal_style",
                     "in_workbook",
-                ]
+                ],
             },
         ),
         (
             "Links",
             {
+                "description": WORKBOOK_OWNED_NOTE,
                 "fields": [
                     "spotify_album_id",
                     "spotify_url",
@@ -113,12 +158,13 @@ class AlbumAdmin(admin.ModelAdmin):
                     "youtube_url",
                     "apple_music_url",
                     "amazon_url",
-                ]
+                ],
             },
         ),
         (
             "From Spotify",
             {
+                "description": SPOTIFY_OWNED_NOTE,
                 "fields": [
                     "cover_image_url",
                     "cover_thumbnail_url",
@@ -126,16 +172,19 @@ class AlbumAdmin(admin.ModelAdmin):
                     "spotify_artist_name",
                     "total_tracks",
                     "spotify_fetched_at",
-                ]
+                ],
             },
         ),
         ("Bookkeeping", {"fields": ["identity_key", "created_at", "updated_at"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Album | None = None) -> list[str]:
-        # The import identity is typed once when adding by hand, then only the import sets it.
+        # The import identity is typed once when adding by hand, then only the import sets it;
+        # so are the values the workbook and Spotify own.
         fields = list(super().get_readonly_fields(request, obj))
-        return [*fields, "identity_key"] if obj else fields
+        if obj is None:
+            return fields
+        return [*fields, "identity_key", *WORKBOOK_FIELDS, *SPOTIFY_FIELDS]
 
     @admin.display(description="Spotify", boolean=True, ordering="spotify_album_id")
     def has_spotify(self, obj: Album) -> bool:

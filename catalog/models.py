@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import ExpressionWrapper, Q
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -108,6 +109,9 @@ class Album(models.Model):
 
     def __str__(self) -> str:
         return f"{self.artist} - {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:album-detail", args=[self.pk])
 
 
 class SyncOperation(models.Model):

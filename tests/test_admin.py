@@ -3,6 +3,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from catalog.admin import WORKBOOK_OWNED_NOTE
 from catalog.models import Album, Artist, Genre, VocalStyle
 from tests.factories import make_album, make_genre, make_vocal_style
 
@@ -73,10 +74,10 @@ def test_album_list_queries_do_not_grow_with_rows(admin_client, django_assert_ma
 
 
 def test_album_change_form_uses_autocomplete_widgets(admin_client):
-    """The album form searches artists and genres instead of listing thousands of options."""
-    album = make_album(genres=[make_genre("Djent")])
+    """The add form searches artists and genres instead of listing thousands of options."""
+    make_album(genres=[make_genre("Djent")])
 
-    response = admin_client.get(reverse("admin:catalog_album_change", args=[album.pk]))
+    response = admin_client.get(reverse("admin:catalog_album_add"))
     autocompleted = re.findall(
         r'<select name="(\w+)"[^>]*class="admin-autocomplete"', response.content.decode()
     )
@@ -93,3 +94,35 @@ def test_genre_list_counts_albums(admin_client):
     response = admin_client.get(reverse("admin:catalog_genre_changelist"))
 
     assert [row.album_count for row in response.context["cl"].result_list] == [2]
+
+
+def test_album_change_form_keeps_workbook_values_read_only(admin_client):
+    """A sync writes the sheet's values back, so the change form does not offer to edit them:
+    a posted title is ignored, and the form says where the values come from."""
+    album = make_album(title="From the sheet")
+    url = reverse("admin:catalog_album_change", args=[album.pk])
+
+    page = admin_client.get(url).content.decode()
+    admin_client.post(url, {"title": "Edited in the admin"})
+
+    assert WORKBOOK_OWNED_NOTE in page
+    assert 'name="title"' not in page
+    album.refresh_from_db()
+    assert album.title == "From the sheet"
+
+
+def test_album_change_form_links_to_the_album_on_the_site(admin_client):
+    """ "View on site" opens the album's detail page."""
+    album = make_album()
+    page = admin_client.get(reverse("admin:catalog_album_change", args=[album.pk])).content
+
+    assert 'href="/admin/r/' in page.decode()
+    assert album.get_absolute_url() == f"/catalog/albums/{album.pk}/"
+
+
+def test_login_page_names_the_site_and_links_back_to_the_catalog(client):
+    """The admin login carries the catalog's name and a way back to the albums."""
+    html = client.get(reverse("admin:login")).content.decode()
+
+    assert "Prog metal catalog administration" in html
+    assert 'href="/catalog/albums/"' in html
