@@ -168,3 +168,13 @@ def album_detail() -> QuerySet[Album]:
     return Album.objects.select_related("artist", "vocal_style").prefetch_related(
         Prefetch("genres", queryset=Genre.objects.only("name", "slug"))
     )
+
+
+def artist_albums(*, artist: Artist) -> QuerySet[Album]:
+    """Every visible album of `artist`, across years and lists, newest first."""
+    return newest_first(
+        visible_albums()
+        .filter(artist=artist)
+        .select_related("artist", "vocal_style")
+        .prefetch_related(Prefetch("genres", queryset=Genre.objects.only("name", "slug")))
+    )

@@ -7,6 +7,7 @@ app_name = "catalog"
 urlpatterns = [
     path("albums/", views.album_list, name="album-list"),
     path("albums/<int:pk>/", views.album_detail, name="album-detail"),
+    path("artists/<int:pk>/", views.artist_detail, name="artist-detail"),
     path("sync/trigger/", views.sync_trigger, name="sync-trigger"),
     path("sync/status/", views.sync_status, name="sync-status"),
     path("sync/cancel/", views.sync_cancel, name="sync-cancel"),

@@ -3,7 +3,14 @@ from urllib.parse import urlsplit
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    QueryDict,
+)
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -15,7 +22,7 @@ from django_htmx.middleware import HtmxDetails
 
 from catalog import selectors
 from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, requested_slugs
-from catalog.models import VocalStyle
+from catalog.models import Artist, VocalStyle
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
 from catalog.sync_panel import SyncPanel, load_sync_panel, recent_operations, sync_finished
@@ -141,6 +148,26 @@ def album_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "spotify_covers": bool(album.cover_image_url or album.cover_thumbnail_url),
     }
     return render(request, "catalog/album_detail.html", context)
+
+
+@require_GET
+def artist_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """An artist's visible albums across every year and list, newest first; 404 when the artist
+    has none (every album left the workbook)."""
+    artist = get_object_or_404(Artist, pk=pk)
+    albums = list(selectors.artist_albums(artist=artist))
+    if not albums:
+        raise Http404("No albums of this artist are in the catalog")
+    genres = sorted({genre.name for album in albums for genre in album.genres.all()})
+    countries = sorted({album.country for album in albums if album.country})
+    context = {
+        "artist": artist,
+        "albums": albums,
+        "genres": genres,
+        "countries": countries,
+        "spotify_covers": any(a.cover_thumbnail_url or a.cover_image_url for a in albums),
+    }
+    return render(request, "catalog/artist_detail.html", context)
 
 
 # --- Sync Now --------------------------------------------------------------------------------

@@ -206,17 +206,17 @@ def test_quick_filter_changes_end_on_the_last_one_without_console_errors(albums_
     assert errors == []
 
 
-def test_artist_name_opens_a_search_for_the_artist(albums_page: Page):
-    """The artist's name on a tile (above the tile's own link) lists that artist's albums."""
-    make_album(title="By Haken", artist="Haken")
+def test_artist_name_opens_the_artist_page(albums_page: Page):
+    """The artist's name on a tile (above the tile's own link) opens that artist's albums."""
+    haken = make_album(title="By Haken", artist="Haken").artist
     make_album(title="By Leprous", artist="Leprous")
     open_list(albums_page)
 
     albums_page.get_by_role("link", name="Haken", exact=True).click()
 
-    expect_path(albums_page, "/catalog/albums/?q=Haken")
+    expect_path(albums_page, f"/catalog/artists/{haken.pk}/")
     expect(albums_page.locator(".album-tile")).to_have_count(1)
-    expect(albums_page.locator("#filter-q")).to_have_value("Haken")
+    expect(albums_page.get_by_role("heading", name="Haken", exact=True)).to_be_visible()
 
 
 @pytest.mark.parametrize("width", [375, 768, 1280])

@@ -689,16 +689,14 @@ def test_genre_options_are_most_used_first_with_counts(client):
 # --- Links to the detail page -----------------------------------------------------------------
 
 
-def test_artist_name_links_to_a_search_for_it(client):
-    """A tile's artist name links to the list searching for that artist."""
-    make_album(artist="Dream & Theatre")
+def test_artist_name_links_to_the_artist_page(client):
+    """A tile's artist name links to the artist's page, the name escaped."""
+    album = make_album(artist="Dream & Theatre")
 
     html = get_list(client).content.decode()
 
-    assert (
-        f'<a href="{LIST_URL}?q=Dream+%26+Theatre" title="Albums matching Dream &amp; Theatre"'
-        in (html)
-    )
+    artist_url = reverse("catalog:artist-detail", args=[album.artist.pk])
+    assert f'<a href="{artist_url}" title="Every album of Dream &amp; Theatre">' in html
 
 
 def test_tiles_link_to_the_detail_page_with_the_list_url(client):
