@@ -388,14 +388,16 @@ class _Workbook:
 
     def parse_sheet(self, sheet: Any, result: ParsedWorkbook) -> bool:
         sheet.reset_dimensions()  # the table ends at its first blank row, not at <dimension>
-        rows = enumerate(sheet.iter_rows(), start=1)
-        header = _find_header(rows)
+        header = _find_header(sheet.iter_rows(max_row=_HEADER_SEARCH_ROWS))
         if header is None:
             return False
-        member = sheet._worksheet_path  # noqa: SLF001 - openpyxl keeps no public name for it
+        member = sheet._worksheet_path  # openpyxl has no public name for it
         links = _sheet_hyperlinks(self.package, member, set(header.letters.values()))
         builder = _TabBuilder(self, sheet.title, header, links, result)
-        for row_number, cells in rows:
+        # Only the header's columns: openpyxl makes no cell objects for the others.
+        first = header.row_number + 1
+        rows = sheet.iter_rows(min_row=first, max_col=max(header.columns))
+        for row_number, cells in enumerate(rows, start=first):
             values = [_value(cells, column) for column in header.columns]
             if _is_blank(values):
                 break
@@ -418,14 +420,12 @@ class _Header:
     length_column: int  # 0 when the tab has no Length column
 
 
-def _find_header(rows: Iterator[tuple[int, tuple[Any, ...]]]) -> _Header | None:
-    """The first row with `Artist` in column A, searched in the first rows only."""
-    for row_number, cells in rows:
+def _find_header(rows: Iterator[tuple[Any, ...]]) -> _Header | None:
+    """The first row with `Artist` in column A (searched in the first rows only)."""
+    for row_number, cells in enumerate(rows, start=1):
         first = _value(cells, 1)
         if isinstance(first, str) and first.strip().casefold() == "artist":
             return _read_header(row_number, cells)
-        if row_number >= _HEADER_SEARCH_ROWS:
-            return None
     return None
 
 
@@ -886,5 +886,3 @@ class _TabBuilder:
                 break
         for key in keys:
             self.seen.setdefault(key, row.row_number)
-
-
