@@ -30,6 +30,8 @@ Conventions, as the workbook is really written:
 * Vocal styles are canonicalised per "/"-separated part: "Mixed " -> "Mixed",
   "Instru./Clean" -> "Instrumental/Clean" (an instrumental record with some clean vocals keeps
   both facts); unknown text is kept as written, trimmed.
+* Link cells: the cell hyperlink's URL, else the `=HYPERLINK("url", ...)` formula's, else a bare
+  URL. The Length cell's fill marks a debut (DEBUT_FILL) or a reissue (REISSUE_FILL).
 * Spotify links: album links give `spotify_album_id` and a canonical `spotify_url` without
   `?si=`; any other link in the Spotify column (track, artist, playlist, not Spotify) leaves both
   empty, with a warning.
