@@ -4,17 +4,21 @@
 `parse_workbook(data)`. Every sheet-level failure is a `WorkbookError` whose text tells the user
 what to do; row-level problems are `RowWarning`s and never stop the parse.
 
-The parser reads the .xlsx package directly (zipfile + expat, streamed member by member) instead
-of going through openpyxl: openpyxl's full load builds a cell object for every cell of every tab
-(~6 s and ~240 MB for the 17,500-row workbook), and its read-only mode drops the cell hyperlinks
-that carry most Spotify and Bandcamp links. What we need is small: shared strings, the fill
-colour behind each cell style, each tab's rows from the `Artist` header to the first blank row,
-and the tab's `<hyperlinks>` with their relationships.
+What openpyxl does: it opens the package and, in read-only mode (it streams each sheet's XML;
+never the full load, which builds an object for every cell), gives each cell's value, its formula
+text (`=HYPERLINK(...)`, as `data_only=False` keeps formulas) and its fill; it converts date cells,
+shared and inline strings. What it does not do in read-only mode is read cell hyperlinks, which
+carry most Spotify and Bandcamp links: `_sheet_hyperlinks` reads only those, the sheet's
+`<hyperlinks>` element and its relationships part, with zipfile and ElementTree.
 
-Conventions, as the workbook is really written (see DESIGN.md, "The workbook, as it really is"):
+What is ours: which tabs and rows are releases, and what their cells mean.
+
+Conventions, as the workbook is really written:
 
 * A tab has a release table when one of its first rows has `Artist` in column A and the header
-  row also has an `Album` column; other tabs (`Statistics`) are skipped.
+  row also has an `Album` column; other tabs (`Statistics`) are skipped. Columns are found by
+  header name. Release rows run from the header to the first blank row (the gap before the
+  "Unannounced Projects" block).
 * List and year come from the tab name: "2025 Prog-metal" -> ("prog-metal", 2025),
   "2020 Reissues & Special Release" -> ("reissues", 2020), "2018" -> ("prog-metal", 2018).
   Every row of a reissues tab is a reissue, whatever its fill.
@@ -26,6 +30,8 @@ Conventions, as the workbook is really written (see DESIGN.md, "The workbook, as
 * Vocal styles are canonicalised per "/"-separated part: "Mixed " -> "Mixed",
   "Instru./Clean" -> "Instrumental/Clean" (an instrumental record with some clean vocals keeps
   both facts); unknown text is kept as written, trimmed.
+* Link cells: the cell hyperlink's URL, else the `=HYPERLINK("url", ...)` formula's, else a bare
+  URL. The Length cell's fill marks a debut (DEBUT_FILL) or a reissue (REISSUE_FILL).
 * Spotify links: album links give `spotify_album_id` and a canonical `spotify_url` without
   `?si=`; any other link in the Spotify column (track, artist, playlist, not Spotify) leaves both
   empty, with a warning.
@@ -36,14 +42,17 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
-from xml.parsers import expat
+from typing import Any
+from xml.etree import ElementTree
+
+from openpyxl.utils.cell import get_column_letter
 
 NETWORK_ERROR = "Network error: Unable to reach external services. Please check your connection."
 NOT_A_WORKBOOK = (
@@ -289,13 +298,21 @@ def _megabytes(count: int) -> str:
 
 # --- Parsing ---------------------------------------------------------------------------------
 
+_HEADER_SEARCH_ROWS = 40  # the header is on row 5 or 6; a tab without one by here has no table
+_LINK_KEYS = frozenset({"bandcamp", "spotify", "youtube", "amazon", "apple_music", "google_play"})
+_MISSING_PART = re.compile(r"There is no item named '([^']+)' in the archive")
+
 
 def parse_workbook(data: bytes) -> ParsedWorkbook:
     """Parse every tab with a release table; row problems become warnings, never failures."""
     package = _open_package(data)
     try:
-        return _Workbook(package).parse()
-    except (zipfile.BadZipFile, zlib.error, EOFError, expat.ExpatError) as error:
+        book = _open_book(data, package)
+        try:
+            return _Workbook(book, package).parse()
+        finally:
+            book.close()
+    except (zipfile.BadZipFile, zlib.error, EOFError, ElementTree.ParseError) as error:
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
     finally:
         package.close()
@@ -317,436 +334,143 @@ def _open_package(data: bytes) -> zipfile.ZipFile:
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
 
 
+def _open_book(data: bytes, package: zipfile.ZipFile) -> Any:
+    """openpyxl's read-only (streaming) workbook; formulas stay formulas (data_only=False)."""
+    if "[Content_Types].xml" not in package.NameToInfo:
+        raise WorkbookError(NOT_AN_XLSX.format(detail="a zip archive without a workbook part"))
+    # What openpyxl.load_workbook(read_only=True, data_only=False) does, keeping the reader: it
+    # silently drops a sheet whose part is missing, and a missing sheet is a damaged file.
+    from openpyxl.reader.excel import ExcelReader
+
+    try:
+        with warnings.catch_warnings():  # "unknown extension" and the like: not our business
+            warnings.simplefilter("ignore")
+            reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=False)
+            reader.read()
+    except KeyError as error:
+        missing = _MISSING_PART.search(str(error))
+        detail = f"the part {missing.group(1)} is missing" if missing else "a part is missing"
+        raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail)) from None
+    except (ValueError, TypeError) as error:  # openpyxl wraps broken XML in a ValueError
+        cause = error.__cause__ or error
+        raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(cause))) from None
+    for _sheet, rel in reader.parser.find_sheets():
+        if rel.target not in reader.valid_files:
+            reader.wb.close()
+            detail = f"the part {rel.target} is missing"
+            raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail))
+    return reader.wb
+
+
 def _damage_detail(error: BaseException) -> str:
-    if isinstance(error, expat.ExpatError):
-        return f"broken XML: {expat.ErrorString(error.code)}"
+    if isinstance(error, ElementTree.ParseError):
+        return f"broken XML: {error}"
     if isinstance(error, zlib.error | EOFError):
         return "compressed data is cut short or corrupt"
     return str(error) or type(error).__name__
 
 
-_CHUNK = 64 * 1024
-_HEADER_SEARCH_ROWS = 40  # the header is on row 5 or 6; a tab without one by here has no table
-
-
-def _local(name: str) -> str:
-    return name.rpartition(":")[2]
-
-
-def _stream_xml(
-    package: zipfile.ZipFile,
-    member: str,
-    start: Callable[[str, dict[str, str]], None],
-    end: Callable[[str], None] | None = None,
-    text: Callable[[str], None] | None = None,
-) -> None:
-    """Feed one package member to expat in chunks, so no whole part sits in memory."""
-    parser = expat.ParserCreate()
-    parser.buffer_text = True
-    parser.buffer_size = _CHUNK
-    parser.StartElementHandler = start
-    if end is not None:
-        parser.EndElementHandler = end
-    if text is not None:
-        parser.CharacterDataHandler = text
-    if member not in package.NameToInfo:
-        raise WorkbookError(WORKBOOK_DAMAGED.format(detail=f"the part {member} is missing"))
-    with package.open(member) as stream:
-        _feed(parser, stream)
-
-
-def _feed(parser: Any, stream: IO[bytes]) -> None:
-    while chunk := stream.read(_CHUNK):
-        parser.Parse(chunk, False)
-    parser.Parse(b"", True)
-
-
-def _relationships(
-    package: zipfile.ZipFile, part: str, only: set[str] | None = None
-) -> dict[str, tuple[str, str]]:
-    """Id -> (type, target) for `part`'s relationships (only the ids in `only` when given).
-
-    The type is the last segment of the relationship type URI ("worksheet", "hyperlink");
-    internal targets are resolved to package member names.
-    """
-    folder, name = posixpath.split(part)
-    rels_member = posixpath.join(folder, "_rels", f"{name}.rels")
-    found: dict[str, tuple[str, str]] = {}
-    if rels_member not in package.NameToInfo:
-        return found
-    kinds: dict[str, str] = {}
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        rel_id = attrs.get("Id")
-        if rel_id is None or (only is not None and rel_id not in only):
-            return
-        target = attrs.get("Target", "")
-        if attrs.get("TargetMode") != "External":
-            target = _resolve(folder, target)
-        uri = attrs.get("Type", "")
-        kind = kinds.get(uri)
-        if kind is None:
-            kind = kinds[uri] = uri.rpartition("/")[2]
-        found[rel_id] = (kind, target)
-
-    _stream_xml(package, rels_member, start)
-    return found
-
-
-def _resolve(folder: str, target: str) -> str:
-    if target.startswith("/"):
-        return target.lstrip("/")
-    return posixpath.normpath(posixpath.join(folder, target))
-
-
-@dataclass(slots=True)
-class _Sheet:
-    name: str
-    member: str
-
-
 class _Workbook:
-    """Reads the package-level parts once, then each sheet in turn."""
+    """One parse: openpyxl's workbook and its zip package, plus caches shared by the tabs."""
 
-    def __init__(self, package: zipfile.ZipFile) -> None:
+    def __init__(self, book: Any, package: zipfile.ZipFile) -> None:
+        self.book = book
         self.package = package
-        self.date1904 = False
-        self.sheets: list[_Sheet] = []
-        self.shared_strings: list[str] = []
-        self.fills: list[str | None] = []  # cell style (xf) index -> fill colour "FFRRGGBB"
-        self.dates: dict[float, date] = {}
         self.genres: dict[str, tuple[str, ...]] = {}
         self.vocals: dict[str, str] = {}
 
     def parse(self) -> ParsedWorkbook:
-        workbook_part = self._workbook_part()
-        relationships = self._read_workbook(workbook_part)
-        for kind, target in relationships.values():
-            if kind == "sharedStrings":
-                self.shared_strings = _read_shared_strings(self.package, target)
-            elif kind == "styles":
-                self.fills = _read_style_fills(self.package, target)
         result = ParsedWorkbook()
-        for sheet in self.sheets:
-            if self._parse_sheet(sheet, result):
-                result.tabs.append(sheet.name)
+        for sheet in self.book.worksheets:  # chartsheets hold no table
+            if self.parse_sheet(sheet, result):
+                result.tabs.append(sheet.title)
         if not result.tabs:
             raise WorkbookError(NO_RELEASE_TABS)
         return result
 
-    def _workbook_part(self) -> str:
-        for kind, target in _relationships(self.package, "").values():
-            if kind == "officeDocument":
-                return target
-        if "xl/workbook.xml" in self.package.NameToInfo:
-            return "xl/workbook.xml"
-        raise WorkbookError(NOT_AN_XLSX.format(detail="a zip archive without a workbook part"))
-
-    def _read_workbook(self, part: str) -> dict[str, tuple[str, str]]:
-        relationships = _relationships(self.package, part)
-        listed: list[tuple[str, str]] = []
-
-        def start(tag: str, attrs: dict[str, str]) -> None:
-            local = _local(tag)
-            if local == "sheet":
-                rel_id = next((v for k, v in attrs.items() if _local(k) == "id"), "")
-                listed.append((attrs.get("name", ""), rel_id))
-            elif local == "workbookPr":
-                self.date1904 = attrs.get("date1904", "0").lower() in ("1", "true")
-
-        _stream_xml(self.package, part, start)
-        for name, rel_id in listed:
-            kind, target = relationships.get(rel_id, ("", ""))
-            if kind == "worksheet":  # chartsheets and dialog sheets hold no table
-                self.sheets.append(_Sheet(name=name, member=target))
-        return relationships
-
-    def _parse_sheet(self, sheet: _Sheet, result: ParsedWorkbook) -> bool:
-        scan = _scan_sheet(self.package, sheet.member, self.shared_strings)
-        if scan is None:
+    def parse_sheet(self, sheet: Any, result: ParsedWorkbook) -> bool:
+        sheet.reset_dimensions()  # the table ends at its first blank row, not at <dimension>
+        header = _find_header(sheet.iter_rows(max_row=_HEADER_SEARCH_ROWS))
+        if header is None:
             return False
-        targets = _hyperlink_targets(self.package, sheet.member, scan.hyperlinks)
-        _TabBuilder(self, sheet.name, scan, targets, result).build()
+        member = sheet._worksheet_path  # openpyxl has no public name for it
+        links = _sheet_hyperlinks(self.package, member, set(header.letters.values()))
+        builder = _TabBuilder(self, sheet.title, header, links, result)
+        # Only the header's columns: openpyxl makes no cell objects for the others.
+        first = header.row_number + 1
+        rows = sheet.iter_rows(min_row=first, max_col=max(header.columns))
+        for row_number, cells in enumerate(rows, start=first):
+            values = [_value(cells, column) for column in header.columns]
+            if _is_blank(values):
+                break
+            builder.add(row_number, values, _fill_colour(cells, header.length_column))
+        result.warnings.extend(builder.warnings)
         return True
 
     def to_date(self, serial: float) -> date:
-        cached = self.dates.get(serial)
-        if cached is None:
-            if self.date1904:
-                cached = date(1904, 1, 1) + timedelta(days=int(serial))
-            elif serial < 60:  # Excel counts a 29 February 1900 that never was
-                cached = date(1899, 12, 31) + timedelta(days=int(serial))
-            else:
-                cached = date(1899, 12, 30) + timedelta(days=int(serial))
-            self.dates[serial] = cached
-        return cached
+        from openpyxl.utils.datetime import from_excel
 
-
-def _read_shared_strings(package: zipfile.ZipFile, member: str) -> list[str]:
-    strings: list[str] = []
-    parts: list[str] = []
-    state = {"in_t": False, "phonetic": False}
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        local = _local(tag)
-        if local == "t":
-            state["in_t"] = not state["phonetic"]
-        elif local == "si":
-            parts.clear()
-        elif local == "rPh":  # phonetic guide text is not part of the value
-            state["phonetic"] = True
-
-    def end(tag: str) -> None:
-        local = _local(tag)
-        if local == "t":
-            state["in_t"] = False
-        elif local == "si":
-            strings.append("".join(parts))
-        elif local == "rPh":
-            state["phonetic"] = False
-
-    def text(data: str) -> None:
-        if state["in_t"]:
-            parts.append(data)
-
-    if member in package.NameToInfo:
-        _stream_xml(package, member, start, end, text)
-    return strings
-
-
-def _read_style_fills(package: zipfile.ZipFile, member: str) -> list[str | None]:
-    """Cell style index -> the fill's foreground colour ("FFRRGGBB"), None when unfilled."""
-    fills: list[str | None] = []
-    xf_fill_ids: list[int] = []
-    state = {"section": "", "pattern": ""}
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        local = _local(tag)
-        section = state["section"]
-        if local in ("fills", "cellXfs", "cellStyleXfs", "dxfs"):
-            state["section"] = local
-        elif section == "fills":
-            if local == "fill":
-                fills.append(None)
-            elif local == "patternFill":
-                state["pattern"] = attrs.get("patternType", "")
-            elif local == "fgColor" and state["pattern"] not in ("", "none") and fills:
-                rgb = attrs.get("rgb")
-                if rgb:
-                    fills[-1] = rgb.upper().rjust(8, "F")
-        elif section == "cellXfs" and local == "xf":
-            xf_fill_ids.append(int(attrs.get("fillId", "0") or 0))
-
-    def end(tag: str) -> None:
-        if _local(tag) == state["section"]:
-            state["section"] = ""
-
-    if member in package.NameToInfo:
-        _stream_xml(package, member, start, end)
-    return [fills[index] if index < len(fills) else None for index in xf_fill_ids]
+        return from_excel(serial, self.book.epoch).date()
 
 
 @dataclass(slots=True)
-class _SheetScan:
-    header_row: int
-    header: dict[int, str]  # column index (1-based) -> header text
-    slots: dict[str, int]  # field key ("artist", "spotify"...) -> position in each row's values
+class _Header:
+    row_number: int
+    columns: list[int]  # the columns kept, 1-based; each row's values follow this order
+    slots: dict[str, int]  # field key ("artist", "spotify"...) -> position in the values
     letters: dict[str, str]  # link field key -> its column letters ("I")
-    # The release rows before the first blank row: (row number, values, Length cell style).
-    # A link column holds "=" + the formula when the cell has one (the URL is in it).
-    rows: list[tuple[int, list[Any], int]]
-    hyperlinks: dict[str, str]  # cell ref ("I7") -> relationship id, link columns only
+    length_column: int  # 0 when the tab has no Length column
 
 
-class _NoTable(Exception):
-    pass
-
-
-_DIGITS = "0123456789"
-_TAGS = {"c": 1, "v": 2, "f": 3, "t": 4, "row": 5, "hyperlink": 6}
-_LINK_KEYS = frozenset({"bandcamp", "spotify", "youtube", "amazon", "apple_music", "google_play"})
-
-
-def _column_index(letters: str) -> int:
-    index = 0
-    for char in letters:
-        index = index * 26 + (ord(char) - 64)
-    return index
-
-
-def _scan_sheet(package: zipfile.ZipFile, member: str, sst: list[str]) -> _SheetScan | None:
-    """Stream one sheet: find the header, keep the release rows' values, collect hyperlinks.
-
-    Once the header is known only its columns are kept, one short list per row, and nothing
-    after the first blank row: memory stays proportional to the release table.
-    """
-    kinds: dict[str, int] = {}
-    column_of: dict[str, int] = {}
-    rows: list[tuple[int, list[Any], int]] = []
-    hyperlinks: dict[str, str] = {}
-    header: dict[int, str] = {}
-    slots: dict[str, int] = {}
-    position: dict[int, int] = {}  # column index -> position in the row's values
-    link_columns: set[int] = set()
-    link_letters: dict[str, str] = {}
-    length_column = 0
-    header_row = 0
-    finished = False  # past the first blank row after the header
-    # The row and cell being read.
-    row_number = 0
-    column = 0
-    preamble: dict[int, Any] = {}  # cells of a row above the header
-    values: list[Any] = []
-    length_style = 0
-    slot: int | None = None
-    cell_type = ""
-    cell_style = ""
-    sink: list[str] | None = None
-    value_parts: list[str] = []
-    formula_parts: list[str] = []
-
-    def kind_of(tag: str) -> int:
-        kind = kinds[tag] = _TAGS.get(_local(tag), -1)
-        return kind
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        nonlocal row_number, column, preamble, values, length_style, slot, cell_type
-        nonlocal cell_style, sink
-        kind = kinds.get(tag) or kind_of(tag)
-        if kind == 1:  # <c>
-            ref = attrs.get("r")
-            if ref is None:
-                column += 1
-            else:
-                letters = ref.rstrip(_DIGITS)
-                index = column_of.get(letters)
-                if index is None:
-                    index = column_of[letters] = _column_index(letters)
-                column = index
-            if finished:
-                slot = None
-            elif header_row:
-                slot = position.get(column)
-            else:
-                slot = column
-            if slot is not None:
-                cell_type = attrs.get("t", "n")
-                cell_style = attrs.get("s", "")
-                value_parts.clear()
-                formula_parts.clear()
-        elif kind == 2 or kind == 4:  # <v>, <t> (inline string text)
-            if slot is not None:
-                sink = value_parts
-        elif kind == 3:  # <f>
-            if slot is not None:
-                sink = formula_parts
-        elif kind == 5:  # <row>
-            number = attrs.get("r")
-            row_number = int(number) if number else row_number + 1
-            column = 0
-            if header_row:
-                values = [None] * len(position)
-                length_style = 0
-            else:
-                preamble = {}
-        elif kind == 6 and link_letters:  # <hyperlink>
-            ref = attrs.get("ref", "")
-            rel_id = next((v for k, v in attrs.items() if k == "id" or k.endswith(":id")), "")
-            for cell in _expand_ref(ref):
-                if cell.rstrip(_DIGITS) in link_letters and rel_id:
-                    hyperlinks[cell] = rel_id
-
-    def end(tag: str) -> None:
-        nonlocal slot, sink, length_style
-        kind = kinds.get(tag) or kind_of(tag)
-        if kind == 1:
-            if slot is None:
-                return
-            if formula_parts and column in link_columns:
-                value = "=" + "".join(formula_parts)
-            else:
-                value = _cell_value(cell_type, value_parts, sst) if value_parts else None
-            if header_row:
-                values[slot] = value
-                if column == length_column and cell_style:
-                    length_style = int(cell_style)
-            elif value is not None:
-                preamble[column] = value
-            slot = None
-        elif kind == 2 or kind == 3 or kind == 4:
-            sink = None
-        elif kind == 5:
-            end_row()
-
-    def end_row() -> None:
-        nonlocal header_row, finished, length_column
-        if finished:
-            return
-        if header_row:
-            expected = rows[-1][0] + 1 if rows else header_row + 1
-            if row_number != expected or _is_blank(values):
-                finished = True  # a row missing from the XML is a blank row too
-            else:
-                rows.append((row_number, values, length_style))
-            return
-        first = preamble.get(1)
+def _find_header(rows: Iterator[tuple[Any, ...]]) -> _Header | None:
+    """The first row with `Artist` in column A (searched in the first rows only)."""
+    for row_number, cells in enumerate(rows, start=1):
+        first = _value(cells, 1)
         if isinstance(first, str) and first.strip().casefold() == "artist":
-            for index, value in sorted(preamble.items()):
-                if isinstance(value, str) and value.strip():
-                    header[index] = value.strip()
-                    key = _header_key(value)
-                    if key and key not in slots:  # the first column of a name wins
-                        slots[key] = len(position)
-                        position[index] = len(position)
-                        if key in _LINK_KEYS:
-                            link_columns.add(index)
-                            link_letters[_column_letters(index)] = key
-                        elif key == "length":
-                            length_column = index
-            if "artist" not in slots or "album" not in slots:
-                raise _NoTable
-            header_row = row_number
-        elif row_number >= _HEADER_SEARCH_ROWS:
-            raise _NoTable
+            return _read_header(row_number, cells)
+    return None
 
-    def text(data: str) -> None:
-        if sink is not None:
-            sink.append(data)
 
-    try:
-        _stream_xml(package, member, start, end, text)
-    except _NoTable:
+def _read_header(row_number: int, cells: tuple[Any, ...]) -> _Header | None:
+    header = _Header(row_number, [], {}, {}, 0)
+    for column in range(1, len(cells) + 1):
+        name = _value(cells, column)
+        key = _header_key(name) if isinstance(name, str) else ""
+        if not key or key in header.slots:  # the first column of a name wins
+            continue
+        header.slots[key] = len(header.columns)
+        header.columns.append(column)
+        if key in _LINK_KEYS:
+            header.letters[key] = get_column_letter(column)
+        elif key == "length":
+            header.length_column = column
+    if "artist" not in header.slots or "album" not in header.slots:
         return None
-    if not header_row:
-        return None
-    return _SheetScan(
-        header_row=header_row,
-        header=header,
-        slots=slots,
-        letters={key: letters for letters, key in link_letters.items()},
-        rows=rows,
-        hyperlinks=hyperlinks,
-    )
+    return header
 
 
-def _cell_value(cell_type: str, parts: list[str], sst: list[str]) -> Any:
-    raw = parts[0] if len(parts) == 1 else "".join(parts)
-    if cell_type == "s":
-        try:
-            return sst[int(raw)]
-        except (IndexError, ValueError):
-            detail = "a cell refers to a shared string that is not there"
-            raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail)) from None
-    if cell_type in ("str", "inlineStr", "d"):
-        return raw
-    if cell_type == "b":
-        return raw in ("1", "true")
-    if cell_type == "e":  # #REF!, #N/A: no value
+def _value(cells: tuple[Any, ...], column: int) -> Any:
+    """A cell's value as the rules below expect it: error cells (#REF!, #N/A) hold none."""
+    if column > len(cells):
         return None
-    try:
-        return float(raw)
-    except ValueError:
-        return raw
+    cell = cells[column - 1]
+    if cell.data_type == "e":
+        return None
+    value = cell.value
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _fill_colour(cells: tuple[Any, ...], column: int) -> str | None:
+    """The Length cell's solid fill colour ("FFRRGGBB"), None when unfilled or themed."""
+    if not column or column > len(cells):
+        return None
+    fill = cells[column - 1].fill
+    if fill is None or fill.patternType in (None, "none"):
+        return None
+    colour = fill.fgColor
+    if colour is None or colour.type != "rgb" or not isinstance(colour.rgb, str):
+        return None
+    return colour.rgb.upper().rjust(8, "F")
 
 
 def _is_blank(values: list[Any]) -> bool:
@@ -756,21 +480,69 @@ def _is_blank(values: list[Any]) -> bool:
     return True
 
 
-def _hyperlink_targets(
-    package: zipfile.ZipFile, member: str, hyperlinks: dict[str, str]
-) -> dict[str, str]:
-    """Relationship id -> URL, for the ids the table's link cells use."""
-    if not hyperlinks:
-        return {}
-    wanted = set(hyperlinks.values())
-    return {
-        rel_id: target
-        for rel_id, (kind, target) in _relationships(package, member, wanted).items()
-        if kind == "hyperlink"
-    }
+# --- Cell hyperlinks: the one part openpyxl's read-only mode does not read ------------------
 
-
+_HYPERLINKS_START = re.compile(rb"<(?:\w+:)?hyperlinks[\s>]")
+_HYPERLINK = re.compile(rb"<(?:\w+:)?hyperlink\s([^>]*)>")
+_ATTRIBUTE = re.compile(rb"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _REF = re.compile(r"([A-Z]+)(\d+)")
+_RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_CHUNK = 256 * 1024
+
+
+def _sheet_hyperlinks(package: zipfile.ZipFile, member: str, letters: set[str]) -> dict[str, str]:
+    """Cell ref ("I7") -> URL, for the cell hyperlinks in the columns `letters`."""
+    element = _hyperlinks_element(package, member)
+    if not element:
+        return {}
+    targets = _hyperlink_targets(package, member)
+    found: dict[str, str] = {}
+    for match in _HYPERLINK.finditer(element):
+        attributes = {
+            name.decode().rpartition(":")[2]: (double or single).decode()
+            for name, double, single in _ATTRIBUTE.findall(match.group(1))
+        }
+        target = targets.get(attributes.get("id", ""), "").strip()
+        for ref in _expand_ref(attributes.get("ref", "")):
+            if target and ref.rstrip("0123456789") in letters:
+                found[ref] = target
+    return found
+
+
+def _hyperlinks_element(package: zipfile.ZipFile, member: str) -> bytes:
+    """The sheet's <hyperlinks> element and what follows it, found by streaming the part.
+
+    It sits after <sheetData>; a literal "<hyperlinks" can only be markup (text escapes "<"),
+    so a byte search finds it without parsing the rows a second time.
+    """
+    found: list[bytes] = []
+    carry = b""
+    with package.open(member) as stream:
+        while chunk := stream.read(_CHUNK):
+            if found:
+                found.append(chunk)
+                continue
+            window = carry + chunk
+            match = _HYPERLINKS_START.search(window)
+            if match:
+                found.append(window[match.start() :])
+            else:
+                carry = window[-32:]  # a start tag split between two chunks
+    return b"".join(found)
+
+
+def _hyperlink_targets(package: zipfile.ZipFile, member: str) -> dict[str, str]:
+    """Relationship id -> URL from the sheet's relationships part."""
+    folder, name = posixpath.split(member)
+    rels = posixpath.join(folder, "_rels", f"{name}.rels")
+    if rels not in package.NameToInfo:
+        return {}
+    root = ElementTree.fromstring(package.read(rels))
+    return {
+        element.get("Id", ""): element.get("Target", "")
+        for element in root.iter(_RELATIONSHIP)
+        if element.get("Type", "").endswith("/hyperlink")
+    }
 
 
 def _expand_ref(ref: str) -> Iterator[str]:
@@ -945,14 +717,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _column_letters(index: int) -> str:
-    letters = ""
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
-
-
 class _TabBuilder:
     """Turn one tab's release rows into SheetRows and warnings."""
 
@@ -960,38 +724,35 @@ class _TabBuilder:
         self,
         workbook: _Workbook,
         tab: str,
-        scan: _SheetScan,
-        targets: dict[str, str],
+        header: _Header,
+        links: dict[str, str],
         result: ParsedWorkbook,
     ) -> None:
         self.workbook = workbook
         self.tab = tab
-        self.scan = scan
-        self.targets = targets  # relationship id -> URL
+        self.header = header
+        self.links = links  # cell ref ("I7") -> the cell hyperlink's URL
         self.result = result
         self.release_list, self.year = tab_list_and_year(tab)
-        self.slots = scan.slots
+        self.slots = header.slots
         self.seen: dict[tuple[str, ...], int] = {}
         self.warnings: list[RowWarning] = []
 
     def warn(self, row_number: int, message: str) -> None:
         self.warnings.append(RowWarning(self.tab, row_number, message))
 
-    def build(self) -> None:
-        rows = self.scan.rows
-        for index, (row_number, values, length_style) in enumerate(rows):
-            row = self.build_row(row_number, values, length_style)
-            if row is not None:
-                self.result.rows.append(row)
-            rows[index] = _DONE  # let the raw values go as the SheetRows grow
-        rows.clear()
-        self.result.warnings.extend(self.warnings)
+    def add(self, row_number: int, values: list[Any], length_fill: str | None) -> None:
+        row = self.build_row(row_number, values, length_fill)
+        if row is not None:
+            self.result.rows.append(row)
 
     def value(self, values: list[Any], key: str) -> Any:
         slot = self.slots.get(key)
         return values[slot] if slot is not None else None
 
-    def build_row(self, row_number: int, values: list[Any], length_style: int) -> SheetRow | None:
+    def build_row(
+        self, row_number: int, values: list[Any], length_fill: str | None
+    ) -> SheetRow | None:
         artist = _text(self.value(values, "artist"))
         if not artist:
             self.warn(row_number, WARN_NO_ARTIST)
@@ -1002,7 +763,7 @@ class _TabBuilder:
         release_date, precision = self.release_date(row_number, values)
         if release_date and self.year and release_date.year != self.year:
             self.warn(row_number, WARN_DATE_YEAR.format(date=release_date, year=self.year))
-        length_format, is_debut, is_reissue = self.length(row_number, values, length_style)
+        length_format, is_debut, is_reissue = self.length(row_number, values, length_fill)
         spotify_id, spotify_url = self.spotify(row_number, values)
         row = SheetRow(
             tab=self.tab,
@@ -1031,10 +792,12 @@ class _TabBuilder:
 
     def release_date(self, row_number: int, values: list[Any]) -> tuple[date | None, str]:
         value = self.value(values, "release_date")
-        if isinstance(value, float):
-            if 1900 <= value <= 2100 and value.is_integer():
+        if isinstance(value, date):
+            return value, "day"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if 1900 <= value <= 2100 and float(value).is_integer():
                 return date(int(value), 1, 1), "year"  # a bare year typed as a number
-            return self.workbook.to_date(value), "day"
+            return self.workbook.to_date(value), "day"  # a serial without a date format
         text = _text(value)
         if not text:
             self.warn(row_number, WARN_NO_DATE)
@@ -1046,15 +809,15 @@ class _TabBuilder:
         self.warn(row_number, WARN_UNDATED.format(value=text))
         return None, "year"
 
-    def length(self, row_number: int, values: list[Any], style: int) -> tuple[str, bool, bool]:
+    def length(
+        self, row_number: int, values: list[Any], colour: str | None
+    ) -> tuple[str, bool, bool]:
         value = _text(self.value(values, "length"))
         text = value.upper()
         if text not in ("LP", "EP"):
             if text:
                 self.warn(row_number, WARN_LENGTH.format(value=value))
             text = ""
-        fills = self.workbook.fills
-        colour = fills[style] if style < len(fills) else None
         rgb = colour[-6:] if colour else ""
         is_debut = rgb == DEBUT_FILL[-6:]
         is_reissue = rgb == REISSUE_FILL[-6:]
@@ -1081,14 +844,12 @@ class _TabBuilder:
 
     def link(self, row_number: int, values: list[Any], key: str) -> str:
         """The URL of a link cell: its hyperlink, else its =HYPERLINK formula, else a bare URL."""
-        letters = self.scan.letters.get(key)
+        letters = self.header.letters.get(key)
         if letters is None:
             return ""
-        rel_id = self.scan.hyperlinks.get(f"{letters}{row_number}")
-        if rel_id is not None:
-            target = self.targets.get(rel_id)
-            if target:
-                return target.strip()
+        target = self.links.get(f"{letters}{row_number}")
+        if target:
+            return target
         value = values[self.slots[key]]
         if not isinstance(value, str):
             return ""
@@ -1127,6 +888,3 @@ class _TabBuilder:
                 break
         for key in keys:
             self.seen.setdefault(key, row.row_number)
-
-
-_DONE: tuple[int, list[Any], int] = (0, [], 0)

@@ -815,6 +815,26 @@ def test_workbook_missing_a_sheet_part_is_damaged():
     )
 
 
+@pytest.mark.parametrize(
+    "part", ["xl/worksheets/sheet1.xml", "xl/sharedStrings.xml", "xl/styles.xml", "xl/workbook.xml"]
+)
+def test_a_part_with_broken_xml_is_damaged(part):
+    """XML cut short inside any part the parser reads says the workbook is damaged."""
+    source = zipfile.ZipFile(io.BytesIO(make_workbook({TAB: [spec("A", "B")]})))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            target.writestr(
+                info, content[: len(content) // 2] if info.filename == part else content
+            )
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(output.getvalue())
+
+    assert str(error.value).startswith(WORKBOOK_DAMAGED.format(detail="broken XML").split(")")[0])
+
+
 def test_date_outside_the_tabs_year_warns_and_keeps_the_tabs_year():
     """A date in another year (a typo such as 2005 for 2025) is kept, the row stays in its
     tab's year, and a warning points at it."""
