@@ -37,7 +37,8 @@ def check(page: Page, label: str) -> None:
     violations = results.response["violations"]
     for violation in violations:
         targets = [", ".join(node["target"]) for node in violation["nodes"]]
-        print(f"axe {label}: {violation['id']} ({violation['impact']}) x{len(targets)} {targets[:3]}")
+        impact = violation["impact"]
+        print(f"axe {label}: {violation['id']} ({impact}) x{len(targets)} {targets[:3]}")
     blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
     assert not blocking, f"{label}:\n" + results.generate_report()
 
