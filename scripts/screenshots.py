@@ -92,18 +92,18 @@ def shoot() -> None:
         page.click("input[type=submit]")
         now = timezone.now()
         states = {
-            "running": dict(
-                status="running",
-                stage=importer.STAGE_ENRICHING,
-                processed=412,
-                total=2555,
-                message="Syncing album 412 of 2555...",
-                stage_started_at=now - timedelta(seconds=40),  # an estimate is shown
-            ),
-            "completed": dict(status="completed", created_count=3, message="Sync complete!"),
-            "warnings": dict(status="completed", failed_count=2, message="Sync complete!"),
-            "failed": dict(status="failed", error="The workbook could not be read"),
-            "cancelled": dict(status="cancelled", created_count=40, message="Sync cancelled"),
+            "running": {
+                "status": "running",
+                "stage": importer.STAGE_ENRICHING,
+                "processed": 412,
+                "total": 2555,
+                "message": "Syncing album 412 of 2555...",
+                "stage_started_at": now - timedelta(seconds=40),  # an estimate is shown
+            },
+            "completed": {"status": "completed", "created_count": 3, "message": "Sync complete!"},
+            "warnings": {"status": "completed", "failed_count": 2, "message": "Sync complete!"},
+            "failed": {"status": "failed", "error": "The workbook could not be read"},
+            "cancelled": {"status": "cancelled", "created_count": 40, "message": "Sync cancelled"},
         }
         for name, fields in states.items():
             active = fields["status"] == "running"
