@@ -46,6 +46,16 @@ STAGE_LABELS = {
     importer.STAGE_ENRICHING: "Enriching",
     importer.STAGE_FINALIZING: "Finalizing",
 }
+# What the persistent status region says when a stage starts (counts are not announced).
+ANNOUNCE_STAGES = {
+    importer.STAGE_FETCHING: "Sync: fetching the workbook.",
+    importer.STAGE_IMPORTING: "Sync: importing albums.",
+    importer.STAGE_ENRICHING: "Sync: adding Spotify data.",
+    importer.STAGE_FINALIZING: "Sync: finalizing.",
+}
+ANNOUNCE_RUNNING = "Sync running."
+ANNOUNCE_WARNINGS = "Sync completed with warnings."
+ANNOUNCE_CANCELLED = "Sync cancelled."
 ESTIMABLE_STAGES = (importer.STAGE_IMPORTING, importer.STAGE_ENRICHING)
 
 
@@ -249,6 +259,37 @@ class SyncPanel:
         """A refused trigger (503, 403) over a finished run: the alert stands alone and the
         run's result is labelled as the previous sync's, not shown as if it had just run."""
         return bool(self.alert) and self.operation is not None and not self.is_active
+
+    @property
+    def announce_key(self) -> str:
+        """What the announcement depends on (state and stage, never the counts): a poll sends
+        the key it last heard, and the answer carries a new announcement only when it differs."""
+        op = self.operation
+        if op is None:
+            return "never"
+        return f"{op.pk}:{self.state}:{op.stage if self.is_active else ''}"
+
+    @property
+    def announcement(self) -> str:
+        """The sentence screen readers hear for this state: a stage change or the outcome."""
+        op = self.operation
+        if op is None or self.alert:
+            # A refused click is announced by the panel's own role=alert message.
+            return ""
+        if op.status == Status.PENDING:
+            return sync.SYNC_STARTING
+        if op.status == Status.RUNNING:
+            return ANNOUNCE_STAGES.get(op.stage, ANNOUNCE_RUNNING)
+        if self.state == "warnings":
+            return f"{ANNOUNCE_WARNINGS} {self.message}".strip()
+        if op.status == Status.CANCELLED:
+            return f"{ANNOUNCE_CANCELLED} {self.message}".strip()
+        return self.message
+
+    @property
+    def announces_error(self) -> bool:
+        """A failed or interrupted run is announced through the alert, not the status."""
+        return self.status == Status.FAILED
 
     def as_json(self) -> dict[str, Any]:
         """The status JSON of docs/architecture.md, "Contracts" (ISO 8601 times)."""

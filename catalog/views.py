@@ -183,7 +183,12 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _render_panel(request: HttpRequest, panel: SyncPanel, *, status: int = 200) -> HttpResponse:
-    return render(request, SYNC_PANEL_TEMPLATE, {"sync_panel": panel}, status=status)
+    """The panel fragment; with an out-of-band announcement for the page's persistent live
+    regions only when the state or stage differs from the one the poller last heard
+    (`announced`), so a poll that changes only counts says nothing."""
+    announce = request.GET.get("announced") != panel.announce_key
+    context = {"sync_panel": panel, "announce": announce}
+    return render(request, SYNC_PANEL_TEMPLATE, context, status=status)
 
 
 def _sync_answer(

@@ -999,3 +999,28 @@ def test_history_start_times_name_their_time_zone(client, settings):
     html = client.get(HISTORY).content.decode()
 
     assert "Dec 2, 2026 07:11 UTC" in html
+
+
+def test_poll_announces_a_stage_change_once_and_not_a_count_change(client: Client) -> None:
+    """A poll whose `announced` key matches the current stage carries no out-of-band
+    announcement (counts moved only); a new stage's poll fills #sync-announcer in place."""
+    operation = make_operation(
+        status=SyncOperation.Status.RUNNING, stage=importer.STAGE_ENRICHING, processed=3, total=9
+    )
+    first = client.get(STATUS, {"watching": operation.pk}, headers=HTMX).content.decode()
+    assert 'id="sync-announcer" hx-swap-oob="innerHTML">Sync: adding Spotify data.</p>' in first
+    key = re.search(r'"announced": "([^"]+)"', first)
+    assert key
+
+    same = client.get(STATUS, {"watching": operation.pk, "announced": key.group(1)}, headers=HTMX)
+    assert "hx-swap-oob" not in same.content.decode()
+
+
+def test_failed_run_is_announced_through_the_alert_region(client: Client) -> None:
+    """A failed run's error goes to the persistent role=alert node, not the status node."""
+    make_operation(status=SyncOperation.Status.FAILED, error="Workbook could not be read")
+
+    html = client.get(STATUS, headers=HTMX).content.decode()
+
+    assert '<p id="sync-alert" hx-swap-oob="innerHTML">Workbook could not be read</p>' in html
+    assert 'id="sync-announcer"' not in html

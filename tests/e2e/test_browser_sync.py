@@ -185,3 +185,40 @@ def test_cancel_mid_sync_reports_how_far_it_got_and_enables_the_button(
     expect(page.locator("#sync-cancel")).to_be_hidden()
     assert [row[1] for row in app.sync_operations()] == ["cancelled"]
     assert half_written(app.db, specs) == []
+
+
+RECORD_ANNOUNCEMENTS = """() => {
+  const node = document.getElementById("sync-announcer");
+  node.__persistent = "same-node";
+  window.__announced = [];
+  new MutationObserver(() => {
+    const text = node.textContent.trim();
+    if (text) window.__announced.push(text);
+  }).observe(node, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_status_region_is_one_node_whose_text_follows_the_stages(
+    page: Page, start_app: StartApp, workbook_server: WorkbookServer, standin: SpotifyStandIn
+) -> None:
+    """The role=status node is never replaced across polls (a property set on it survives the
+    whole sync), it is outside the swapped panel, and its text changes with the stage and then
+    says the outcome, each once: counts alone do not re-announce."""
+    slow_sync(workbook_server, standin, albums=10, lookup=0.4)
+    app = start_app(workers=2)
+    log_in(page, app)
+    announcer = page.locator("#sync-announcer")
+    expect(announcer).to_have_attribute("role", "status")
+    assert page.locator("#sync-panel #sync-announcer").count() == 0
+    page.evaluate(RECORD_ANNOUNCEMENTS)
+
+    page.locator("#sync-button").click()
+    expect(page.locator("#sync-message")).to_contain_text("Sync complete!", timeout=SYNC_TIMEOUT_MS)
+    expect(announcer).to_contain_text("Sync complete!")
+
+    assert page.evaluate("document.getElementById('sync-announcer').__persistent") == "same-node"
+    announced = page.evaluate("window.__announced")
+    assert "Sync: adding Spotify data." in announced, announced
+    assert announced[-1].startswith("Sync complete!"), announced
+    assert len(announced) == len(set(announced)), f"an announcement repeated: {announced}"
+    assert page.locator("#sync-alert").text_content() == ""
