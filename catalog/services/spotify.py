@@ -396,8 +396,9 @@ class SpotifyClient:
         if api is None:
             api = spotipy.Spotify(
                 auth_manager=self._credentials,
-                requests_session=self._new_session(),
-                requests_timeout=self.timeout,
+                # spotipy annotates these as bool and int, but documents a Session and seconds
+                requests_session=self._new_session(),  # pyright: ignore[reportArgumentType]
+                requests_timeout=self.timeout,  # pyright: ignore[reportArgumentType]
             )
             api.prefix = self.api_base_url
             self._local.api = api
