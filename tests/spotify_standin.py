@@ -311,7 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, path: str, query: str) -> int:
         state = self.state
-        if path == "/v1/albums":
+        if path in ("/v1/albums", "/v1/albums/"):  # Spotify serves both; spotipy sends the second
             endpoint = "batch"
         elif path.startswith("/v1/albums/") and path.count("/") == 3:
             endpoint = "single"

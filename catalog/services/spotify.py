@@ -1,11 +1,15 @@
 """Spotify Web API client (client-credentials flow) returning plain dataclasses.
 
-Built on requests rather than spotipy: spotipy reads its token URL from a class constant, caches
-tokens in a file unless handed a cache handler, retries 429s inside urllib3's `Retry` (which
-sleeps through whatever `Retry-After` says, hours included) unless retries are switched off, and
-reports every failure as one exception type. The batch -> single fallback, the shared rate-limit
-pause and per-album failures would all be written around it anyway; with requests the whole
-policy sits here, and each worker thread keeps its own keep-alive `Session`.
+spotipy does the HTTP: `SpotifyClientCredentials` fetches and caches the token (in memory,
+never a `.cache` file) and `Spotify` sends the album lookups, turning every HTTP error into a
+`SpotifyException` with its status, reason and headers. Both are handed our own requests
+sessions without retries: spotipy's built-in session retries 429s and 5xx inside urllib3 (a
+429 then arrives as a bare "Max Retries" error without its `Retry-After`), so our policy
+decides instead. Ours: batches of 20 and the switch to single lookups after a 403 (Development
+Mode apps), at most `concurrency` requests in flight, a 429 that pauses every worker, a long
+`Retry-After` or QUOTA_EXCEEDED that stops enrichment, 5xx and timeouts retried with backoff,
+credentials rejected once for the whole run, per-album failures, and a cancel that is honoured
+while waiting (the first token request included).
 """
 
 from __future__ import annotations
@@ -22,14 +26,18 @@ from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from queue import Empty, SimpleQueue
 from typing import Any
-from urllib.parse import quote, urljoin
 
 import requests
+import spotipy
 from requests.adapters import HTTPAdapter
+from spotipy.cache_handler import MemoryCacheHandler
 
 from catalog.services.workbook import NETWORK_ERROR
 
 logger = logging.getLogger(__name__)
+# spotipy logs request headers (the bearer token, the Basic credentials) at DEBUG and every
+# HTTP error at ERROR; the errors are reported per album here, the secrets must not be at all.
+logging.getLogger("spotipy").setLevel(logging.CRITICAL)
 
 CREDENTIALS_INVALID = "Spotify credentials are invalid"
 NOT_FOUND = "not found on Spotify"
@@ -55,12 +63,11 @@ INVALID_ID = "not a valid Spotify album id"
 UNEXPECTED_ANSWER = "unexpected answer from Spotify (HTTP {status})"
 
 BATCH_SIZE = 20  # Spotify's limit for GET /albums?ids=
-# A token is renewed this long before Spotify says it expires, so no request carries a stale one.
-TOKEN_RENEW_MARGIN = 60.0
 # Consecutive short 429s tolerated for one request before enrichment stops.
 MAX_RATE_LIMIT_WAITS = 10
 # How often the calling thread wakes to check `should_stop` while workers wait or pause.
 POLL_INTERVAL = 0.25
+SINGLE_ERRORS = {404: NOT_FOUND, 400: INVALID_ID, 403: ACCESS_DENIED}
 
 
 class SpotifyError(Exception):
@@ -102,16 +109,39 @@ class _Task:
     ids: tuple[str, ...]
 
 
-class _BatchForbidden(Exception):
-    """The batch endpoint answered 403 (a Development Mode app): look these ids up singly."""
-
-
 class _RetrySingly(Exception):
-    """The batch endpoint rejected the request (400, e.g. one malformed id): try each id alone."""
+    """The batch endpoint refused the request (403 in Development Mode, 400 for a malformed
+    id): look these ids up one by one."""
 
 
 class _Stopped(Exception):
     """The run was stopped (cancel or a fatal error elsewhere) while this worker waited."""
+
+
+class _TokenRefused(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Credentials(spotipy.SpotifyClientCredentials):
+    """spotipy's client-credentials flow on our token URL, one token request at a time."""
+
+    def __init__(self, *, token_url: str, **options: Any) -> None:
+        super().__init__(cache_handler=MemoryCacheHandler(), **options)
+        self.OAUTH_TOKEN_URL = token_url  # spotipy reads the URL from this class constant
+        self.lock = threading.RLock()
+
+    def get_access_token(self, as_dict: bool = False, check_cache: bool = True) -> str:
+        with self.lock:  # workers share the cached token: never two fetches at once
+            return super().get_access_token(as_dict=False, check_cache=check_cache)
+
+    def cached_token(self) -> str:
+        info = self.cache_handler.get_cached_token()
+        return info["access_token"] if info and not self.is_token_expired(info) else ""
+
+    def _handle_oauth_error(self, http_error: requests.HTTPError) -> None:
+        raise _TokenRefused(http_error.response.status_code)
 
 
 def _never() -> bool:
@@ -148,11 +178,8 @@ class SpotifyClient:
         self.mode = "batch"  # becomes "single" for the rest of the run at the first batch 403
 
         self._lock = threading.Lock()  # counters, the rate-limit pause, the sessions
-        self._token_lock = threading.Lock()  # the token (one token request at a time)
-        self._token = ""
-        self._token_expires_at = 0.0
+        self._credentials: _Credentials | None = None
         self._credentials_invalid = False
-        self._token_session: requests.Session | None = None
         self._pause_until = 0.0
         self._pauses: SimpleQueue[RateLimitPause] = SimpleQueue()
         self._stop = threading.Event()
@@ -218,8 +245,6 @@ class SpotifyClient:
                     task = running.pop(future)
                     try:
                         lookups = future.result()
-                    except _BatchForbidden:
-                        pending.extendleft(_Task("single", (i,)) for i in reversed(task.ids))
                     except _RetrySingly:
                         pending.extendleft(_Task("single", (i,)) for i in reversed(task.ids))
                     except _Stopped:
@@ -244,7 +269,7 @@ class SpotifyClient:
 
         def fetch() -> None:
             try:
-                self._ensure_token()
+                self._token()
             except BaseException as error:  # handed to the calling thread below
                 failure.append(error)
             finally:
@@ -280,92 +305,84 @@ class SpotifyClient:
 
     def _run_task(self, task: _Task) -> list[AlbumLookup]:
         try:
-            return self._run(task)
+            if task.kind == "single":
+                return [self._lookup_single(task.ids[0])]
+            return self._lookup_batch(task.ids)
         except SpotifyError:
             self._stop.set()  # other workers must not start queued tasks after a fatal error
             raise
 
-    def _run(self, task: _Task) -> list[AlbumLookup]:
-        if task.kind == "single":
-            return [self._lookup_single(task.ids[0])]
+    def _lookup_batch(self, ids: tuple[str, ...]) -> list[AlbumLookup]:
         if self.mode == "single":  # another worker's batch was refused after this one was queued
-            raise _BatchForbidden
-        answer = self._get("albums", params={"ids": ",".join(task.ids)})
+            raise _RetrySingly
+        answer = self._call(lambda api: api.albums(list(ids)))
         if isinstance(answer, str):
-            return [AlbumLookup(album_id, None, answer) for album_id in task.ids]
-        if answer.status_code == 403:
+            return [AlbumLookup(album_id, None, answer) for album_id in ids]
+        status, payload = answer
+        if status == 403:
             with self._lock:
                 switched, self.mode = self.mode != "single", "single"
             if switched:
                 logger.info("Spotify refused a batch lookup (403): looking albums up one by one")
-            raise _BatchForbidden
-        if answer.status_code == 400:
+        if status in (400, 403):
             raise _RetrySingly
-        items = _json(answer).get("albums") if answer.status_code == 200 else None
-        if not isinstance(items, list) or len(items) != len(task.ids):
-            error = UNEXPECTED_ANSWER.format(status=answer.status_code)
-            return [AlbumLookup(album_id, None, error) for album_id in task.ids]
-        return [_lookup(album_id, item) for album_id, item in zip(task.ids, items, strict=True)]
+        items = payload.get("albums") if isinstance(payload, dict) else None
+        if status != 200 or not isinstance(items, list) or len(items) != len(ids):
+            error = UNEXPECTED_ANSWER.format(status=status)
+            return [AlbumLookup(album_id, None, error) for album_id in ids]
+        return [_lookup(album_id, item) for album_id, item in zip(ids, items, strict=True)]
 
     def _lookup_single(self, album_id: str) -> AlbumLookup:
-        answer = self._get(f"albums/{quote(album_id, safe='')}")
+        answer = self._call(lambda api: api.album(album_id))
         if isinstance(answer, str):
             return AlbumLookup(album_id, None, answer)
-        status = answer.status_code
+        status, payload = answer
         if status == 200:
-            return _lookup(album_id, _json(answer) or None, missing=UNEXPECTED_ANSWER)
-        errors = {404: NOT_FOUND, 400: INVALID_ID, 403: ACCESS_DENIED}
-        return AlbumLookup(
-            album_id, None, errors.get(status, UNEXPECTED_ANSWER).format(status=status)
-        )
+            return _lookup(album_id, payload, missing=UNEXPECTED_ANSWER)
+        error = SINGLE_ERRORS.get(status, UNEXPECTED_ANSWER).format(status=status)
+        return AlbumLookup(album_id, None, error)
 
-    def _get(self, path: str, params: dict[str, str] | None = None) -> requests.Response | str:
-        """GET an API path through pauses, token renewal and retries.
+    def _call(self, request: Callable[[spotipy.Spotify], Any]) -> tuple[int, Any] | str:
+        """Send one spotipy request through pauses, token renewal and retries.
 
-        Returns the response (2xx/4xx other than 401/429) or, when retries are spent on 5xx
-        answers and timeouts, the failure message for the albums concerned.
+        Returns (status, JSON) for 2xx and 4xx answers other than 401/429 or, when retries are
+        spent on 5xx answers and timeouts, the failure message for the albums concerned.
         """
-        url = urljoin(self.api_base_url, path)
         attempts = rate_limit_waits = 0
         refreshed = False
         only_network_errors = True
         failure = ""
         while True:
             self._wait_for_pause()
-            token = self._current_token()
+            token = self._token()
             with self._lock:
                 self.requests_made += 1
             try:
-                response = self._session().get(
-                    url,
-                    params=params,
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=self.timeout,
-                )
+                return 200, request(self._api())
+            except spotipy.SpotifyException as error:
+                status = error.http_status
+                if status == 401 and not refreshed:
+                    refreshed = True
+                    self._token(stale=token)
+                    continue
+                if status == 401:
+                    raise SpotifyError(TOKEN_REJECTED) from None
+                if status == 429:
+                    rate_limit_waits += 1
+                    if rate_limit_waits > MAX_RATE_LIMIT_WAITS:
+                        raise SpotifyError(RATE_LIMIT_PERSISTS) from None
+                    self._start_pause(error)
+                    continue
+                if status < 500:
+                    return status, None
+                only_network_errors = False
+                failure = SERVER_ERROR.format(status=status)
             except requests.ConnectionError as error:  # DNS, refused, reset (ConnectTimeout too)
                 logger.warning("Spotify request failed: %s", type(error).__name__)
                 failure = NETWORK_ERROR
             except requests.Timeout:
                 only_network_errors = False
                 failure = TIMED_OUT.format(seconds=_seconds(self.timeout))
-            else:
-                status = response.status_code
-                if status == 401 and not refreshed:
-                    refreshed = True
-                    self._renew_token(stale=token)
-                    continue
-                if status == 401:
-                    raise SpotifyError(TOKEN_REJECTED)
-                if status == 429:
-                    rate_limit_waits += 1
-                    if rate_limit_waits > MAX_RATE_LIMIT_WAITS:
-                        raise SpotifyError(RATE_LIMIT_PERSISTS)
-                    self._start_pause(response)
-                    continue
-                if status < 500:
-                    return response
-                only_network_errors = False
-                failure = SERVER_ERROR.format(status=status)
             attempts += 1
             if attempts >= self.max_attempts:
                 if only_network_errors:
@@ -373,13 +390,24 @@ class SpotifyClient:
                 return failure
             self._sleep(self.backoff * 2 ** (attempts - 1))
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = _new_session()
-            self._local.session = session
-            with self._lock:
-                self._sessions.append(session)
+    def _api(self) -> spotipy.Spotify:
+        """This worker's spotipy client: its own keep-alive session, the shared token."""
+        api = getattr(self._local, "api", None)
+        if api is None:
+            api = spotipy.Spotify(
+                auth_manager=self._credentials,
+                # spotipy annotates these as bool and int, but documents a Session and seconds
+                requests_session=self._new_session(),  # pyright: ignore[reportArgumentType]
+                requests_timeout=self.timeout,  # pyright: ignore[reportArgumentType]
+            )
+            api.prefix = self.api_base_url
+            self._local.api = api
+        return api
+
+    def _new_session(self) -> requests.Session:
+        session = _new_session()
+        with self._lock:
+            self._sessions.append(session)
         return session
 
     def _close_sessions(self) -> None:
@@ -388,19 +416,16 @@ class SpotifyClient:
         now, and the one in flight is closed when that request ends."""
         with self._lock:
             sessions, self._sessions = self._sessions, []
-            if self._token_session is not None:
-                sessions.append(self._token_session)
-                self._token_session = None
         for session in sessions:
             session.close()
 
     # --- rate limits ------------------------------------------------------------------------
 
-    def _start_pause(self, response: requests.Response) -> None:
+    def _start_pause(self, error: spotipy.SpotifyException) -> None:
         """Make every worker wait for `Retry-After`, or stop the run if that is too long."""
-        if _error_reason(response) == "QUOTA_EXCEEDED":
+        if error.reason == "QUOTA_EXCEEDED":
             raise SpotifyError(QUOTA_EXCEEDED)
-        seconds = _retry_after(response.headers.get("Retry-After"))
+        seconds = _retry_after((error.headers or {}).get("Retry-After"))
         if seconds > self.max_retry_after:
             raise SpotifyError(
                 RATE_LIMIT_TOO_LONG.format(
@@ -433,60 +458,47 @@ class SpotifyClient:
 
     # --- the token --------------------------------------------------------------------------
 
-    def _current_token(self) -> str:
-        with self._token_lock:
-            if not self._token or time.monotonic() >= self._token_expires_at:
-                self._fetch_token()
-            return self._token
-
-    def _ensure_token(self) -> None:
-        self._current_token()
-
-    def _renew_token(self, *, stale: str) -> None:
-        """Fetch a new token after a 401, unless another worker already did."""
-        with self._token_lock:
-            if self._token == stale:
-                self._fetch_token()
-
-    def _fetch_token(self) -> None:
-        """POST the client credentials (caller holds `_token_lock`). Never retried on 400/401."""
+    def _token(self, *, stale: str = "") -> str:
+        """The cached token, or a new one when there is none, it expires, or it is `stale`
+        (Spotify answered 401 with it). Bad credentials are never asked again."""
         if not self.client_id or not self._client_secret:
             raise SpotifyError(CREDENTIALS_MISSING)
-        if self._credentials_invalid:
-            raise SpotifyError(CREDENTIALS_INVALID)
-        with self._lock:  # _close_sessions() may take the session from another thread
-            if self._token_session is None:
-                self._token_session = _new_session()
-            session = self._token_session
+        if self._credentials is None:  # first called on the one token thread of the run
+            self._credentials = _Credentials(
+                token_url=self.token_url,
+                client_id=self.client_id,
+                client_secret=self._client_secret,
+                requests_session=self._new_session(),
+                requests_timeout=self.timeout,
+            )
+        credentials = self._credentials
+        with credentials.lock:
+            token = credentials.cached_token()
+            if token and token != stale:
+                return token
+            if self._credentials_invalid:
+                raise SpotifyError(CREDENTIALS_INVALID)
+            return self._fetch_token(credentials)
+
+    def _fetch_token(self, credentials: _Credentials) -> str:
         only_network_errors = True
         for attempt in range(1, self.max_attempts + 1):
             self.token_requests += 1
             try:
-                response = session.post(
-                    self.token_url,
-                    data={"grant_type": "client_credentials"},
-                    auth=(self.client_id, self._client_secret),
-                    timeout=self.timeout,
-                )
+                return credentials.get_access_token(check_cache=False)
             except requests.ConnectionError as error:
                 logger.warning("Spotify token request failed: %s", type(error).__name__)
             except requests.Timeout:
                 only_network_errors = False
-            else:
-                if response.status_code in (400, 401, 403):
+            except _TokenRefused as error:
+                if error.status in (400, 401, 403):
                     self._credentials_invalid = True
-                    raise SpotifyError(CREDENTIALS_INVALID)
-                payload = _json(response) if response.status_code == 200 else {}
-                token = payload.get("access_token")
-                if isinstance(token, str) and token:
-                    expires_in = _number(payload.get("expires_in"), default=3600.0)
-                    self._token = token
-                    self._token_expires_at = time.monotonic() + max(
-                        expires_in - TOKEN_RENEW_MARGIN, expires_in / 2
-                    )
-                    return
+                    raise SpotifyError(CREDENTIALS_INVALID) from None
                 only_network_errors = False
-                logger.warning("Spotify token service answered HTTP %s", response.status_code)
+                logger.warning("Spotify token service answered HTTP %s", error.status)
+            except (ValueError, KeyError, TypeError):  # a 200 without a usable token
+                only_network_errors = False
+                logger.warning("Spotify token service sent an unusable answer")
             if attempt < self.max_attempts and self._stop.wait(self.backoff * 2 ** (attempt - 1)):
                 raise _Stopped
         raise SpotifyError(NETWORK_ERROR if only_network_errors else AUTH_UNAVAILABLE)
@@ -554,35 +566,6 @@ def _lookup(album_id: str, item: Any, *, missing: str = NOT_FOUND) -> AlbumLooku
         return AlbumLookup(album_id, None, UNEXPECTED_ANSWER.format(status=200))
 
 
-# --- HTTP details ---------------------------------------------------------------------------
-
-
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    # One worker sends one request at a time; keep its connection alive between requests.
-    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=2)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.trust_env = False  # no .netrc credentials or proxies from the environment
-    return session
-
-
-def _json(response: requests.Response) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}
-
-
-def _error_reason(response: requests.Response) -> str:
-    payload = _json(response)
-    error = payload.get("error")
-    if isinstance(error, Mapping) and error.get("reason"):
-        return str(error["reason"])
-    return str(payload.get("reason") or "")
-
-
 def _retry_after(value: str | None) -> float:
     """Seconds from a `Retry-After` header (seconds or an HTTP date); 1 s when absent."""
     if not value:
@@ -608,3 +591,14 @@ def _number(value: Any, *, default: float) -> float:
 
 def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    # No retries inside requests/urllib3 (ours decide); one worker sends one request at a time,
+    # keeping its connection alive between requests.
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=2, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.trust_env = False  # no .netrc credentials or proxies from the environment
+    return session

@@ -456,7 +456,8 @@ def test_secrets_and_tokens_never_appear_in_messages_or_logs(standin, caplog):
     tokens = set()
     ok = make_client(standin)
     list(ok.iter_albums(album_ids(2)))
-    tokens.add(ok._token)
+    assert ok._credentials is not None
+    tokens.add(ok._credentials.cached_token())
 
     texts = [str(error) for error in errors] + [repr(c) for c in (bad, unreachable, ok)]
     texts.append(caplog.text)
