@@ -1,4 +1,5 @@
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -6,11 +7,15 @@ from django.db.models import ExpressionWrapper, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.search import set_search_fields
+
 
 class Artist(models.Model):
     name = models.CharField(max_length=255)
     # Lower-cased, whitespace-folded name: the identity used when importing.
     normalized_name = models.CharField(max_length=255, unique=True)
+    # Folded name for search (catalog/search.py); kept by save() and the importer.
+    search_name = models.CharField(max_length=255, blank=True, default="", db_index=True)
     country = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -21,16 +26,25 @@ class Artist(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        set_search_fields([self])
+        super().save(*args, **kwargs)
+
 
 class Genre(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
+    search_name = models.CharField(max_length=120, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        set_search_fields([self])
+        super().save(*args, **kwargs)
 
 
 class VocalStyle(models.Model):
@@ -60,6 +74,7 @@ class Album(models.Model):
         EP = "EP", "EP"
 
     title = models.CharField(max_length=500)
+    search_title = models.CharField(max_length=500, blank=True, default="", db_index=True)
     artist = models.ForeignKey(Artist, on_delete=models.PROTECT, related_name="albums")
     release_date = models.DateField(null=True, blank=True)
     release_date_precision = models.CharField(
@@ -109,6 +124,10 @@ class Album(models.Model):
 
     def __str__(self) -> str:
         return f"{self.artist} - {self.title}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        set_search_fields([self])
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("catalog:album-detail", args=[self.pk])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from catalog.models import Album, Artist, Genre, VocalStyle
+from catalog.search import fold
 
 AlbumGenre = Album.genres.through
 
@@ -68,12 +69,13 @@ def album_list(*, filters: AlbumFilters) -> QuerySet[Album]:
         albums = albums.filter(format=filters.format)
     if filters.debut:
         albums = albums.filter(is_debut=True)
-    if filters.q:
-        # Artists and genres are matched once each (IN subqueries), not once per album row.
-        artists = Artist.objects.filter(name__icontains=filters.q).values("pk")
-        genres = Genre.objects.filter(name__icontains=filters.q).values("pk")
+    if filters.q and (folded := fold(filters.q)):
+        # Folded copies make the match case- and accent-blind on both databases
+        # (catalog/search.py). Artists and genres are matched once each (IN subqueries).
+        artists = Artist.objects.filter(search_name__contains=folded).values("pk")
+        genres = Genre.objects.filter(search_name__contains=folded).values("pk")
         albums = albums.filter(
-            Q(title__icontains=filters.q)
+            Q(search_title__contains=folded)
             | Q(artist_id__in=artists)
             | Q(pk__in=AlbumGenre.objects.filter(genre_id__in=genres).values("album_id"))
         )

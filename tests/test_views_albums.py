@@ -1020,3 +1020,38 @@ def test_footer_credits_spotify_only_when_a_spotify_cover_is_shown(client):
 
     make_album(cover_thumbnail_url="https://i.scdn.co/image/abc")
     assert "covers from Spotify" in get_list(client).content.decode()
+
+
+@pytest.mark.parametrize("query", ["bjork", "BJÖRK", "Björk"])
+def test_search_ignores_case_and_accents_in_artist_names(client, query):
+    """Björk is found whatever the case and with or without the accent."""
+    match = make_album(artist=make_artist(name="Björk"))
+    make_album(artist=make_artist(name="Bjorn"))
+
+    assert listed_ids(get_list(client, {"q": query})) == [match.pk]
+
+
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [
+        ("Blue Öyster Cult", "blue oyster"),
+        ("Außerwelt", "ausserwelt"),
+        ("Bjørn Riis", "bjorn riis"),
+    ],
+)
+def test_search_folds_letters_beyond_accents(client, name, query):
+    """ö, ß and ø match their plain spellings, as people type them."""
+    match = make_album(artist=make_artist(name=name))
+    make_album(artist=make_artist(name="Haken"))
+
+    assert listed_ids(get_list(client, {"q": query})) == [match.pk]
+
+
+def test_search_ignores_case_of_accented_titles_and_genres(client):
+    """Upper-case accented text finds lower-case accented titles and genres."""
+    title = make_album(title="An Tóramh")
+    genre = make_album(genres=[make_genre("Música Progresiva")])
+    make_album(title="Other")
+
+    assert listed_ids(get_list(client, {"q": "TÓRAMH"})) == [title.pk]
+    assert listed_ids(get_list(client, {"q": "MUSICA"})) == [genre.pk]

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog.models import Album, Artist, Genre, VocalStyle
+from catalog.search import set_search_fields
 from catalog.services.spotify import (
     NOT_FOUND,
     AlbumLookup,
@@ -471,6 +472,9 @@ class _LookupChanges:
     fields: set[str] = field(default_factory=set)
 
     def apply(self) -> None:
+        set_search_fields(self.new)
+        if (folded := set_search_fields(self.changed)) is not None:
+            self.fields.add(folded)
         if self.new:
             self.model.objects.bulk_create(self.new, batch_size=CHUNK_SIZE)
             _fill_missing_pks(self.model, self.new, self.key_field)
@@ -666,6 +670,8 @@ class _BatchWriter:
         return values
 
     def _write_albums(self, changes: _AlbumChanges) -> None:
+        set_search_fields(changes.new)
+        set_search_fields(changes.changed)
         if changes.new:
             Album.objects.bulk_create(changes.new, batch_size=CHUNK_SIZE)
             _fill_missing_pks(Album, changes.new, "identity_key")
@@ -673,7 +679,7 @@ class _BatchWriter:
             now = timezone.now()
             for album in changes.changed:
                 album.updated_at = now
-            fields = sorted(changes.fields | {"updated_at"})
+            fields = sorted(changes.fields | {"updated_at", "search_title"})
             Album.objects.bulk_update(changes.changed, fields, batch_size=CHUNK_SIZE)
         through: Any = Album.genres.through
         if changes.links_to_remove:

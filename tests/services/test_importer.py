@@ -958,3 +958,15 @@ def test_spotify_stopping_keeps_the_sheet_import(tmp_path, spotify_standin):
     assert result.spotify_stopped == QUOTA_EXCEEDED
     assert (result.created, result.enriched, result.failed) == (2, 0, 0)
     assert Album.objects.count() == 2
+
+
+def test_import_keeps_the_folded_search_copies_current():
+    """Imported and corrected titles, artists and genres are stored folded for search."""
+    import_rows(rows=[row("Björk", "Ásc", spotify_album_id=sid(1), genres=["Músic"])])
+
+    import_rows(rows=[row("Björk", "Ascensión", spotify_album_id=sid(1), genres=["Músic"])])
+
+    album = Album.objects.get()
+    assert album.search_title == "ascension"
+    assert Artist.objects.get().search_name == "bjork"
+    assert Genre.objects.get().search_name == "music"
