@@ -175,6 +175,7 @@ def artist_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 SYNC_PANEL_TEMPLATE = "catalog/sync_panel.html#panel"
 STAFF_REQUIRED = "Only staff members can sync the catalog: please log in."
 SYNC_STARTED = "Sync started."
+RUNNER_HINT = "Try again in a minute; if it keeps failing, the server log says why."
 SYNC_CANCEL_REQUESTED = "Cancel requested: the sync stops in a moment; albums already synced stay."
 
 
@@ -203,10 +204,10 @@ def _sync_answer(
         if alert:
             error = {"error": message, "hint": hint} if hint else {"error": message}
             return JsonResponse(error, status=status)
-        return JsonResponse(load_sync_panel().as_json(), status=status)
+        return JsonResponse(load_sync_panel(staff=_is_staff(request)).as_json(), status=status)
     text = sync.join_sentences(message, hint) if hint else message
     if request.htmx:
-        panel = load_sync_panel(alert=text if alert else "")
+        panel = load_sync_panel(alert=text if alert else "", staff=_is_staff(request))
         return _render_panel(request, panel, status=status)
     (messages.error if alert else messages.success)(request, text)
     response = HttpResponseRedirect(reverse("catalog:album-list"))
@@ -214,10 +215,14 @@ def _sync_answer(
     return response
 
 
+def _is_staff(request: HttpRequest) -> bool:
+    """Staff may sync and read failures in full (a server path, a setting's name)."""
+    return bool(request.user.is_active and request.user.is_staff)
+
+
 def _staff_only(request: HtmxHttpRequest) -> HttpResponse | None:
     """None for staff; 403 for HTMX and JSON requests; otherwise the login page."""
-    user = request.user
-    if user.is_active and user.is_staff:
+    if _is_staff(request):
         return None
     if request.htmx or _wants_json(request):
         return _sync_answer(request, status=403, message=STAFF_REQUIRED, alert=True)
@@ -227,7 +232,8 @@ def _staff_only(request: HtmxHttpRequest) -> HttpResponse | None:
 @require_POST
 def sync_trigger(request: HtmxHttpRequest) -> HttpResponse:
     """Start a sync: 202 (HX-Trigger: syncStarted) at once; 409 while one runs; 503 when
-    Spotify enrichment is on without credentials. The import runs in the runner, not here."""
+    Spotify enrichment is on without credentials or the runner refuses the job. The import
+    runs in the runner, not here."""
     if denied := _staff_only(request):
         return denied
     try:
@@ -242,9 +248,13 @@ def sync_trigger(request: HtmxHttpRequest) -> HttpResponse:
         )
     except sync.SyncAlreadyRunning:
         return _sync_answer(request, status=409, message=sync.SYNC_ALREADY_RUNNING, alert=True)
+    except sync.SyncRunnerRefused:
+        return _sync_answer(
+            request, status=503, message=sync.SYNC_RUNNER_FAILED, hint=RUNNER_HINT, alert=True
+        )
     if not request.htmx or _wants_json(request):
         return _sync_answer(request, status=202, message=SYNC_STARTED, alert=False)
-    panel = load_sync_panel()
+    panel = load_sync_panel(staff=_is_staff(request))
     response = _render_panel(request, panel, status=202)
     trigger_client_event(response, "syncStarted", {"id": operation.pk})
     if sync_finished(panel, watching=operation.pk):
@@ -261,7 +271,7 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
     A poller sends the id of the sync it watches (`watching`); once that sync has ended the
     answer carries `HX-Trigger: syncCompleted`, and the fragment no longer polls.
     """
-    panel = load_sync_panel()
+    panel = load_sync_panel(staff=_is_staff(request))
     if _wants_json(request):
         response: HttpResponse = JsonResponse(panel.as_json())
     else:
@@ -288,5 +298,6 @@ def sync_cancel(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def sync_history(request: HtmxHttpRequest) -> HttpResponse:
     """Recent syncs with their failed albums; open to visitors (who started a run: staff only)."""
-    context = {"entries": recent_operations(), "show_people": request.user.is_staff}
+    staff = _is_staff(request)
+    context = {"entries": recent_operations(staff=staff), "show_people": staff}
     return render(request, "catalog/sync_history.html", context)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from catalog.models import SyncOperation
 from catalog.services import importer, spotify, sync, workbook
-from catalog.views import STAFF_REQUIRED, SYNC_CANCEL_REQUESTED, SYNC_STARTED
+from catalog.views import RUNNER_HINT, STAFF_REQUIRED, SYNC_CANCEL_REQUESTED, SYNC_STARTED
 from tests.sync_factories import RecordingRunner, add_failures, make_operation
 
 Status = SyncOperation.Status
@@ -230,6 +230,29 @@ def test_trigger_503_as_json(staff_client, settings):
         "error": sync.SPOTIFY_NOT_CONFIGURED,
         "hint": sync.SPOTIFY_SETUP_HINT,
     }
+
+
+@pytest.mark.django_db(transaction=True)  # the job is submitted on commit, as in production
+def test_trigger_answers_503_when_the_runner_refuses_the_job(staff_client, settings, caplog):
+    """A runner that cannot take the job: 503 with what happened and what to do, the row failed
+    (the lock free again), and the traceback in the log; never a bare 500."""
+    settings.SYNC_RUNNER = "tests.sync_factories.RefusingRunner"
+
+    with caplog.at_level("ERROR", logger="catalog"):
+        response = staff_client.post(TRIGGER, headers=HTMX)
+        as_json = staff_client.post(TRIGGER, headers=JSON)
+
+    assert response.status_code == 503
+    assert text_of(panel_html(response), "sync-message") == (
+        f"{sync.SYNC_RUNNER_FAILED}. {RUNNER_HINT}"
+    )
+    assert as_json.status_code == 503
+    assert as_json.json() == {"error": sync.SYNC_RUNNER_FAILED, "hint": RUNNER_HINT}
+    assert SyncOperation.objects.filter(status=Status.FAILED).count() == 2
+    assert not SyncOperation.objects.filter(status__in=SyncOperation.ACTIVE_STATUSES).exists()
+    refusals = [r for r in caplog.records if "runner refused the job" in r.getMessage()]
+    assert len(refusals) == 2
+    assert all("the queue is unreachable" in str(r.exc_info[1]) for r in refusals)
 
 
 def test_trigger_503_plain_form_post_redirects_with_the_message_and_hint(staff_client, settings):
@@ -894,7 +917,7 @@ def test_history_lists_runs_with_their_failed_albums(client):
     assert response.status_code == 200
     assert "Completed with warnings" in html
     assert "Failed" in html
-    assert workbook.NETWORK_ERROR in html
+    assert "Sync failed. Staff members can see the details." in html
     assert "Band 2 - Album 2" in html and "not found on Spotify" in html
     assert "1 min 12 s" in html
     assert "7 new · 0 changed · 0 unchanged" in text_of(html, f"sync-{completed.pk}")
@@ -1022,5 +1045,61 @@ def test_failed_run_is_announced_through_the_alert_region(client: Client) -> Non
 
     html = client.get(STATUS, headers=HTMX).content.decode()
 
-    assert '<p id="sync-alert" hx-swap-oob="innerHTML">Workbook could not be read</p>' in html
+    assert (
+        '<p id="sync-alert" hx-swap-oob="innerHTML">'
+        "Sync failed. Staff members can see the details.</p>"
+    ) in html
     assert 'id="sync-announcer"' not in html
+
+
+# --- what visitors and staff read about a failure ---------------------------------------------
+
+PRIVATE_ERROR = (
+    "Workbook file not found: /home/deploy/private/progmetal.xlsx: check the path in "
+    "GOOGLE_SHEETS_XLSX_URL or the --file option"
+)
+
+
+@pytest.mark.parametrize(
+    ("stage", "general"),
+    [
+        (importer.STAGE_FETCHING, "Sync failed: the workbook could not be read."),
+        (importer.STAGE_ENRICHING, "Sync failed while adding Spotify data."),
+        ("", "Sync failed."),
+    ],
+)
+def test_visitors_read_failures_in_general_terms_and_staff_in_full(
+    client, staff_user, stage, general
+):
+    """The panel, its live regions, the status JSON and the history give visitors what failed in
+    general terms, never the server path or the setting; staff read the whole message."""
+    make_operation(status=Status.FAILED, stage=stage, error=PRIVATE_ERROR, message=PRIVATE_ERROR)
+    public = f"{general} Staff members can see the details."
+
+    visitor = {
+        "panel": client.get(STATUS, headers=HTMX).content.decode(),
+        "json": json.dumps(client.get(STATUS, headers=JSON).json()),
+        "history": client.get(HISTORY).content.decode(),
+        "list": client.get("/catalog/albums/").content.decode(),
+    }
+    for page, text in visitor.items():
+        assert "/home/deploy" not in text, page
+        assert "GOOGLE_SHEETS_XLSX_URL" not in text, page
+    assert text_of(visitor["panel"], "sync-message") == public
+    assert client.get(STATUS, headers=JSON).json()["error"] == public
+    assert public in visitor["history"]
+
+    client.force_login(staff_user)
+    assert text_of(client.get(STATUS, headers=HTMX).content.decode(), "sync-message") == (
+        PRIVATE_ERROR
+    )
+    assert client.get(STATUS, headers=JSON).json()["error"] == PRIVATE_ERROR
+    assert PRIVATE_ERROR in client.get(HISTORY).content.decode()
+    assert PRIVATE_ERROR in client.get("/catalog/albums/").content.decode()
+
+
+def test_an_interrupted_run_reads_the_same_for_everyone(client):
+    """ "Interrupted" names no path or setting: visitors read it as staff do."""
+    make_operation(status=Status.FAILED, error=sync.SYNC_INTERRUPTED, message=sync.SYNC_INTERRUPTED)
+
+    assert client.get(STATUS, headers=JSON).json()["error"] == sync.SYNC_INTERRUPTED

@@ -207,7 +207,7 @@ def _download(url: str, *, timeout: tuple[float, float], max_bytes: int) -> byte
     # Imported here: the parser (and its benchmark) should not pay for requests' import.
     import requests
 
-    shown = _display_url(url)
+    shown = display_url(url)
     try:
         with requests.get(
             url,
@@ -281,8 +281,9 @@ def _network_detail(error: Exception, url: str) -> str:
     return f"cannot connect to {host}"
 
 
-def _display_url(url: str) -> str:
-    """The URL without credentials, query string or fragment: messages must not leak secrets."""
+def display_url(url: str) -> str:
+    """The URL without credentials, query string or fragment: messages and stored run options
+    must not leak secrets (a token in `?key=`, a password in `user:pass@`)."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
