@@ -170,6 +170,8 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+# Where a login without `next` lands (Django's default, /accounts/profile/, does not exist here).
+LOGIN_REDIRECT_URL = "catalog:album-list"
 
 # DJANGO_HTTPS=1 behind a TLS-terminating proxy that sets X-Forwarded-Proto: everything
 # `manage.py check --deploy` asks for. HSTS_PRELOAD only adds the directive; a domain joins the
