@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
@@ -129,6 +130,17 @@ def with_last_synced(queryset: QuerySet[SyncOperation]) -> QuerySet[SyncOperatio
         .values("finished_at")[:1]
     )
     return queryset.annotate(last_synced_at=Subquery(completed))
+
+
+def nothing_new_since(seen: int) -> bool:
+    """True while the newest sync is still the finished run `seen` (0: none) that an idle page
+    shows: one indexed single-row SELECT, no album table, for the idle check."""
+    latest = (
+        SyncOperation.objects.order_by("-started_at", "-id").values_list("pk", "status").first()
+    )
+    if latest is None:
+        return seen == 0
+    return latest[0] == seen and latest[1] not in SyncOperation.ACTIVE_STATUSES
 
 
 def latest_operation() -> SyncOperation | None:
@@ -289,6 +301,11 @@ class SyncPanel:
         """A refused trigger (503, 403) over a finished run: the alert stands alone and the
         run's result is labelled as the previous sync's, not shown as if it had just run."""
         return bool(self.alert) and self.operation is not None and not self.is_active
+
+    @property
+    def idle_check_seconds(self) -> int:
+        """How often an idle panel asks whether a sync started elsewhere (0: never)."""
+        return max(int(getattr(settings, "SYNC_IDLE_CHECK_SECONDS", 30)), 0)
 
     @property
     def announce_key(self) -> str:

@@ -25,7 +25,13 @@ from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, r
 from catalog.models import Artist, VocalStyle
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
-from catalog.sync_panel import SyncPanel, load_sync_panel, recent_operations, sync_finished
+from catalog.sync_panel import (
+    SyncPanel,
+    load_sync_panel,
+    nothing_new_since,
+    recent_operations,
+    sync_finished,
+)
 
 ALBUMS_PER_PAGE = 50
 EMPTY_FILTERED = "No albums match these filters"
@@ -271,6 +277,11 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
     A poller sends the id of the sync it watches (`watching`); once that sync has ended the
     answer carries `HX-Trigger: syncCompleted`, and the fragment no longer polls.
     """
+    since = request.GET.get("since", "")
+    if since.isdigit() and not _wants_json(request) and nothing_new_since(int(since)):
+        # The idle check of an open page: nothing started since it loaded. 204 leaves the page
+        # as it is (htmx swaps nothing) and costs one small query.
+        return HttpResponse(status=204)
     panel = load_sync_panel(staff=_is_staff(request))
     if _wants_json(request):
         response: HttpResponse = JsonResponse(panel.as_json())
@@ -280,6 +291,9 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
     watching_id = int(watching) if watching.isdigit() else None
     if sync_finished(panel, watching=watching_id):
         trigger_client_event(response, "syncCompleted", {"id": watching_id, "status": panel.status})
+    elif since.isdigit() and not panel.is_active:
+        # A sync started and ended between two idle checks: the grid refreshes all the same.
+        trigger_client_event(response, "syncCompleted", {"id": panel.operation_id})
     patch_vary_headers(response, ("Accept",))
     patch_vary_headers(response, ("HX-Request",))
     return response

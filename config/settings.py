@@ -233,6 +233,9 @@ SPOTIFY_ENABLED = env_bool("SPOTIFY_ENABLED", True)
 
 SYNC_STALE_AFTER_SECONDS = env_int("SYNC_STALE_AFTER_SECONDS", 60)
 SYNC_HEARTBEAT_SECONDS = env_int("SYNC_HEARTBEAT_SECONDS", 5)
+# How often an open list page asks whether a sync started elsewhere (the shell, another staff
+# member): a tiny request, answered 204 while nothing changed, skipped while the tab is hidden.
+SYNC_IDLE_CHECK_SECONDS = env_int("SYNC_IDLE_CHECK_SECONDS", 30)
 # Where a web-started sync runs (docs/architecture.md, "The runner"): a daemon thread in the web
 # process by default; a task-queue runner (any class whose `submit(operation_id)` arranges a call to
 # `catalog.services.sync.run_operation(operation_id)`) can replace it without touching the views.

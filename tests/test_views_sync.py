@@ -1103,3 +1103,81 @@ def test_an_interrupted_run_reads_the_same_for_everyone(client):
     make_operation(status=Status.FAILED, error=sync.SYNC_INTERRUPTED, message=sync.SYNC_INTERRUPTED)
 
     assert client.get(STATUS, headers=JSON).json()["error"] == sync.SYNC_INTERRUPTED
+
+
+# --- the idle check: an open page notices a sync started elsewhere ------------------------------
+
+IDLE_TRIGGER = (
+    'hx-trigger="every 30s [!document.hidden], visibilitychange[!document.hidden] from:document"'
+)
+
+
+def test_an_idle_panel_checks_every_30_seconds_while_visible_and_an_active_one_does_not(client):
+    """The idle panel carries the idle check (the run it shows as `since`); a running sync's
+    panel polls every 2 s instead, without it."""
+    finished = make_operation()
+
+    idle = panel_html(client.get(STATUS, headers=HTMX))
+    assert IDLE_TRIGGER in idle
+    assert f'"since": "{finished.pk}"' in idle
+    assert not is_polling(idle)
+
+    make_operation(status=Status.RUNNING)
+    active = panel_html(client.get(STATUS, headers=HTMX))
+    assert is_polling(active)
+    assert "since" not in active and "visibilitychange" not in active
+
+
+def test_a_never_synced_catalog_checks_too(client):
+    """A page opened before the very first sync notices it as well (`since` 0)."""
+    html = client.get("/catalog/albums/").content.decode()
+
+    assert IDLE_TRIGGER in html
+    assert '"since": "0"' in html
+
+
+def test_the_idle_check_answers_204_in_one_small_query_while_nothing_changed(
+    client, django_assert_num_queries
+):
+    """Nothing started since the page loaded: 204 (htmx swaps nothing), one single-row query on
+    the sync table and none on the albums, for a visitor; the same with no sync ever."""
+    with django_assert_num_queries(1) as captured:
+        response = client.get(STATUS, {"since": "0"}, headers=HTMX)
+    assert response.status_code == 204
+    assert response.content == b""
+
+    finished = make_operation()
+    with django_assert_num_queries(1) as captured:
+        response = client.get(STATUS, {"since": str(finished.pk)}, headers=HTMX)
+    assert response.status_code == 204
+    assert "catalog_album" not in captured.captured_queries[0]["sql"]
+    assert "LIMIT 1" in captured.captured_queries[0]["sql"]
+
+
+def test_the_idle_check_answers_with_the_panel_of_a_sync_started_elsewhere(client):
+    """A command-line sync started after the page loaded: the answer is its polling panel
+    (watching it, so its end refreshes the grid), with the start announced."""
+    seen = make_operation()
+    running = make_operation(status=Status.RUNNING, source=SyncOperation.Source.CLI)
+
+    response = client.get(STATUS, {"since": str(seen.pk), "announced": "x"}, headers=HTMX)
+
+    html = panel_html(response)
+    assert response.status_code == 200
+    assert is_polling(html)
+    assert f'"watching": "{running.pk}"' in html
+    assert 'id="sync-announcer" hx-swap-oob="innerHTML"' in html
+    assert "HX-Trigger" not in response
+
+
+def test_a_sync_that_started_and_ended_between_two_checks_refreshes_the_grid(client):
+    """Started and finished elsewhere between two idle checks: the new result, and
+    syncCompleted so the grid reloads."""
+    seen = make_operation()
+    newer = make_operation(message="Sync complete! Updated 4 albums", created_count=4)
+
+    response = client.get(STATUS, {"since": str(seen.pk)}, headers=HTMX)
+
+    assert response.status_code == 200
+    assert json.loads(response["HX-Trigger"])["syncCompleted"]["id"] == newer.pk
+    assert f'"since": "{newer.pk}"' in panel_html(response)
