@@ -468,7 +468,9 @@ def test_status_completed(staff_client):
     assert text_of(html, "sync-message") == "Sync complete! Updated 15 albums"
     assert text_of(html, "sync-counts") == "12 new · 3 changed · 32 unchanged"
     assert "took 1 min 12 s" in " ".join(html.split())
-    assert 'id="sync-finished"' in html
+    assert re.fullmatch(
+        r"Finished \w{3} \d{1,2}, \d\d:\d\d UTC · took 1 min 12 s", text_of(html, "sync-finished")
+    )
     assert text_of(html, "sync-button") == "Sync Now"
     assert not re.search(r'<button id="sync-button"[^>]*disabled', html)
     assert text_of(html, "last-synced") == "Last synced: 5 minutes ago"
