@@ -26,9 +26,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 TARGET_MEDIAN_MS = 150.0
+T = TypeVar("T")
 
 PREFIXES = (
     "Progressive", "Atmospheric", "Technical", "Avant-Garde", "Post-", "Symphonic", "Melodic",
@@ -157,22 +159,25 @@ def fill(*, albums: int, genres: int, fake_covers: bool, seed: int) -> None:
     for name in names:
         slug = slugify(name)
         slugs[name] = slug if slug not in slugs.values() else f"{slug}-{len(slugs)}"
+    # bulk_create skips save(), which keeps the folded search copies: fill them here.
     genre_rows = Genre.objects.bulk_create(
-        [Genre(name=name, slug=slug) for name, slug in slugs.items()], batch_size=500
+        folded([Genre(name=name, slug=slug) for name, slug in slugs.items()]), batch_size=500
     )
     # Zipf-like popularity: a handful of genres are on most albums, most genres on a few.
     genre_weights = [1 / (rank + 1) for rank in range(len(genre_rows))]
 
     artist_count = max(1, albums // 2)
     artists = Artist.objects.bulk_create(
-        [
-            Artist(
-                name=f"{rng.choice(WORDS)} {rng.choice(WORDS)} {i}",
-                normalized_name=f"artist-{i}",
-                country=rng.choice(COUNTRIES),
-            )
-            for i in range(artist_count)
-        ],
+        folded(
+            [
+                Artist(
+                    name=f"{rng.choice(WORDS)} {rng.choice(WORDS)} {i}",
+                    normalized_name=f"artist-{i}",
+                    country=rng.choice(COUNTRIES),
+                )
+                for i in range(artist_count)
+            ]
+        ),
         batch_size=1000,
     )
 
@@ -222,7 +227,7 @@ def fill(*, albums: int, genres: int, fake_covers: bool, seed: int) -> None:
                 in_workbook=rng.random() < 0.97,
             )
         )
-    created = Album.objects.bulk_create(album_rows, batch_size=1000)
+    created = Album.objects.bulk_create(folded(album_rows), batch_size=1000)
 
     through = Album.genres.through
     links = []
@@ -233,6 +238,14 @@ def fill(*, albums: int, genres: int, fake_covers: bool, seed: int) -> None:
         }
         links.extend(through(album_id=album.pk, genre_id=genre_id) for genre_id in picked)
     through.objects.bulk_create(links, batch_size=2000)
+
+
+def folded(rows: list[T]) -> list[T]:
+    """`rows` with their folded search copies filled in (what each model's save() does)."""
+    from catalog.search import set_search_fields
+
+    set_search_fields(rows)
+    return rows
 
 
 def scenarios() -> list[Scenario]:
