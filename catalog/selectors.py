@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear
 
 from catalog.models import Album, Artist, Genre, VocalStyle
 from catalog.search import fold
@@ -179,4 +193,59 @@ def artist_albums(*, artist: Artist) -> QuerySet[Album]:
         .filter(artist=artist)
         .select_related("artist", "vocal_style")
         .prefetch_related(Prefetch("genres", queryset=Genre.objects.only("name", "slug")))
+    )
+
+
+# --- Upcoming releases -----------------------------------------------------------------------
+
+# Within a month, albums dated to the day come first, then those known only to the month; an
+# album known only to its year goes after that year's months (UPCOMING_YEAR_ONLY).
+UPCOMING_YEAR_ONLY = 13
+
+
+def upcoming_albums(*, filters: AlbumFilters, today: datetime.date) -> QuerySet[Album]:
+    """Visible albums matching `filters` whose release is after `today`, soonest first.
+
+    A date is "after today" at its own precision: a day after today, a month after the current
+    month, a year after the current one (a release "in December" is not upcoming on
+    December 2nd: it may be out already). An undated album with a later year counts as known to
+    the year. Each album is annotated with `period_year` and `period_month` (1-12, or
+    UPCOMING_YEAR_ONLY) for the page's month groups.
+    """
+    precision = Album.DatePrecision
+    next_month = (today.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    next_year = datetime.date(today.year + 1, 1, 1)
+    year_only = Q(release_date_precision=precision.YEAR) | Q(release_date__isnull=True)
+    after_today = (
+        Q(release_date_precision=precision.DAY, release_date__gt=today)
+        | Q(release_date_precision=precision.MONTH, release_date__gte=next_month)
+        | Q(release_date_precision=precision.YEAR, release_date__gte=next_year)
+        | Q(release_date__isnull=True, year__gt=today.year)
+    )
+    return (
+        album_list(filters=filters)
+        .filter(after_today)
+        .annotate(
+            period_year=Coalesce(
+                ExtractYear("release_date"), F("year"), output_field=IntegerField()
+            ),
+            period_month=Case(
+                When(year_only, then=Value(UPCOMING_YEAR_ONLY)),
+                default=ExtractMonth("release_date"),
+                output_field=IntegerField(),
+            ),
+            precision_rank=Case(
+                When(year_only, then=Value(2)),
+                When(release_date_precision=precision.DAY, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+        )
+        .order_by(
+            "period_year",
+            "period_month",
+            "precision_rank",
+            F("release_date").asc(nulls_last=True),  # the databases disagree on NULLs
+            "id",
+        )
     )

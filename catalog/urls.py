@@ -13,3 +13,8 @@ urlpatterns = [
     path("sync/cancel/", views.sync_cancel, name="sync-cancel"),
     path("sync/history/", views.sync_history, name="sync-history"),
 ]
+
+urlpatterns += [
+    path("upcoming/", views.upcoming, name="upcoming"),
+    path("upcoming.ics", views.upcoming_calendar, name="upcoming-ics"),
+]

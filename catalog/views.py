@@ -1,3 +1,6 @@
+import datetime
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -13,19 +16,23 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
+from icalendar import Calendar, Event
 
 from catalog import selectors
 from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, requested_slugs
-from catalog.models import Artist, VocalStyle
+from catalog.models import Album, Artist, VocalStyle
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
 from catalog.sync_panel import SyncPanel, load_sync_panel, recent_operations, sync_finished
+from catalog.templatetags.album_tags import listen_links
 
 ALBUMS_PER_PAGE = 50
 EMPTY_FILTERED = "No albums match these filters"
@@ -290,3 +297,183 @@ def sync_history(request: HtmxHttpRequest) -> HttpResponse:
     """Recent syncs with their failed albums; open to visitors (who started a run: staff only)."""
     context = {"entries": recent_operations(), "show_people": request.user.is_staff}
     return render(request, "catalog/sync_history.html", context)
+
+
+# --- Upcoming releases -----------------------------------------------------------------------
+
+EMPTY_UPCOMING = "No upcoming releases are in the catalog yet"
+EMPTY_UPCOMING_FILTERED = "No upcoming releases match these filters"
+
+
+@dataclass(frozen=True, slots=True)
+class MonthGroup:
+    """The upcoming albums of one month (or of one year, for those known only to the year)."""
+
+    label: str
+    albums: list[Album]
+
+
+def _filter_form(request: HtmxHttpRequest, *, with_options: bool) -> dict[str, Any]:
+    """The album list's filter form for another page of albums, with its options.
+
+    Like the list: the whole page offers every option (genre facets, vocal styles, years); an
+    HTMX fragment only looks up the genres and vocal styles it asks for.
+    """
+    if with_options:
+        genre_facets = selectors.genre_facets()
+        vocal_styles = selectors.vocal_style_options()
+        genre_choices = [(facet.slug, facet.name) for facet in genre_facets]
+        vocal_choices = [(style.slug, style.name) for style in vocal_styles]
+    else:
+        genre_facets, vocal_styles = [], []
+        genre_choices = selectors.genre_choices(slugs=requested_slugs(request.GET, "genre"))
+        vocal_choices = selectors.vocal_style_choices(slugs=requested_slugs(request.GET, "vocal"))
+    form = AlbumFilterForm(request.GET, genre_choices=genre_choices, vocal_choices=vocal_choices)
+    return {
+        "form": form,
+        "filters": form.filters(),
+        "genre_facets": genre_facets,
+        "vocal_styles": vocal_styles,
+        "genre_names": dict(genre_choices),
+        "vocal_names": dict(vocal_choices),
+        "years": selectors.release_years() if with_options else [],
+        "with_options": with_options,
+    }
+
+
+def _is_fragment(request: HtmxHttpRequest) -> bool:
+    # Boosted links and history restores replace the whole page, so they get the whole page.
+    return bool(request.htmx) and not (request.htmx.boosted or request.htmx.history_restore_request)
+
+
+def month_groups(albums: list[Album]) -> list[MonthGroup]:
+    """Consecutive albums of the same month (`upcoming_albums` order) under one heading:
+    "December 2026"; albums known only to the year under "Sometime in 2027"."""
+    groups: list[MonthGroup] = []
+    key = None
+    for album in albums:
+        year, month = album.period_year, album.period_month  # type: ignore[attr-defined]
+        if (year, month) != key:
+            key = (year, month)
+            label = (
+                f"Sometime in {year}"
+                if month == selectors.UPCOMING_YEAR_ONLY
+                else date_format(datetime.date(year, month, 1), "F Y")
+            )
+            groups.append(MonthGroup(label, []))
+        groups[-1].albums.append(album)
+    return groups
+
+
+@require_GET
+def upcoming(request: HtmxHttpRequest) -> HttpResponse:
+    """Albums released after today (in the site's time zone), soonest first, by month, with the
+    list's filters; an HTMX request gets only the results region."""
+    fragment = _is_fragment(request)
+    context = _filter_form(request, with_options=not fragment)
+    filters: selectors.AlbumFilters = context["filters"]
+    today = timezone.localdate()
+    paginator = Paginator(selectors.upcoming_albums(filters=filters, today=today), ALBUMS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    albums = list(page.object_list)
+    base_url = reverse("catalog:upcoming")
+    current_url = list_url(base_url, filters, page=page.number)
+    empty_message = ""
+    if not paginator.count:
+        empty_message = EMPTY_UPCOMING_FILTERED if filters.is_active() else EMPTY_UPCOMING
+    ics_url = list_url(reverse("catalog:upcoming-ics"), filters)
+    absolute_ics = request.build_absolute_uri(ics_url)
+    context |= {
+        "today": today,
+        "page": page,
+        "groups": month_groups(albums),
+        "page_links": page_links(page, base_url=base_url, filters=filters),
+        "previous_url": (
+            list_url(base_url, filters, page=page.previous_page_number())
+            if page.has_previous()
+            else ""
+        ),
+        "next_url": (
+            list_url(base_url, filters, page=page.next_page_number()) if page.has_next() else ""
+        ),
+        "chips": filter_chips(
+            filters,
+            base_url=base_url,
+            genre_names=context["genre_names"],
+            vocal_names=context["vocal_names"],
+        ),
+        "filter_action": base_url,
+        "current_url": current_url,
+        "detail_query": "",
+        "empty_message": empty_message,
+        "ics_url": ics_url,
+        # webcal:// asks the visitor's calendar app to subscribe (and to fetch it again).
+        "webcal_url": "webcal" + absolute_ics.removeprefix("https").removeprefix("http"),
+        "spotify_covers": any(a.cover_thumbnail_url or a.cover_image_url for a in albums),
+        "results_region_id": RESULTS_REGION_ID,
+        "out_of_band": fragment,
+    }
+    template = "catalog/upcoming.html#upcoming-results" if fragment else "catalog/upcoming.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+# --- Calendar of upcoming releases -----------------------------------------------------------
+
+CALENDAR_NAME = "Upcoming prog releases"
+CALENDAR_PRODID = "-//r/progmetal album catalog//Upcoming releases//EN"
+
+
+def album_event(album: Album, *, request: HttpRequest) -> Event:
+    """One all-day event for a release dated to the day.
+
+    The UID is the album's id on this site, so a calendar app that fetches the feed again
+    updates the event (a moved date, a new link) instead of adding a second one.
+    """
+    detail_url = request.build_absolute_uri(album.get_absolute_url())
+    facts = [
+        ("Genres", ", ".join(genre.name for genre in album.genres.all())),
+        ("Country", album.country),
+        ("Format", album.format),
+        ("Vocal style", album.vocal_style.name if album.vocal_style else ""),
+    ]
+    lines = [f"{label}: {value}" for label, value in facts if value]
+    lines += [f"{label}: {url}" for label, url in listen_links(album)]
+    lines.append(f"In the catalog: {detail_url}")
+    event = Event()
+    event.add("uid", f"album-{album.pk}@{request.get_host()}")
+    event.add("dtstamp", album.updated_at)
+    event.add("last-modified", album.updated_at)
+    # A date (not a datetime) makes an all-day event; DTEND is exclusive, the next day.
+    event.add("dtstart", album.release_date)
+    event.add("dtend", album.release_date + datetime.timedelta(days=1))  # type: ignore[operator]
+    event.add("summary", f"{album.artist.name} – {album.title}")
+    event.add("description", "\n".join(lines))
+    event.add("url", detail_url)
+    event.add("transp", "TRANSPARENT")  # a release does not make anyone busy
+    return event
+
+
+@require_GET
+def upcoming_calendar(request: HttpRequest) -> HttpResponse:
+    """The upcoming releases dated to the day as an iCalendar file (RFC 5545, built by the
+    `icalendar` library), with the upcoming page's filters: `?genre=djent` is a djent
+    calendar. Releases known only to the month or year have no day to put an event on."""
+    genre_choices = selectors.genre_choices(slugs=requested_slugs(request.GET, "genre"))
+    vocal_choices = selectors.vocal_style_choices(slugs=requested_slugs(request.GET, "vocal"))
+    form = AlbumFilterForm(request.GET, genre_choices=genre_choices, vocal_choices=vocal_choices)
+    albums = selectors.upcoming_albums(filters=form.filters(), today=timezone.localdate()).filter(
+        release_date_precision=Album.DatePrecision.DAY
+    )
+    calendar = Calendar()
+    calendar.add("prodid", CALENDAR_PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", CALENDAR_NAME)
+    for album in albums:
+        calendar.add_component(album_event(album, request=request))
+    response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="upcoming.ics"'
+    return response
