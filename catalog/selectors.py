@@ -38,6 +38,7 @@ class AlbumFilters:
     release_list: str = ""
     format: str = ""
     debut: bool = False
+    sort: str = ""  # a key of ALBUM_SORTS; "" is the default, newest release first
 
     def is_active(self) -> bool:
         return self != AlbumFilters()
@@ -93,10 +94,11 @@ def album_list(*, filters: AlbumFilters) -> QuerySet[Album]:
             | Q(artist_id__in=artists)
             | Q(pk__in=AlbumGenre.objects.filter(genre_id__in=genres).values("album_id"))
         )
-    return newest_first(
+    return sort_albums(
         albums.select_related("artist", "vocal_style").prefetch_related(
             Prefetch("genres", queryset=Genre.objects.only("name", "slug"))
-        )
+        ),
+        filters.sort,
     )
 
 
@@ -249,3 +251,32 @@ def upcoming_albums(*, filters: AlbumFilters, today: datetime.date) -> QuerySet[
             "id",
         )
     )
+
+
+# --- Album list sort orders ------------------------------------------------------------------
+
+# Sort key in the URL (`?sort=`) -> what the sort menu and its chip call it; "" is the default.
+ALBUM_SORTS = {
+    "": "Newest release",
+    "oldest": "Oldest release",
+    "artist": "Artist A–Z",
+    "added": "Recently added",
+}
+
+
+def sort_albums(albums: QuerySet[Album], sort: str) -> QuerySet[Album]:
+    """`albums` in the order `sort` names (an ALBUM_SORTS key); unknown keys sort newest first.
+
+    Every order ends with the id, so pages never share or skip an album. Artists sort by
+    their folded name (catalog/search.py): "Ænima" between "Adagio" and "Agalloch", whatever
+    the case. Undated albums come last whichever way dates run.
+    """
+    if sort == "oldest":
+        return albums.order_by(F("release_date").asc(nulls_last=True), "id")
+    if sort == "artist":
+        return albums.order_by(
+            "artist__search_name", "artist_id", F("release_date").desc(nulls_last=True), "-id"
+        )
+    if sort == "added":
+        return albums.order_by("-created_at", "-id")
+    return newest_first(albums)

@@ -1,5 +1,5 @@
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -331,7 +331,9 @@ def _filter_form(request: HtmxHttpRequest, *, with_options: bool) -> dict[str, A
     form = AlbumFilterForm(request.GET, genre_choices=genre_choices, vocal_choices=vocal_choices)
     return {
         "form": form,
-        "filters": form.filters(),
+        # These pages have an order of their own: the list's sort does not apply.
+        "filters": replace(form.filters(), sort=""),
+        "unsorted": True,
         "genre_facets": genre_facets,
         "vocal_styles": vocal_styles,
         "genre_names": dict(genre_choices),

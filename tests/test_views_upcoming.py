@@ -230,3 +230,14 @@ def test_query_count_does_not_grow_with_albums(client, django_assert_num_queries
     assert len(listed_ids(response)) == count
     with django_assert_num_queries(FRAGMENT_QUERIES):
         client.get(UPCOMING_URL, {"genre": "genre-1"}, headers={"HX-Request": "true"})
+
+
+def test_the_lists_sort_does_not_apply(client):
+    """Upcoming releases always come soonest first: no sort menu, no sort chip."""
+    soon, later = make_album(release_date=days(1)), make_album(release_date=days(9))
+
+    response = client.get(UPCOMING_URL, {"sort": "added"})
+
+    assert listed_ids(response) == [soon.pk, later.pk]
+    assert 'name="sort"' not in response.content.decode()
+    assert "Sort:" not in response.content.decode()
