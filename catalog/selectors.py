@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import (
     Case,
@@ -280,3 +280,8 @@ def sort_albums(albums: QuerySet[Album], sort: str) -> QuerySet[Album]:
     if sort == "added":
         return albums.order_by("-created_at", "-id")
     return newest_first(albums)
+
+
+def recently_added(*, filters: AlbumFilters) -> QuerySet[Album]:
+    """Visible albums matching `filters`, the latest additions to the catalog first."""
+    return album_list(filters=replace(filters, sort="added"))

@@ -17,4 +17,5 @@ urlpatterns = [
 urlpatterns += [
     path("upcoming/", views.upcoming, name="upcoming"),
     path("upcoming.ics", views.upcoming_calendar, name="upcoming-ics"),
+    path("feed/", views.new_albums_feed, name="feed"),
 ]

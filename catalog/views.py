@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.syndication.views import Feed
 from django.core.paginator import Paginator
 from django.http import (
     Http404,
@@ -18,6 +19,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.feedgenerator import Atom1Feed
 from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
@@ -109,6 +111,7 @@ def album_list(request: HtmxHttpRequest) -> HttpResponse:
             vocal_names=dict(vocal_choices),
         ),
         "current_url": current_url,
+        "feed_url": list_url(reverse("catalog:feed"), replace(filters, sort="")),
         "detail_query": "?" + urlencode({"back": current_url}),
         "empty_message": empty_message,
         "empty_catalog": empty_catalog,
@@ -462,12 +465,9 @@ def upcoming_calendar(request: HttpRequest) -> HttpResponse:
     """The upcoming releases dated to the day as an iCalendar file (RFC 5545, built by the
     `icalendar` library), with the upcoming page's filters: `?genre=djent` is a djent
     calendar. Releases known only to the month or year have no day to put an event on."""
-    genre_choices = selectors.genre_choices(slugs=requested_slugs(request.GET, "genre"))
-    vocal_choices = selectors.vocal_style_choices(slugs=requested_slugs(request.GET, "vocal"))
-    form = AlbumFilterForm(request.GET, genre_choices=genre_choices, vocal_choices=vocal_choices)
-    albums = selectors.upcoming_albums(filters=form.filters(), today=timezone.localdate()).filter(
-        release_date_precision=Album.DatePrecision.DAY
-    )
+    albums = selectors.upcoming_albums(
+        filters=requested_filters(request), today=timezone.localdate()
+    ).filter(release_date_precision=Album.DatePrecision.DAY)
     calendar = Calendar()
     calendar.add("prodid", CALENDAR_PRODID)
     calendar.add("version", "2.0")
@@ -479,3 +479,62 @@ def upcoming_calendar(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="upcoming.ics"'
     return response
+
+
+# --- Feed of new albums ----------------------------------------------------------------------
+
+FEED_ITEMS = 50
+FEED_TITLE = "New albums in the prog metal catalog"
+
+
+def requested_filters(request: HttpRequest) -> selectors.AlbumFilters:
+    """The album list's filters in `request` (bad values dropped), for pages without the
+    filter form: only the requested genres and vocal styles are looked up."""
+    genre_choices = selectors.genre_choices(slugs=requested_slugs(request.GET, "genre"))
+    vocal_choices = selectors.vocal_style_choices(slugs=requested_slugs(request.GET, "vocal"))
+    form = AlbumFilterForm(request.GET, genre_choices=genre_choices, vocal_choices=vocal_choices)
+    return replace(form.filters(), sort="")
+
+
+class NewAlbumsFeed(Feed):
+    """An Atom feed (Django's syndication framework) of the albums most recently added to the
+    catalog, with the album list's filters: `?list=prog-rock` follows the prog-rock list.
+
+    Each entry's summary is rendered from a template, so workbook text is HTML-escaped before
+    feed readers, which read the summary as HTML, see it.
+    """
+
+    feed_type = Atom1Feed
+    title = FEED_TITLE
+    subtitle = "The latest releases added from the r/progmetal release workbook."
+    description_template = "catalog/feed_entry.html"
+
+    def get_object(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return requested_filters(request)
+
+    def link(self, obj: selectors.AlbumFilters) -> str:
+        return list_url(reverse("catalog:album-list"), obj)
+
+    def items(self, obj: selectors.AlbumFilters) -> list[Album]:
+        return list(selectors.recently_added(filters=obj)[:FEED_ITEMS])
+
+    def item_title(self, item: Album) -> str:
+        return f"{item.artist.name} – {item.title}"
+
+    def item_link(self, item: Album) -> str:
+        return item.get_absolute_url()
+
+    def item_pubdate(self, item: Album) -> datetime.datetime:
+        return item.created_at
+
+    def item_updateddate(self, item: Album) -> datetime.datetime:
+        return item.updated_at
+
+    def item_author_name(self, item: Album) -> str:
+        return item.artist.name
+
+    def item_categories(self, item: Album) -> list[str]:
+        return [genre.name for genre in item.genres.all()]
+
+
+new_albums_feed = require_GET(NewAlbumsFeed())
