@@ -218,12 +218,13 @@ def upcoming_albums(*, filters: AlbumFilters, today: datetime.date) -> QuerySet[
     next_month = (today.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
     next_year = datetime.date(today.year + 1, 1, 1)
     year_only = Q(release_date_precision=precision.YEAR) | Q(release_date__isnull=True)
-    after_today = (
-        Q(release_date_precision=precision.DAY, release_date__gt=today)
+    # Every dated upcoming album is dated after today: saying so first lets the databases
+    # read the few upcoming albums off the release date index instead of scanning them all.
+    after_today = Q(release_date__gt=today) & (
+        Q(release_date_precision=precision.DAY)
         | Q(release_date_precision=precision.MONTH, release_date__gte=next_month)
         | Q(release_date_precision=precision.YEAR, release_date__gte=next_year)
-        | Q(release_date__isnull=True, year__gt=today.year)
-    )
+    ) | Q(release_date__isnull=True, year__gt=today.year)
     return (
         album_list(filters=filters)
         .filter(after_today)
@@ -285,3 +286,42 @@ def sort_albums(albums: QuerySet[Album], sort: str) -> QuerySet[Album]:
 def recently_added(*, filters: AlbumFilters) -> QuerySet[Album]:
     """Visible albums matching `filters`, the latest additions to the catalog first."""
     return album_list(filters=replace(filters, sort="added"))
+
+
+def calendar_albums(*, filters: AlbumFilters, today: datetime.date) -> list[Album]:
+    """The upcoming albums dated to the day (`upcoming_albums`), with only what a calendar
+    event shows, each with `genre_names`: one query for every album's genre names costs far
+    less than building a Genre object per link, which a few hundred events would notice."""
+    albums = list(
+        upcoming_albums(filters=filters, today=today)
+        .filter(release_date_precision=Album.DatePrecision.DAY)
+        .prefetch_related(None)
+        .only(
+            "title",
+            "artist__name",
+            "release_date",
+            "release_date_precision",
+            "year",
+            "country",
+            "format",
+            "vocal_style__name",
+            "updated_at",
+            # The listening links (catalog/templatetags/album_tags.py, LISTEN_LINKS).
+            "spotify_url",
+            "bandcamp_url",
+            "youtube_url",
+            "apple_music_url",
+            "amazon_url",
+        )
+    )
+    names: dict[int, list[str]] = {}
+    links = (
+        AlbumGenre.objects.filter(album_id__in=[album.pk for album in albums])
+        .order_by("album_id", "genre__name")
+        .values_list("album_id", "genre__name")
+    )
+    for album_id, name in links:
+        names.setdefault(album_id, []).append(name)
+    for album in albums:
+        album.genre_names = names.get(album.pk, [])  # type: ignore[attr-defined]
+    return albums

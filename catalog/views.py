@@ -430,15 +430,15 @@ CALENDAR_NAME = "Upcoming prog releases"
 CALENDAR_PRODID = "-//r/progmetal album catalog//Upcoming releases//EN"
 
 
-def album_event(album: Album, *, request: HttpRequest) -> Event:
-    """One all-day event for a release dated to the day.
+def album_event(album: Album, *, detail_url: str, host: str) -> Event:
+    """One all-day event for a release dated to the day (from `selectors.calendar_albums`),
+    linking `detail_url`.
 
-    The UID is the album's id on this site, so a calendar app that fetches the feed again
-    updates the event (a moved date, a new link) instead of adding a second one.
+    The UID is the album's id on this site (`host`), so a calendar app that fetches the feed
+    again updates the event (a moved date, a new link) instead of adding a second one.
     """
-    detail_url = request.build_absolute_uri(album.get_absolute_url())
     facts = [
-        ("Genres", ", ".join(genre.name for genre in album.genres.all())),
+        ("Genres", ", ".join(album.genre_names)),  # type: ignore[attr-defined]
         ("Country", album.country),
         ("Format", album.format),
         ("Vocal style", album.vocal_style.name if album.vocal_style else ""),
@@ -447,9 +447,9 @@ def album_event(album: Album, *, request: HttpRequest) -> Event:
     lines += [f"{label}: {url}" for label, url in listen_links(album)]
     lines.append(f"In the catalog: {detail_url}")
     event = Event()
-    event.add("uid", f"album-{album.pk}@{request.get_host()}")
+    event.add("uid", f"album-{album.pk}@{host}")
+    # When the album last changed: a calendar app can tell an updated event from an old one.
     event.add("dtstamp", album.updated_at)
-    event.add("last-modified", album.updated_at)
     # A date (not a datetime) makes an all-day event; DTEND is exclusive, the next day.
     event.add("dtstart", album.release_date)
     event.add("dtend", album.release_date + datetime.timedelta(days=1))  # type: ignore[operator]
@@ -465,17 +465,22 @@ def upcoming_calendar(request: HttpRequest) -> HttpResponse:
     """The upcoming releases dated to the day as an iCalendar file (RFC 5545, built by the
     `icalendar` library), with the upcoming page's filters: `?genre=djent` is a djent
     calendar. Releases known only to the month or year have no day to put an event on."""
-    albums = selectors.upcoming_albums(
+    albums = selectors.calendar_albums(
         filters=requested_filters(request), today=timezone.localdate()
-    ).filter(release_date_precision=Album.DatePrecision.DAY)
+    )
     calendar = Calendar()
     calendar.add("prodid", CALENDAR_PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", CALENDAR_NAME)
+    # One reverse() for all the links: the album pages' URLs differ only by the id.
+    detail_url = request.build_absolute_uri(reverse("catalog:album-detail", args=[0]))
+    prefix, suffix = detail_url.rsplit("/0/", 1)
+    host = request.get_host()
     for album in albums:
-        calendar.add_component(album_event(album, request=request))
+        url = f"{prefix}/{album.pk}/{suffix}"
+        calendar.add_component(album_event(album, detail_url=url, host=host))
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="upcoming.ics"'
     return response
