@@ -18,4 +18,5 @@ urlpatterns += [
     path("upcoming/", views.upcoming, name="upcoming"),
     path("upcoming.ics", views.upcoming_calendar, name="upcoming-ics"),
     path("feed/", views.new_albums_feed, name="feed"),
+    path("stats/", views.stats, name="stats"),
 ]

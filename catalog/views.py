@@ -28,7 +28,7 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from icalendar import Calendar, Event
 
-from catalog import selectors
+from catalog import charts, selectors
 from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, requested_slugs
 from catalog.models import Album, Artist, VocalStyle
 from catalog.services import sync
@@ -543,3 +543,46 @@ class NewAlbumsFeed(Feed):
 
 
 new_albums_feed = require_GET(NewAlbumsFeed())
+
+
+# --- Statistics ------------------------------------------------------------------------------
+
+EMPTY_STATS = "No albums to count"
+
+
+@require_GET
+def stats(request: HttpRequest) -> HttpResponse:
+    """The catalog in numbers, as server-drawn SVG charts with a table each, for the albums
+    the list's filters select (`?list=prog-rock`); a year filter does not apply: the charts
+    compare years."""
+    filters = replace(requested_filters(request), year=None)
+    today = timezone.localdate()
+    figures = selectors.catalog_stats(filters=filters, today=today)
+    base_url = reverse("catalog:stats")
+    debut_rows = [("Debuts", figures.debuts), ("Other albums", figures.total - figures.debuts)]
+    debut_share = round(100 * figures.debuts / figures.total, 1) if figures.total else 0
+    context = {
+        "figures": figures,
+        "filters": filters,
+        "form": AlbumFilterForm(request.GET, genre_choices=[], vocal_choices=[]),
+        "chips": filter_chips(filters, base_url=base_url, genre_names={}, vocal_names={}),
+        "filter_action": base_url,
+        "list_url": list_url(reverse("catalog:album-list"), filters),
+        "empty_message": "" if figures.total else EMPTY_STATS,
+        "month_chart": charts.month_chart(figures.per_month) if figures.per_month else None,
+        "year_chart": charts.bar_chart(figures.per_year),
+        "genre_charts": [
+            {
+                "chart": charts.bar_chart(rows),
+                "chart_id": f"genres-{year}",
+                "caption": f"Genres in {year}",
+            }
+            for year, rows in figures.genres_per_year
+            if rows
+        ],
+        "vocal_chart": charts.bar_chart(figures.vocal_styles),
+        "country_chart": charts.bar_chart(figures.countries),
+        "debut_chart": charts.bar_chart(debut_rows),
+        "debut_caption": f"Share of debuts: {debut_share} %",
+    }
+    return render(request, "catalog/stats.html", context)
