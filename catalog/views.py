@@ -316,7 +316,7 @@ class MonthGroup:
     albums: list[Album]
 
 
-def _filter_form(request: HtmxHttpRequest, *, with_options: bool) -> dict[str, Any]:
+def _filter_form(request: HttpRequest, *, with_options: bool) -> dict[str, Any]:
     """The album list's filter form for another page of albums, with its options.
 
     Like the list: the whole page offers every option (genre facets, vocal styles, years); an
@@ -555,7 +555,8 @@ def stats(request: HttpRequest) -> HttpResponse:
     """The catalog in numbers, as server-drawn SVG charts with a table each, for the albums
     the list's filters select (`?list=prog-rock`); a year filter does not apply: the charts
     compare years."""
-    filters = replace(requested_filters(request), year=None)
+    options = _filter_form(request, with_options=False)
+    filters = replace(options["filters"], year=None)
     today = timezone.localdate()
     figures = selectors.catalog_stats(filters=filters, today=today)
     base_url = reverse("catalog:stats")
@@ -564,8 +565,13 @@ def stats(request: HttpRequest) -> HttpResponse:
     context = {
         "figures": figures,
         "filters": filters,
-        "form": AlbumFilterForm(request.GET, genre_choices=[], vocal_choices=[]),
-        "chips": filter_chips(filters, base_url=base_url, genre_names={}, vocal_names={}),
+        "form": options["form"],
+        "chips": filter_chips(
+            filters,
+            base_url=base_url,
+            genre_names=options["genre_names"],
+            vocal_names=options["vocal_names"],
+        ),
         "filter_action": base_url,
         "list_url": list_url(reverse("catalog:album-list"), filters),
         "empty_message": "" if figures.total else EMPTY_STATS,

@@ -138,11 +138,9 @@ def test_without_javascript_the_plain_link_remains(browser, live_server):
 
 
 @pytest.mark.parametrize("width", [375, 1280])
-def test_upcoming_page_and_player_have_no_serious_accessibility_violations(
-    browser_page: Page, width: int
-):
-    """axe (tests/test_browser_a11y.py) on the upcoming page and on an album page whose player
-    is loaded."""
+def test_new_pages_have_no_serious_accessibility_violations(browser_page: Page, width: int):
+    """axe (tests/test_browser_a11y.py) on the upcoming page, the statistics and an album page
+    whose player is loaded."""
     from tests.test_browser_a11y import check
 
     browser_page.set_viewport_size({"width": width, "height": 900})
@@ -151,6 +149,8 @@ def test_upcoming_page_and_player_have_no_serious_accessibility_violations(
 
     browser_page.goto("/catalog/upcoming/")
     check(browser_page, f"upcoming {width}px")
+    browser_page.goto("/catalog/stats/")
+    check(browser_page, f"statistics {width}px")
     browser_page.goto(f"/catalog/albums/{album.pk}/")
     browser_page.get_by_role("button", name=re.compile("Play here")).click()
     expect(browser_page.locator("iframe.player__frame")).to_be_attached()

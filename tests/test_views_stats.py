@@ -117,6 +117,17 @@ def test_filters_follow_the_list(client):
     assert '<option value="prog-rock" selected>' in html
 
 
+def test_genre_and_vocal_chips_are_named(client):
+    make_album(genres=[make_genre("Post-Metal")], vocal_style=make_vocal_style("Harsh"))
+
+    html = client.get(STATS_URL, {"genre": "post-metal", "vocal": "harsh", "year": "2025"})
+
+    content = html.content.decode()
+    assert 'aria-label="Remove filter: Post-Metal"' in content
+    assert 'aria-label="Remove filter: Harsh"' in content
+    assert "Remove filter: 2025" not in content  # the charts compare years: no year filter
+
+
 def test_empty_catalog_and_empty_filters(client):
     assert EMPTY_STATS in client.get(STATS_URL).content.decode()
     make_album(format=Album.Format.LP)
