@@ -52,3 +52,10 @@ def test_player_title_is_escaped(client):
 
     assert "<script>x</script>" not in html
     assert 'data-embed-title="Spotify player: &quot;&gt;&lt;script&gt;x&lt;/script&gt; by' in html
+
+
+def test_no_template_syntax_shows(client):
+    from tests.test_visible_text import assert_no_template_text
+
+    album = make_album(spotify_album_id=SPOTIFY_ID)
+    assert_no_template_text(client.get(reverse("catalog:album-detail", args=[album.pk])))

@@ -199,3 +199,13 @@ def test_month_columns_rise_from_the_baseline():
     assert first[0].y + first[0].height == chart.baseline
     assert first[0].height == 2 * first[1].height
     assert [tick.value for tick in chart.ticks] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("with_albums", [False, True], ids=["empty", "full"])
+def test_no_template_syntax_shows(client, with_albums):
+    """No comment or tag of the page's templates is printed as text (tests/test_visible_text.py)."""
+    from tests.test_visible_text import assert_no_template_text
+
+    if with_albums:
+        fill(30)
+    assert_no_template_text(client.get(STATS_URL, {"list": "prog-metal"}))

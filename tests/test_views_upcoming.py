@@ -241,3 +241,16 @@ def test_the_lists_sort_does_not_apply(client):
     assert listed_ids(response) == [soon.pk, later.pk]
     assert 'name="sort"' not in response.content.decode()
     assert "Sort:" not in response.content.decode()
+
+
+@pytest.mark.parametrize("with_albums", [False, True], ids=["empty", "full"])
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
+def test_no_template_syntax_shows(client, with_albums, htmx):
+    """No comment or tag of the page's templates is printed as text (tests/test_visible_text.py)."""
+    from tests.test_visible_text import assert_no_template_text
+
+    if with_albums:
+        make_album(release_date=days(3), genres=[make_genre("Djent")])
+        make_album(release_date=datetime.date(2027, 1, 1), release_date_precision="year")
+    headers = {"HX-Request": "true"} if htmx else {}
+    assert_no_template_text(client.get(UPCOMING_URL, {"format": "LP"}, headers=headers))
