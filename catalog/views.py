@@ -520,6 +520,10 @@ class NewAlbumsFeed(Feed):
     def link(self, obj: selectors.AlbumFilters) -> str:
         return list_url(reverse("catalog:album-list"), obj)
 
+    def feed_url(self, obj: selectors.AlbumFilters) -> str:
+        # The feed's own address (rel="self") keeps its filters; Django's default drops them.
+        return list_url(reverse("catalog:feed"), obj)
+
     def items(self, obj: selectors.AlbumFilters) -> list[Album]:
         return list(selectors.recently_added(filters=obj)[:FEED_ITEMS])
 

@@ -97,10 +97,13 @@ def test_filters_narrow_the_feed(client, params):
     feed = fetch(client, params)
 
     assert [t.split(" – ")[1] for t in entry_titles(feed)] == ["Obsidian"]
-    # The feed's own link is the album list with the same filters.
+    # The feed links the album list with the same filters, and itself with them too.
+    query = "?" + "&".join(f"{key}={value}" for key, value in params.items())
     alternate = feed.find("atom:link[@rel='alternate']", ATOM)
-    assert alternate is not None
-    assert "?" in (alternate.get("href") or "")
+    itself = feed.find("atom:link[@rel='self']", ATOM)
+    assert alternate is not None and itself is not None
+    assert alternate.get("href") == f"http://testserver/catalog/albums/{query}"
+    assert itself.get("href") == f"http://testserver{FEED_URL}{query}"
 
 
 def test_feed_holds_the_latest_additions_only(client):
