@@ -155,3 +155,27 @@ def test_new_pages_have_no_serious_accessibility_violations(browser_page: Page, 
     browser_page.get_by_role("button", name=re.compile("Play here")).click()
     expect(browser_page.locator("iframe.player__frame")).to_be_attached()
     check(browser_page, f"album with player {width}px")
+
+
+def test_sort_menu_reorders_in_place_and_shows_a_chip(browser_page: Page):
+    """Choosing an order swaps the results without a page load, puts it in the address bar
+    and shows it as a chip, which puts the default order back."""
+    make_album(title="Old", release_date=datetime.date(2001, 1, 1))
+    make_album(title="New", release_date=datetime.date(2024, 1, 1))
+    browser_page.goto("/catalog/albums/")
+    browser_page.evaluate(NO_RELOAD_MARK)
+    assert browser_page.locator(".album-tile__title").all_inner_texts() == ["New", "Old"]
+
+    browser_page.select_option("#filter-sort", "oldest")
+
+    expect(browser_page).to_have_url(re.compile(r"/catalog/albums/\?sort=oldest$"))
+    expect(browser_page.locator(".album-tile__title").first).to_have_text("Old")
+    chip = browser_page.locator(".chip", has_text="Sort: Oldest release")
+    expect(chip).to_be_visible()
+    assert browser_page.evaluate("window.__sameDocument === true")
+
+    chip.click()
+
+    expect(browser_page).to_have_url(re.compile(r"/catalog/albums/$"))
+    expect(browser_page.locator(".album-tile__title").first).to_have_text("New")
+    expect(browser_page.locator("#filter-sort")).to_have_value("")
