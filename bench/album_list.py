@@ -1,4 +1,5 @@
-"""Fill a scratch database with a catalog of realistic size and time the album list page.
+"""Fill a scratch database with a catalog of realistic size and time the album list page
+and the other album pages (upcoming releases, their calendar, the feed of new albums).
 
     python -m bench.album_list                          # temporary SQLite file, 17,500 albums
     python -m bench.album_list --database-url postgres://user@host:port/db
@@ -31,6 +32,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 TARGET_MEDIAN_MS = 150.0
 T = TypeVar("T")
+# The pages beyond the list (upcoming releases, their calendar, the feed, statistics) aim lower.
+NEW_PAGE_TARGET_MS = 100.0
 
 PREFIXES = (
     "Progressive", "Atmospheric", "Technical", "Avant-Garde", "Post-", "Symphonic", "Melodic",
@@ -78,6 +81,8 @@ class Scenario:
     name: str
     query: str
     htmx: bool = False
+    url_name: str = "catalog:album-list"
+    target_ms: float = TARGET_MEDIAN_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fill-only", action="store_true", help="fill the database and stop")
     parser.add_argument("--fake-covers", action="store_true", help="data-URI covers (demos)")
     parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument(
+        "--upcoming", type=int, default=400, help="how many of the albums are still to come"
+    )
     return parser.parse_args(argv)
 
 
@@ -139,9 +147,10 @@ def genre_names(count: int) -> list[str]:
     return unique[:count]
 
 
-def fill(*, albums: int, genres: int, fake_covers: bool, seed: int) -> None:
+def fill(*, albums: int, genres: int, fake_covers: bool, seed: int, upcoming: int = 0) -> None:
     """Create `albums` albums (2-4 genres each, popular genres far more common), their
-    artists, `genres` genres and the vocal styles, with bulk inserts."""
+    artists, `genres` genres and the vocal styles, with bulk inserts. The last `upcoming`
+    albums come out within a year after today, like the workbook's announced releases."""
     from django.utils import timezone
     from django.utils.text import slugify
 
@@ -150,6 +159,7 @@ def fill(*, albums: int, genres: int, fake_covers: bool, seed: int) -> None:
     rng = random.Random(seed)
     random.seed(seed)
     now = timezone.now()
+    today = timezone.localdate()
 
     styles = VocalStyle.objects.bulk_create(
         [VocalStyle(name=name, slug=slugify(name)) for name in VOCAL_STYLES]
@@ -188,6 +198,9 @@ def fill(*, albums: int, genres: int, fake_covers: bool, seed: int) -> None:
         release_date = None
         if precision != "none":
             release_date = datetime.date(year, rng.randint(1, 12), rng.randint(1, 28))
+            if i >= albums - upcoming:
+                release_date = today + datetime.timedelta(days=rng.randint(1, 365))
+                year = release_date.year
             if precision == "month":
                 release_date = release_date.replace(day=1)
             elif precision == "year":
@@ -266,6 +279,38 @@ def scenarios() -> list[Scenario]:
         Scenario("search q (title)", "q=shadow"),
         Scenario("search q (genre word)", f"q={word.split()[-1].lower()}"),
         Scenario("htmx fragment, genre", f"genre={popular}", htmx=True),
+        # Sorting is the list page's: the list's target applies.
+        *(Scenario(f"sort {key}", f"sort={key}") for key in ("oldest", "artist", "added")),
+        Scenario("sort artist, page 100", "sort=artist&page=100"),
+        *(
+            Scenario(name, query, htmx=htmx, url_name=url_name, target_ms=NEW_PAGE_TARGET_MS)
+            for url_name, prefix in (
+                ("catalog:upcoming", "upcoming"),
+                ("catalog:upcoming-ics", "upcoming.ics"),
+                ("catalog:feed", "feed"),
+            )
+            for name, query, htmx in (
+                (f"{prefix}", "", False),
+                (f"{prefix} genre (most used)", f"genre={popular}", False),
+                (f"{prefix} list+format", "list=prog-rock&format=LP", False),
+                (f"{prefix} search q", "q=shadow", False),
+            )
+        ),
+        *(
+            Scenario(name, query, url_name="catalog:stats", target_ms=NEW_PAGE_TARGET_MS)
+            for name, query in (
+                ("stats", ""),
+                ("stats list=prog-rock", "list=prog-rock"),
+                ("stats genre (most used)", f"genre={popular}"),
+            )
+        ),
+        Scenario(
+            "upcoming htmx, genre",
+            f"genre={popular}",
+            htmx=True,
+            url_name="catalog:upcoming",
+            target_ms=NEW_PAGE_TARGET_MS,
+        ),
     ]
 
 
@@ -275,7 +320,7 @@ def measure(scenario: Scenario, *, repeat: int) -> Measurement:
     from django.urls import reverse
 
     client = Client(HTTP_HOST="127.0.0.1")
-    url = reverse("catalog:album-list") + (f"?{scenario.query}" if scenario.query else "")
+    url = reverse(scenario.url_name) + (f"?{scenario.query}" if scenario.query else "")
     headers = {"HX-Request": "true"} if scenario.htmx else {}
     queries: list[str] = []
 
@@ -324,7 +369,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{url} already holds albums: give an empty database.", file=sys.stderr)
             return 2
         start = time.perf_counter()
-        fill(albums=args.albums, genres=args.genres, fake_covers=args.fake_covers, seed=args.seed)
+        fill(
+            albums=args.albums,
+            genres=args.genres,
+            fake_covers=args.fake_covers,
+            seed=args.seed,
+            upcoming=min(args.upcoming, args.albums),
+        )
         if connection.vendor == "postgresql":
             # What autovacuum does soon after a bulk load; SQLite keeps no statistics unless
             # asked, and the app never asks, so it is measured without them.
@@ -339,18 +390,24 @@ def main(argv: list[str] | None = None) -> int:
         # Wall time is the figure; this process's CPU time shows how much of it was ours when
         # other work shares the machine (the database server's time is not in it).
         print(
-            f"{'scenario':<24} {'median ms':>10} {'p90 ms':>8} {'cpu ms':>8} {'queries':>8}  status"
+            f"{'scenario':<28} {'median ms':>10} {'p90 ms':>8} {'cpu ms':>8} {'queries':>8}  status"
         )
         worst = 0.0
+        misses: list[str] = []
         for scenario in scenarios():
             result = measure(scenario, repeat=args.repeat)
             worst = max(worst, result.median_ms)
+            if result.median_ms >= scenario.target_ms:
+                misses.append(f"{scenario.name} ({scenario.target_ms:.0f} ms)")
             print(
-                f"{scenario.name:<24} {result.median_ms:>10.1f} {result.p90_ms:>8.1f} "
+                f"{scenario.name:<28} {result.median_ms:>10.1f} {result.p90_ms:>8.1f} "
                 f"{result.cpu_median_ms:>8.1f} {result.queries:>8}  {result.status}"
             )
-        verdict = "meets" if worst < TARGET_MEDIAN_MS else "MISSES"
-        print(f"slowest median {worst:.1f} ms: {verdict} the {TARGET_MEDIAN_MS:.0f} ms target")
+        verdict = f"MISSES the target of {', '.join(misses)}" if misses else "meets every target"
+        print(
+            f"slowest median {worst:.1f} ms: {verdict} "
+            f"(list {TARGET_MEDIAN_MS:.0f} ms, new pages {NEW_PAGE_TARGET_MS:.0f} ms)"
+        )
         connection.close()
     return 0
 

@@ -12,7 +12,7 @@ from django.http import QueryDict
 from django.utils.http import urlencode
 
 from catalog.models import Album
-from catalog.selectors import AlbumFilters
+from catalog.selectors import ALBUM_SORTS, AlbumFilters
 
 SEARCH_MAX_LENGTH = 100
 DEBUT_CHIP = "Debuts only"
@@ -53,6 +53,7 @@ class AlbumFilterForm(forms.Form):
         required=False, choices=[("", "LP and EP"), *Album.Format.choices], label="Format"
     )
     debut = forms.BooleanField(required=False, label="Debuts only")
+    sort = forms.ChoiceField(required=False, choices=[*ALBUM_SORTS.items()], label="Sort by")
 
     def __init__(
         self,
@@ -79,6 +80,7 @@ class AlbumFilterForm(forms.Form):
             release_list=data.get("list") or "",
             format=data.get("format") or "",
             debut=bool(data.get("debut")),
+            sort=data.get("sort") or "",
         )
 
 
@@ -97,6 +99,8 @@ def filter_params(filters: AlbumFilters) -> list[tuple[str, str]]:
         params.append(("format", filters.format))
     if filters.debut:
         params.append(("debut", "1"))
+    if filters.sort:
+        params.append(("sort", filters.sort))
     return params
 
 
@@ -144,6 +148,8 @@ def filter_chips(
         chips.append(FilterChip(filters.format, without(format="")))
     if filters.debut:
         chips.append(FilterChip(DEBUT_CHIP, without(debut=False)))
+    if filters.sort:
+        chips.append(FilterChip(f"Sort: {ALBUM_SORTS[filters.sort]}", without(sort="")))
     return chips
 
 

@@ -117,6 +117,8 @@ class Album(models.Model):
             models.Index(fields=["-release_date", "-id"], name="album_newest_idx"),
             models.Index(fields=["in_workbook", "-release_date", "-id"], name="album_visible_idx"),
             models.Index(fields=["in_workbook", "year"], name="album_visible_year_idx"),
+            # The feed of new albums and the list's "recently added" order.
+            models.Index(fields=["-created_at", "-id"], name="album_added_idx"),
             models.Index(fields=["release_list"], name="album_list_idx"),
             models.Index(fields=["format"], name="album_format_idx"),
             models.Index(fields=["is_debut"], name="album_debut_idx"),

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import datetime
+from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear
 
 from catalog.models import Album, Artist, Genre, VocalStyle
 from catalog.search import fold
@@ -24,6 +39,7 @@ class AlbumFilters:
     release_list: str = ""
     format: str = ""
     debut: bool = False
+    sort: str = ""  # a key of ALBUM_SORTS; "" is the default, newest release first
 
     def is_active(self) -> bool:
         return self != AlbumFilters()
@@ -79,10 +95,11 @@ def album_list(*, filters: AlbumFilters) -> QuerySet[Album]:
             | Q(artist_id__in=artists)
             | Q(pk__in=AlbumGenre.objects.filter(genre_id__in=genres).values("album_id"))
         )
-    return newest_first(
+    return sort_albums(
         albums.select_related("artist", "vocal_style").prefetch_related(
             Prefetch("genres", queryset=Genre.objects.only("name", "slug"))
-        )
+        ),
+        filters.sort,
     )
 
 
@@ -177,4 +194,252 @@ def artist_albums(*, artist: Artist) -> QuerySet[Album]:
         .filter(artist=artist)
         .select_related("artist", "vocal_style")
         .prefetch_related(Prefetch("genres", queryset=Genre.objects.only("name", "slug")))
+    )
+
+
+# --- Upcoming releases -----------------------------------------------------------------------
+
+# Within a month, albums dated to the day come first, then those known only to the month; an
+# album known only to its year goes after that year's months (UPCOMING_YEAR_ONLY).
+UPCOMING_YEAR_ONLY = 13
+
+
+def upcoming_albums(*, filters: AlbumFilters, today: datetime.date) -> QuerySet[Album]:
+    """Visible albums matching `filters` whose release is after `today`, soonest first.
+
+    A date is "after today" at its own precision: a day after today, a month after the current
+    month, a year after the current one (a release "in December" is not upcoming on
+    December 2nd: it may be out already). An undated album with a later year counts as known to
+    the year. Each album is annotated with `period_year` and `period_month` (1-12, or
+    UPCOMING_YEAR_ONLY) for the page's month groups.
+    """
+    precision = Album.DatePrecision
+    next_month = (today.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    next_year = datetime.date(today.year + 1, 1, 1)
+    year_only = Q(release_date_precision=precision.YEAR) | Q(release_date__isnull=True)
+    # Every dated upcoming album is dated after today: saying so first lets the databases
+    # read the few upcoming albums off the release date index instead of scanning them all.
+    after_today = Q(release_date__gt=today) & (
+        Q(release_date_precision=precision.DAY)
+        | Q(release_date_precision=precision.MONTH, release_date__gte=next_month)
+        | Q(release_date_precision=precision.YEAR, release_date__gte=next_year)
+    ) | Q(release_date__isnull=True, year__gt=today.year)
+    return (
+        album_list(filters=filters)
+        .filter(after_today)
+        .annotate(
+            period_year=Coalesce(
+                ExtractYear("release_date"), F("year"), output_field=IntegerField()
+            ),
+            period_month=Case(
+                When(year_only, then=Value(UPCOMING_YEAR_ONLY)),
+                default=ExtractMonth("release_date"),
+                output_field=IntegerField(),
+            ),
+            precision_rank=Case(
+                When(year_only, then=Value(2)),
+                When(release_date_precision=precision.DAY, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+        )
+        .order_by(
+            "period_year",
+            "period_month",
+            "precision_rank",
+            F("release_date").asc(nulls_last=True),  # the databases disagree on NULLs
+            "id",
+        )
+    )
+
+
+# --- Album list sort orders ------------------------------------------------------------------
+
+# Sort key in the URL (`?sort=`) -> what the sort menu and its chip call it; "" is the default.
+ALBUM_SORTS = {
+    "": "Newest release",
+    "oldest": "Oldest release",
+    "artist": "Artist A–Z",
+    "added": "Recently added",
+}
+
+
+def sort_albums(albums: QuerySet[Album], sort: str) -> QuerySet[Album]:
+    """`albums` in the order `sort` names (an ALBUM_SORTS key); unknown keys sort newest first.
+
+    Every order ends with the id, so pages never share or skip an album. Artists sort by
+    their folded name (catalog/search.py): "Ænima" between "Adagio" and "Agalloch", whatever
+    the case. Undated albums come last whichever way dates run.
+    """
+    if sort == "oldest":
+        return albums.order_by(F("release_date").asc(nulls_last=True), "id")
+    if sort == "artist":
+        return albums.order_by(
+            "artist__search_name", "artist_id", F("release_date").desc(nulls_last=True), "-id"
+        )
+    if sort == "added":
+        return albums.order_by("-created_at", "-id")
+    return newest_first(albums)
+
+
+def recently_added(*, filters: AlbumFilters) -> QuerySet[Album]:
+    """Visible albums matching `filters`, the latest additions to the catalog first."""
+    return album_list(filters=replace(filters, sort="added"))
+
+
+def calendar_albums(*, filters: AlbumFilters, today: datetime.date) -> list[Album]:
+    """The upcoming albums dated to the day (`upcoming_albums`), with only what a calendar
+    event shows, each with `genre_names`: one query for every album's genre names costs far
+    less than building a Genre object per link, which a few hundred events would notice."""
+    albums = list(
+        upcoming_albums(filters=filters, today=today)
+        .filter(release_date_precision=Album.DatePrecision.DAY)
+        .prefetch_related(None)
+        .only(
+            "title",
+            "artist__name",
+            "release_date",
+            "release_date_precision",
+            "year",
+            "country",
+            "format",
+            "vocal_style__name",
+            "updated_at",
+            # The listening links (catalog/templatetags/album_tags.py, LISTEN_LINKS).
+            "spotify_url",
+            "bandcamp_url",
+            "youtube_url",
+            "apple_music_url",
+            "amazon_url",
+        )
+    )
+    names: dict[int, list[str]] = {}
+    links = (
+        AlbumGenre.objects.filter(album_id__in=[album.pk for album in albums])
+        .order_by("album_id", "genre__name")
+        .values_list("album_id", "genre__name")
+    )
+    for album_id, name in links:
+        names.setdefault(album_id, []).append(name)
+    for album in albums:
+        album.genre_names = names.get(album.pk, [])  # type: ignore[attr-defined]
+    return albums
+
+
+# --- Statistics ------------------------------------------------------------------------------
+
+STATS_TOP_GENRES = 5  # genres shown per year
+STATS_GENRE_YEARS = 5  # the latest years whose genres are shown
+STATS_TOP_COUNTRIES = 10
+NO_VOCAL_STYLE = "Not given"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogStats:
+    """Counts of visible albums for the statistics page; every list is in display order."""
+
+    total: int
+    debuts: int
+    per_year: list[tuple[int, int]]  # (year, albums), oldest first
+    latest_year: int | None  # the latest year up to this one (later years are still to come)
+    # (year, [albums in January, ..., December]) for the latest year and the one before;
+    # albums known only to their year have no month and are not counted here.
+    per_month: list[tuple[int, list[int]]]
+    genres_per_year: list[tuple[int, list[tuple[str, int]]]]  # newest year first
+    vocal_styles: list[tuple[str, int]]  # most common first
+    countries: list[tuple[str, int]]  # most releases first
+
+
+def catalog_stats(*, filters: AlbumFilters, today: datetime.date) -> CatalogStats:
+    """What the statistics page shows, for the albums `filters` selects, in five queries
+    whatever the number of albums."""
+    albums = album_list(filters=filters).order_by().prefetch_related(None)
+    # One GROUP BY over the columns counted (a few thousand groups at most) instead of one per
+    # figure: the filters (a genre filter is a subquery per album) are applied once.
+    groups = (
+        albums.values("year", "vocal_style_id", "country", "is_debut")
+        .annotate(n=Count("pk"))
+        .values_list("year", "vocal_style_id", "country", "is_debut", "n")
+    )
+    total = debuts = 0
+    years: Counter[int] = Counter()
+    styles: Counter[int | None] = Counter()
+    country_counts: Counter[str] = Counter()
+    for year, style_id, country, is_debut, n in groups:
+        total += n
+        debuts += n if is_debut else 0
+        if year is not None:
+            years[year] += n
+        styles[style_id] += n
+        if country:
+            country_counts[country] += n
+    per_year = sorted(years.items())
+    past_years = [year for year, _n in per_year if year <= today.year]
+    latest = past_years[-1] if past_years else None
+
+    per_month: list[tuple[int, list[int]]] = []
+    genres_per_year: list[tuple[int, list[tuple[str, int]]]] = []
+    if latest is not None:
+        # Counted per date, then per month here: a date range reads the release date index,
+        # and no database function runs on each row (SQLite's are written in Python).
+        dated = (
+            albums.filter(
+                release_date__gte=datetime.date(latest - 1, 1, 1),
+                release_date__lte=datetime.date(latest, 12, 31),
+            )
+            .exclude(release_date_precision=Album.DatePrecision.YEAR)
+            .values("release_date")
+            .annotate(n=Count("pk"))
+            .values_list("release_date", "n")
+        )
+        month_counts: Counter[tuple[int, int]] = Counter()
+        for release_date, n in dated:
+            month_counts[release_date.year, release_date.month] += n
+        per_month = [
+            (year, [month_counts[year, month] for month in range(1, 13)])
+            for year in (latest - 1, latest)
+        ]
+        genre_years = past_years[-STATS_GENRE_YEARS:]
+        links = (
+            AlbumGenre.objects.filter(album_id__in=albums.filter(year__in=genre_years).values("pk"))
+            .values("album__year", "genre_id")
+            .annotate(n=Count("pk"))
+            .values_list("album__year", "genre_id", "n")
+        )
+        by_year: dict[int, list[tuple[int, int]]] = {year: [] for year in genre_years}
+        for year, genre_id, n in links:
+            by_year[year].append((-n, genre_id))
+        # The names of the few genres shown only (not one per link): grouping on the id is
+        # cheaper than on the name. Ties are broken by id here, then shown by name.
+        top = {year: sorted(pairs)[:STATS_TOP_GENRES] for year, pairs in by_year.items()}
+        names = dict(
+            Genre.objects.filter(pk__in={g for pairs in top.values() for _n, g in pairs})
+            .order_by()
+            .values_list("pk", "name")
+        )
+        genres_per_year = [
+            (year, sorted(((names[g], -n) for n, g in top[year]), key=lambda p: (-p[1], p[0])))
+            for year in reversed(genre_years)
+        ]
+
+    style_names = dict(VocalStyle.objects.order_by().values_list("pk", "name"))
+    vocal_styles = sorted(
+        (
+            (style_names.get(style_id, NO_VOCAL_STYLE) if style_id else NO_VOCAL_STYLE, n)
+            for style_id, n in styles.items()
+        ),
+        key=lambda pair: (-pair[1], pair[0]),
+    )
+    countries = sorted(country_counts.items(), key=lambda pair: (-pair[1], pair[0]))[
+        :STATS_TOP_COUNTRIES
+    ]
+    return CatalogStats(
+        total=total,
+        debuts=debuts,
+        per_year=per_year,
+        latest_year=latest,
+        per_month=per_month,
+        genres_per_year=genres_per_year,
+        vocal_styles=vocal_styles,
+        countries=countries,
     )

@@ -13,3 +13,10 @@ urlpatterns = [
     path("sync/cancel/", views.sync_cancel, name="sync-cancel"),
     path("sync/history/", views.sync_history, name="sync-history"),
 ]
+
+urlpatterns += [
+    path("upcoming/", views.upcoming, name="upcoming"),
+    path("upcoming.ics", views.upcoming_calendar, name="upcoming-ics"),
+    path("feed/", views.new_albums_feed, name="feed"),
+    path("stats/", views.stats, name="stats"),
+]

@@ -1,7 +1,11 @@
+import datetime
+from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.syndication.views import Feed
 from django.core.paginator import Paginator
 from django.http import (
     Http404,
@@ -13,16 +17,20 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.feedgenerator import Atom1Feed
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
+from icalendar import Calendar, Event
 
-from catalog import selectors
+from catalog import charts, selectors
 from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, requested_slugs
-from catalog.models import Artist, VocalStyle
+from catalog.models import Album, Artist, VocalStyle
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
 from catalog.sync_panel import (
@@ -32,6 +40,7 @@ from catalog.sync_panel import (
     recent_operations,
     sync_finished,
 )
+from catalog.templatetags.album_tags import listen_links
 
 ALBUMS_PER_PAGE = 50
 EMPTY_FILTERED = "No albums match these filters"
@@ -108,6 +117,7 @@ def album_list(request: HtmxHttpRequest) -> HttpResponse:
             vocal_names=dict(vocal_choices),
         ),
         "current_url": current_url,
+        "feed_url": list_url(reverse("catalog:feed"), replace(filters, sort="")),
         "detail_query": "?" + urlencode({"back": current_url}),
         "empty_message": empty_message,
         "empty_catalog": empty_catalog,
@@ -315,3 +325,299 @@ def sync_history(request: HtmxHttpRequest) -> HttpResponse:
     staff = _is_staff(request)
     context = {"entries": recent_operations(staff=staff), "show_people": staff}
     return render(request, "catalog/sync_history.html", context)
+
+
+# --- Upcoming releases -----------------------------------------------------------------------
+
+EMPTY_UPCOMING = "No upcoming releases are in the catalog yet"
+EMPTY_UPCOMING_FILTERED = "No upcoming releases match these filters"
+
+
+@dataclass(frozen=True, slots=True)
+class MonthGroup:
+    """The upcoming albums of one month (or of one year, for those known only to the year)."""
+
+    label: str
+    albums: list[Album]
+
+
+def _filter_form(request: HttpRequest, *, with_options: bool) -> dict[str, Any]:
+    """The album list's filter form for another page of albums, with its options.
+
+    Like the list: the whole page offers every option (genre facets, vocal styles, years); an
+    HTMX fragment only looks up the genres and vocal styles it asks for.
+    """
+    if with_options:
+        genre_facets = selectors.genre_facets()
+        vocal_styles = selectors.vocal_style_options()
+        genre_choices = [(facet.slug, facet.name) for facet in genre_facets]
+        vocal_choices = [(style.slug, style.name) for style in vocal_styles]
+    else:
+        genre_facets, vocal_styles = [], []
+        genre_choices = selectors.genre_choices(slugs=requested_slugs(request.GET, "genre"))
+        vocal_choices = selectors.vocal_style_choices(slugs=requested_slugs(request.GET, "vocal"))
+    form = AlbumFilterForm(request.GET, genre_choices=genre_choices, vocal_choices=vocal_choices)
+    return {
+        "form": form,
+        # These pages have an order of their own: the list's sort does not apply.
+        "filters": replace(form.filters(), sort=""),
+        "unsorted": True,
+        "genre_facets": genre_facets,
+        "vocal_styles": vocal_styles,
+        "genre_names": dict(genre_choices),
+        "vocal_names": dict(vocal_choices),
+        "years": selectors.release_years() if with_options else [],
+        "with_options": with_options,
+    }
+
+
+def _is_fragment(request: HtmxHttpRequest) -> bool:
+    # Boosted links and history restores replace the whole page, so they get the whole page.
+    return bool(request.htmx) and not (request.htmx.boosted or request.htmx.history_restore_request)
+
+
+def month_groups(albums: list[Album]) -> list[MonthGroup]:
+    """Consecutive albums of the same month (`upcoming_albums` order) under one heading:
+    "December 2026"; albums known only to the year under "Sometime in 2027"."""
+    groups: list[MonthGroup] = []
+    key = None
+    for album in albums:
+        year, month = album.period_year, album.period_month  # type: ignore[attr-defined]
+        if (year, month) != key:
+            key = (year, month)
+            label = (
+                f"Sometime in {year}"
+                if month == selectors.UPCOMING_YEAR_ONLY
+                else date_format(datetime.date(year, month, 1), "F Y")
+            )
+            groups.append(MonthGroup(label, []))
+        groups[-1].albums.append(album)
+    return groups
+
+
+@require_GET
+def upcoming(request: HtmxHttpRequest) -> HttpResponse:
+    """Albums released after today (in the site's time zone), soonest first, by month, with the
+    list's filters; an HTMX request gets only the results region."""
+    fragment = _is_fragment(request)
+    context = _filter_form(request, with_options=not fragment)
+    filters: selectors.AlbumFilters = context["filters"]
+    today = timezone.localdate()
+    paginator = Paginator(selectors.upcoming_albums(filters=filters, today=today), ALBUMS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    albums = list(page.object_list)
+    base_url = reverse("catalog:upcoming")
+    current_url = list_url(base_url, filters, page=page.number)
+    empty_message = ""
+    if not paginator.count:
+        empty_message = EMPTY_UPCOMING_FILTERED if filters.is_active() else EMPTY_UPCOMING
+    ics_url = list_url(reverse("catalog:upcoming-ics"), filters)
+    absolute_ics = request.build_absolute_uri(ics_url)
+    context |= {
+        "today": today,
+        "page": page,
+        "groups": month_groups(albums),
+        "page_links": page_links(page, base_url=base_url, filters=filters),
+        "previous_url": (
+            list_url(base_url, filters, page=page.previous_page_number())
+            if page.has_previous()
+            else ""
+        ),
+        "next_url": (
+            list_url(base_url, filters, page=page.next_page_number()) if page.has_next() else ""
+        ),
+        "chips": filter_chips(
+            filters,
+            base_url=base_url,
+            genre_names=context["genre_names"],
+            vocal_names=context["vocal_names"],
+        ),
+        "filter_action": base_url,
+        "current_url": current_url,
+        "detail_query": "",
+        "empty_message": empty_message,
+        "ics_url": ics_url,
+        # webcal:// asks the visitor's calendar app to subscribe (and to fetch it again).
+        "webcal_url": "webcal" + absolute_ics.removeprefix("https").removeprefix("http"),
+        "spotify_covers": any(a.cover_thumbnail_url or a.cover_image_url for a in albums),
+        "results_region_id": RESULTS_REGION_ID,
+        "out_of_band": fragment,
+    }
+    template = "catalog/upcoming.html#upcoming-results" if fragment else "catalog/upcoming.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+# --- Calendar of upcoming releases -----------------------------------------------------------
+
+CALENDAR_NAME = "Upcoming prog releases"
+CALENDAR_PRODID = "-//r/progmetal album catalog//Upcoming releases//EN"
+
+
+def album_event(album: Album, *, detail_url: str, host: str) -> Event:
+    """One all-day event for a release dated to the day (from `selectors.calendar_albums`),
+    linking `detail_url`.
+
+    The UID is the album's id on this site (`host`), so a calendar app that fetches the feed
+    again updates the event (a moved date, a new link) instead of adding a second one.
+    """
+    facts = [
+        ("Genres", ", ".join(album.genre_names)),  # type: ignore[attr-defined]
+        ("Country", album.country),
+        ("Format", album.format),
+        ("Vocal style", album.vocal_style.name if album.vocal_style else ""),
+    ]
+    lines = [f"{label}: {value}" for label, value in facts if value]
+    lines += [f"{label}: {url}" for label, url in listen_links(album)]
+    lines.append(f"In the catalog: {detail_url}")
+    event = Event()
+    event.add("uid", f"album-{album.pk}@{host}")
+    # When the album last changed: a calendar app can tell an updated event from an old one.
+    event.add("dtstamp", album.updated_at)
+    # A date (not a datetime) makes an all-day event; DTEND is exclusive, the next day.
+    event.add("dtstart", album.release_date)
+    event.add("dtend", album.release_date + datetime.timedelta(days=1))  # type: ignore[operator]
+    event.add("summary", f"{album.artist.name} – {album.title}")
+    event.add("description", "\n".join(lines))
+    event.add("url", detail_url)
+    event.add("transp", "TRANSPARENT")  # a release does not make anyone busy
+    return event
+
+
+@require_GET
+def upcoming_calendar(request: HttpRequest) -> HttpResponse:
+    """The upcoming releases dated to the day as an iCalendar file (RFC 5545, built by the
+    `icalendar` library), with the upcoming page's filters: `?genre=djent` is a djent
+    calendar. Releases known only to the month or year have no day to put an event on."""
+    albums = selectors.calendar_albums(
+        filters=requested_filters(request), today=timezone.localdate()
+    )
+    calendar = Calendar()
+    calendar.add("prodid", CALENDAR_PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", CALENDAR_NAME)
+    # One reverse() for all the links: the album pages' URLs differ only by the id.
+    detail_url = request.build_absolute_uri(reverse("catalog:album-detail", args=[0]))
+    prefix, suffix = detail_url.rsplit("/0/", 1)
+    host = request.get_host()
+    for album in albums:
+        url = f"{prefix}/{album.pk}/{suffix}"
+        calendar.add_component(album_event(album, detail_url=url, host=host))
+    response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="upcoming.ics"'
+    return response
+
+
+# --- Feed of new albums ----------------------------------------------------------------------
+
+FEED_ITEMS = 50
+FEED_TITLE = "New albums in the prog metal catalog"
+
+
+def requested_filters(request: HttpRequest) -> selectors.AlbumFilters:
+    """The album list's filters in `request` (bad values dropped), for pages without the
+    filter form: only the requested genres and vocal styles are looked up."""
+    genre_choices = selectors.genre_choices(slugs=requested_slugs(request.GET, "genre"))
+    vocal_choices = selectors.vocal_style_choices(slugs=requested_slugs(request.GET, "vocal"))
+    form = AlbumFilterForm(request.GET, genre_choices=genre_choices, vocal_choices=vocal_choices)
+    return replace(form.filters(), sort="")
+
+
+class NewAlbumsFeed(Feed):
+    """An Atom feed (Django's syndication framework) of the albums most recently added to the
+    catalog, with the album list's filters: `?list=prog-rock` follows the prog-rock list.
+
+    Each entry's summary is rendered from a template, so workbook text is HTML-escaped before
+    feed readers, which read the summary as HTML, see it.
+    """
+
+    feed_type = Atom1Feed
+    title = FEED_TITLE
+    subtitle = "The latest releases added from the r/progmetal release workbook."
+    description_template = "catalog/feed_entry.html"
+
+    def get_object(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return requested_filters(request)
+
+    def link(self, obj: selectors.AlbumFilters) -> str:
+        return list_url(reverse("catalog:album-list"), obj)
+
+    def feed_url(self, obj: selectors.AlbumFilters) -> str:
+        # The feed's own address (rel="self") keeps its filters; Django's default drops them.
+        return list_url(reverse("catalog:feed"), obj)
+
+    def items(self, obj: selectors.AlbumFilters) -> list[Album]:
+        return list(selectors.recently_added(filters=obj)[:FEED_ITEMS])
+
+    def item_title(self, item: Album) -> str:
+        return f"{item.artist.name} – {item.title}"
+
+    def item_link(self, item: Album) -> str:
+        return item.get_absolute_url()
+
+    def item_pubdate(self, item: Album) -> datetime.datetime:
+        return item.created_at
+
+    def item_updateddate(self, item: Album) -> datetime.datetime:
+        return item.updated_at
+
+    def item_author_name(self, item: Album) -> str:
+        return item.artist.name
+
+    def item_categories(self, item: Album) -> list[str]:
+        return [genre.name for genre in item.genres.all()]
+
+
+new_albums_feed = require_GET(NewAlbumsFeed())
+
+
+# --- Statistics ------------------------------------------------------------------------------
+
+EMPTY_STATS = "No albums to count"
+
+
+@require_GET
+def stats(request: HttpRequest) -> HttpResponse:
+    """The catalog in numbers, as server-drawn SVG charts with a table each, for the albums
+    the list's filters select (`?list=prog-rock`); a year filter does not apply: the charts
+    compare years."""
+    options = _filter_form(request, with_options=False)
+    filters = replace(options["filters"], year=None)
+    today = timezone.localdate()
+    figures = selectors.catalog_stats(filters=filters, today=today)
+    base_url = reverse("catalog:stats")
+    debut_rows = [("Debuts", figures.debuts), ("Other albums", figures.total - figures.debuts)]
+    debut_share = round(100 * figures.debuts / figures.total, 1) if figures.total else 0
+    context = {
+        "figures": figures,
+        "filters": filters,
+        "form": options["form"],
+        "chips": filter_chips(
+            filters,
+            base_url=base_url,
+            genre_names=options["genre_names"],
+            vocal_names=options["vocal_names"],
+        ),
+        "filter_action": base_url,
+        "list_url": list_url(reverse("catalog:album-list"), filters),
+        "empty_message": "" if figures.total else EMPTY_STATS,
+        "month_chart": charts.month_chart(figures.per_month) if figures.per_month else None,
+        "year_chart": charts.bar_chart(figures.per_year),
+        "genre_charts": [
+            {
+                "chart": charts.bar_chart(rows),
+                "chart_id": f"genres-{year}",
+                "caption": f"Genres in {year}",
+            }
+            for year, rows in figures.genres_per_year
+            if rows
+        ],
+        "vocal_chart": charts.bar_chart(figures.vocal_styles),
+        "country_chart": charts.bar_chart(figures.countries),
+        "debut_chart": charts.bar_chart(debut_rows),
+        "debut_caption": f"Share of debuts: {debut_share} %",
+    }
+    return render(request, "catalog/stats.html", context)

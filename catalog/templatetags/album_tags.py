@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Collection, Sequence
 from html import escape
 from urllib.parse import urlsplit
@@ -96,3 +97,16 @@ def genre_options(facets: Sequence[GenreFacet], selected: Collection[str]) -> Sa
             for facet in facets
         )
     )
+
+
+SPOTIFY_EMBED_URL = "https://open.spotify.com/embed/album/{}"
+# Spotify ids are 22 base-62 characters; anything else is not put into a URL.
+SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
+
+
+@register.filter
+def spotify_embed_url(album: Album) -> str:
+    """`{{ album|spotify_embed_url }}`: Spotify's embedded player for the album, or "" when
+    it has no valid Spotify id."""
+    album_id = album.spotify_album_id or ""
+    return SPOTIFY_EMBED_URL.format(album_id) if SPOTIFY_ID.fullmatch(album_id) else ""
