@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
@@ -28,6 +29,13 @@ HISTORY_FAILURE_LIMIT = 20
 ETA_MIN_SECONDS = 3
 BUSY_REASON = "Sync Now is unavailable while a sync is running."
 BUSY_REASON_CLI = "Sync Now is unavailable while a command-line sync is running."
+# A queued sync that no worker claimed this long (a worker polls every second) is probably
+# waiting for a worker that is not running: the panel says so, and when the lock goes.
+NO_WORKER_HINT_SECONDS = 10
+NO_WORKER_YET = (
+    "Still waiting for a worker: is `manage.py db_worker` running? "
+    "Without one, this sync is given up {seconds} s after it was queued."
+)
 CANCELLING = (
     "Cancelling: the sync stops after the albums it is working on; albums already synced stay."
 )
@@ -183,7 +191,7 @@ class SyncPanel:
             return "never"
         if op.has_warnings():
             return "warnings"
-        if op.status == Status.FAILED and op.error == sync.SYNC_INTERRUPTED:
+        if op.status == Status.FAILED and op.error in (sync.SYNC_INTERRUPTED, sync.SYNC_NO_WORKER):
             return "interrupted"
         return op.status
 
@@ -195,8 +203,15 @@ class SyncPanel:
         if op.status == Status.FAILED:
             return op.error or op.message
         if op.status == Status.PENDING:
+            if op.message == sync.SYNC_WAITING_FOR_WORKER and self._waited_long(op):
+                return NO_WORKER_YET.format(seconds=settings.SYNC_STALE_AFTER_SECONDS)
             return op.message or sync.SYNC_STARTING
         return op.message
+
+    def _waited_long(self, op: SyncOperation) -> bool:
+        # Half the stale limit when that is shorter: the hint must come before the lock goes.
+        hint_after = min(NO_WORKER_HINT_SECONDS, settings.SYNC_STALE_AFTER_SECONDS / 2)
+        return (self.now - op.started_at).total_seconds() >= hint_after
 
     @property
     def cancel_requested(self) -> bool:
@@ -324,8 +339,8 @@ def load_sync_panel(*, alert: str = "") -> SyncPanel:
     last_synced_at = getattr(operation, "last_synced_at", None)
     if operation is not None and sync.is_stale(operation) and sync.recover_stale():
         # Same values as the UPDATE wrote: no second SELECT.
+        operation.error = operation.message = sync.stale_reason(operation)
         operation.status = Status.FAILED
-        operation.error = operation.message = sync.SYNC_INTERRUPTED
         operation.finished_at = operation.heartbeat_at
     failures: list[SyncFailure] = []
     if operation is not None and not operation.is_active() and operation.failed_count:

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "template_partials.apps.SimpleAppConfig",
     "catalog",
 ]
@@ -207,7 +209,12 @@ SPOTIFY_ENABLED = env_bool("SPOTIFY_ENABLED", True)
 
 SYNC_STALE_AFTER_SECONDS = env_int("SYNC_STALE_AFTER_SECONDS", 60)
 SYNC_HEARTBEAT_SECONDS = env_int("SYNC_HEARTBEAT_SECONDS", 5)
-# Where a web-started sync runs (docs/architecture.md, "The runner"): a daemon thread in the web
-# process by default; a task-queue runner (any class whose `submit(operation_id)` arranges a call to
-# `catalog.services.sync.run_operation(operation_id)`) can replace it without touching the views.
-SYNC_RUNNER = "catalog.services.sync.ThreadRunner"
+# Where a web-started sync runs (docs/architecture.md, "The runner"): "thread" (default) is a daemon
+# thread in the web process; "tasks" queues it for `manage.py db_worker`; a dotted path names any
+# class whose `submit(operation_id)` arranges a call to `catalog.services.sync.run_operation(id)`.
+SYNC_RUNNER = env_str("SYNC_RUNNER", "thread")
+
+# Django's Tasks framework (the django-tasks backport on 5.2): the queue is a table in the
+# catalog's database (django-tasks-db), worked by `manage.py db_worker`. Only SYNC_RUNNER=tasks
+# puts anything in it.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
