@@ -15,4 +15,6 @@ def sync_panel(request: HttpRequest) -> dict[str, object]:
     Computed on every page load from the database row, so a page loaded during a sync (a
     refresh, a second tab, another worker process) shows it in progress at once.
     """
-    return {"sync_panel": SimpleLazyObject(load_sync_panel)}
+    # A page served through catalog.page_cache has read the panel already (for its cache key).
+    loaded = getattr(request, "catalog_sync_panel", None)
+    return {"sync_panel": loaded if loaded is not None else SimpleLazyObject(load_sync_panel)}

@@ -173,6 +173,25 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# Visitors' catalog pages (album list and its fragments, album and artist pages) are cached by
+# catalog.page_cache under the catalog version read from the database on every request, so the
+# backend need not be shared for correctness: a per-process memory cache is the cheapest hit (no
+# query, no file, no pickled copy crossing a socket) and needs nothing to run or clean. Each
+# gunicorn worker warms its own copy. docs/architecture.md, "Pages that hold a spike", compares it
+# with the database and file caches.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "catalog-pages",
+        "OPTIONS": {"MAX_ENTRIES": env_int("PAGE_CACHE_MAX_ENTRIES", 1000)},
+    }
+}
+# How long a cached page lives (0 turns the cache off); it bounds how long an admin edit (not a
+# sync) takes to reach visitors. While a sync runs the catalog changes batch by batch, so entries
+# made then live only PAGE_CACHE_ACTIVE_SECONDS.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 600)
+PAGE_CACHE_ACTIVE_SECONDS = env_int("PAGE_CACHE_ACTIVE_SECONDS", 5)
+
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Sessions stay in the database (Django's default). A cached_db engine would save a logged-in
