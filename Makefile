@@ -65,3 +65,6 @@ bench: install
 	$(RUN) python -m bench.importer all
 	$(RUN) python -m bench.album_list
 	$(RUN) python -m bench.sync
+	@# The load benchmark needs wrk (Debian: apt-get install wrk).
+	@if command -v wrk >/dev/null; then $(RUN) python -m bench.load; \
+	else echo "bench.load skipped: wrk is not installed (apt-get install wrk)"; fi

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -76,12 +76,20 @@ class AppServer:
     """`gunicorn config.wsgi` with `workers` worker processes, in a process group of its own."""
 
     def __init__(
-        self, *, env: Mapping[str, str], workers: int, log_path: Path, port: int | None = None
+        self,
+        *,
+        env: Mapping[str, str],
+        workers: int,
+        log_path: Path,
+        port: int | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         self.env = dict(env)
         self.workers = workers
         self.log_path = log_path
         self.port = port or free_port()
+        # More gunicorn options, after ours (bench/load.py passes the project's config file).
+        self.options = list(options)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -104,6 +112,7 @@ class AppServer:
             "--graceful-timeout=2",
             "--access-logfile=-",
             "--error-logfile=-",
+            *self.options,
         ]
         with self.log_path.open("ab") as log:
             log.write(f"\n=== start {' '.join(command)}\n".encode())
