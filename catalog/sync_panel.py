@@ -33,7 +33,7 @@ BUSY_REASON_CLI = "Sync Now is unavailable while a command-line sync is running.
 # waiting for a worker that is not running: the panel says so, and when the lock goes.
 NO_WORKER_HINT_SECONDS = 10
 NO_WORKER_YET = (
-    "Still waiting for a worker: is `manage.py db_worker` running? "
+    "Still waiting for a worker: is the task worker (manage.py db_worker) running? "
     "Without one, this sync is given up {seconds} s after it was queued."
 )
 CANCELLING = (

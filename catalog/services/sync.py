@@ -58,7 +58,9 @@ SPOTIFY_SETUP_HINT = (
 SYNC_INTERRUPTED = "Sync interrupted: the server stopped during the sync"
 # A pending row handed to a task queue says so until a worker claims it (TasksRunner).
 SYNC_WAITING_FOR_WORKER = "Waiting for a worker to start the sync..."
-SYNC_NO_WORKER = "Sync never started: no worker picked it up. Is `manage.py db_worker` running?"
+SYNC_NO_WORKER = (
+    "Sync never started: no worker picked it up. Is the task worker (manage.py db_worker) running?"
+)
 SYNC_STARTING = "Starting sync..."
 SYNC_COMPLETE = "Sync complete! Updated {count} albums"
 SYNC_COMPLETE_WITH_WARNINGS = (
