@@ -17,7 +17,7 @@ RUN := $(UV) run --frozen
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check-migrations test-sqlite test-postgres ci install system-deps bench
+.PHONY: run worker test lint typecheck check-migrations test-sqlite test-postgres ci install system-deps bench
 
 install:
 	$(UV) sync --frozen
@@ -29,6 +29,11 @@ run: install .env
 	$(RUN) python manage.py migrate --noinput
 	$(RUN) python manage.py ensure_admin
 	$(RUN) python manage.py runserver $(HOST):$(PORT)
+
+# The task worker for SYNC_RUNNER=tasks (run it next to `make run` in another terminal).
+worker: install .env
+	$(RUN) python manage.py migrate --noinput
+	$(RUN) python manage.py db_worker
 
 lint: install
 	$(RUN) ruff check .
@@ -60,3 +65,6 @@ bench: install
 	$(RUN) python -m bench.importer all
 	$(RUN) python -m bench.album_list
 	$(RUN) python -m bench.sync
+	@# The load benchmark needs wrk (Debian: apt-get install wrk).
+	@if command -v wrk >/dev/null; then $(RUN) python -m bench.load; \
+	else echo "bench.load skipped: wrk is not installed (apt-get install wrk)"; fi

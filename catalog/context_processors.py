@@ -22,4 +22,6 @@ def sync_panel(request: HttpRequest) -> dict[str, object]:
         user = getattr(request, "user", None)
         return load_sync_panel(staff=bool(user and user.is_active and user.is_staff))
 
-    return {"sync_panel": SimpleLazyObject(load)}
+    # A page served through catalog.page_cache has read the panel already (for its cache key).
+    loaded = getattr(request, "catalog_sync_panel", None)
+    return {"sync_panel": loaded if loaded is not None else SimpleLazyObject(load)}

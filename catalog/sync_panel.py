@@ -29,6 +29,13 @@ HISTORY_FAILURE_LIMIT = 20
 ETA_MIN_SECONDS = 3
 BUSY_REASON = "Sync Now is unavailable while a sync is running."
 BUSY_REASON_CLI = "Sync Now is unavailable while a command-line sync is running."
+# A queued sync that no worker claimed this long (a worker polls every second) is probably
+# waiting for a worker that is not running: the panel says so, and when the lock goes.
+NO_WORKER_HINT_SECONDS = 10
+NO_WORKER_YET = (
+    "Still waiting for a worker: is the task worker (manage.py db_worker) running? "
+    "Without one, this sync is given up {seconds} s after it was queued."
+)
 CANCELLING = (
     "Cancelling: the sync stops after the albums it is working on; albums already synced stay."
 )
@@ -68,6 +75,8 @@ PUBLIC_FAILURES = {
     importer.STAGE_FINALIZING: "Sync failed while saving the results.",
 }
 PUBLIC_FAILURE = "Sync failed."
+# Failures that name nothing private: everyone reads them as they are.
+PUBLIC_ERRORS = frozenset({sync.SYNC_INTERRUPTED, sync.SYNC_NO_WORKER})
 PUBLIC_FAILURE_DETAILS = "Staff members can see the details."
 
 
@@ -77,7 +86,7 @@ def visible_result(operation: SyncOperation, *, staff: bool) -> str:
     written for everyone and names no path or URL.)"""
     if operation.status == Status.FAILED:
         error = operation.error or operation.message
-        if staff or error == sync.SYNC_INTERRUPTED:
+        if staff or error in PUBLIC_ERRORS:
             return error
         general = PUBLIC_FAILURES.get(operation.stage, PUBLIC_FAILURE)
         return f"{general} {PUBLIC_FAILURE_DETAILS}"
@@ -230,7 +239,7 @@ class SyncPanel:
             return "never"
         if op.has_warnings():
             return "warnings"
-        if op.status == Status.FAILED and op.error == sync.SYNC_INTERRUPTED:
+        if op.status == Status.FAILED and op.error in (sync.SYNC_INTERRUPTED, sync.SYNC_NO_WORKER):
             return "interrupted"
         return op.status
 
@@ -238,7 +247,16 @@ class SyncPanel:
     def message(self) -> str:
         if self.operation is None:
             return ""
-        return visible_result(self.operation, staff=self.staff)
+        op = self.operation
+        waiting = op.status == Status.PENDING and op.message == sync.SYNC_WAITING_FOR_WORKER
+        if waiting and self._waited_long(op):
+            return NO_WORKER_YET.format(seconds=settings.SYNC_STALE_AFTER_SECONDS)
+        return visible_result(op, staff=self.staff)
+
+    def _waited_long(self, op: SyncOperation) -> bool:
+        # Half the stale limit when that is shorter: the hint must come before the lock goes.
+        hint_after = min(NO_WORKER_HINT_SECONDS, settings.SYNC_STALE_AFTER_SECONDS / 2)
+        return (self.now - op.started_at).total_seconds() >= hint_after
 
     @property
     def cancel_requested(self) -> bool:
@@ -372,8 +390,8 @@ def load_sync_panel(*, alert: str = "", staff: bool = False) -> SyncPanel:
     last_synced_at = getattr(operation, "last_synced_at", None)
     if operation is not None and sync.is_stale(operation) and sync.recover_stale():
         # Same values as the UPDATE wrote: no second SELECT.
+        operation.error = operation.message = sync.stale_reason(operation)
         operation.status = Status.FAILED
-        operation.error = operation.message = sync.SYNC_INTERRUPTED
         operation.finished_at = operation.heartbeat_at
     failures: list[SyncFailure] = []
     if operation is not None and not operation.is_active() and operation.failed_count:

@@ -31,6 +31,7 @@ from icalendar import Calendar, Event
 from catalog import charts, selectors
 from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, requested_slugs
 from catalog.models import Album, Artist, VocalStyle
+from catalog.page_cache import cached_for_visitors
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
 from catalog.sync_panel import (
@@ -60,6 +61,7 @@ class HtmxHttpRequest(HttpRequest):
 
 
 @require_GET
+@cached_for_visitors
 def album_list(request: HtmxHttpRequest) -> HttpResponse:
     """The tile grid with its filters; an HTMX request gets only the results region.
 
@@ -155,6 +157,7 @@ def back_to_list_url(back: str) -> str:
 
 
 @require_GET
+@cached_for_visitors
 def album_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Every field of one album; hidden albums too, marked as no longer in the workbook."""
     album = get_object_or_404(selectors.album_detail(), pk=pk)
@@ -167,6 +170,7 @@ def album_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+@cached_for_visitors
 def artist_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """An artist's visible albums across every year and list, newest first; 404 when the artist
     has none (every album left the workbook)."""

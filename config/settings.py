@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "template_partials.apps.SimpleAppConfig",
     "catalog",
 ]
@@ -178,6 +180,7 @@ LOGIN_REDIRECT_URL = "catalog:album-list"
 # browsers' preload lists by being submitted at hstspreload.org, which stays the operator's choice.
 HTTPS = env_bool("DJANGO_HTTPS")
 SESSION_COOKIE_SECURE = HTTPS or env_bool("DJANGO_SECURE_COOKIES")
+
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -186,8 +189,27 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 # Sessions stay in the database (Django's default). A cached_db engine would save a logged-in
-# status poll its session SELECT, but without a shared cache (none is configured) a session
-# deleted at logout would stay usable in the other worker processes' caches.
+# status poll its session SELECT, but without a shared cache (the page cache below is
+# per-process) a session deleted at logout would stay usable in the other processes' caches.
+
+# Visitors' catalog pages (album list and its fragments, album and artist pages) are cached by
+# catalog.page_cache under the catalog version read from the database on every request, so the
+# backend need not be shared for correctness: a per-process memory cache is the cheapest hit (no
+# query, no file, no pickled copy crossing a socket) and needs nothing to run or clean. Each
+# gunicorn worker warms its own copy. docs/architecture.md, "Pages that hold a spike", compares it
+# with the database and file caches.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "catalog-pages",
+        "OPTIONS": {"MAX_ENTRIES": env_int("PAGE_CACHE_MAX_ENTRIES", 1000)},
+    }
+}
+# How long a cached page lives (0 turns the cache off); it bounds how long an admin edit (not a
+# sync) takes to reach visitors. While a sync runs the catalog changes batch by batch, so entries
+# made then live only PAGE_CACHE_ACTIVE_SECONDS.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 600)
+PAGE_CACHE_ACTIVE_SECONDS = env_int("PAGE_CACHE_ACTIVE_SECONDS", 5)
 
 # Everything goes to stderr, where gunicorn, Docker and systemd collect it. `django.request`
 # carries the traceback of every unhandled view error (Django's default config only mails it to
@@ -236,7 +258,12 @@ SYNC_HEARTBEAT_SECONDS = env_int("SYNC_HEARTBEAT_SECONDS", 5)
 # How often an open list page asks whether a sync started elsewhere (the shell, another staff
 # member): a tiny request, answered 204 while nothing changed, skipped while the tab is hidden.
 SYNC_IDLE_CHECK_SECONDS = env_int("SYNC_IDLE_CHECK_SECONDS", 30)
-# Where a web-started sync runs (docs/architecture.md, "The runner"): a daemon thread in the web
-# process by default; a task-queue runner (any class whose `submit(operation_id)` arranges a call to
-# `catalog.services.sync.run_operation(operation_id)`) can replace it without touching the views.
-SYNC_RUNNER = "catalog.services.sync.ThreadRunner"
+# Where a web-started sync runs (docs/architecture.md, "The runner"): "thread" (default) is a daemon
+# thread in the web process; "tasks" queues it for `manage.py db_worker`; a dotted path names any
+# class whose `submit(operation_id)` arranges a call to `catalog.services.sync.run_operation(id)`.
+SYNC_RUNNER = env_str("SYNC_RUNNER", "thread")
+
+# Django's Tasks framework (the django-tasks backport on 5.2): the queue is a table in the
+# catalog's database (django-tasks-db), worked by `manage.py db_worker`. Only SYNC_RUNNER=tasks
+# puts anything in it.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}

@@ -15,3 +15,7 @@ STORAGES = {
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Static files are served from the app folders in tests; there is no collectstatic output.
 WHITENOISE_AUTOREFRESH = True
+# Visitors' page cache off unless asked for (the cache tests turn it on; an app server started by
+# tests/e2e gets PAGE_CACHE_SECONDS in its environment): most tests change albums without a sync.
+if not os.environ.get("PAGE_CACHE_SECONDS"):
+    PAGE_CACHE_SECONDS = 0

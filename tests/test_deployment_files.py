@@ -52,7 +52,7 @@ def test_env_example_documents_every_setting_variable():
 def test_compose_runs_web_and_postgres_with_a_volume_and_healthcheck():
     """The web service waits for a healthy PostgreSQL whose data lives in a named volume."""
     services = compose()["services"]
-    assert set(services) == {"web", "db"}
+    assert set(services) == {"web", "worker", "db"}
     db = services["db"]
     assert db["image"].startswith("postgres:")
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
@@ -66,6 +66,22 @@ def test_compose_web_environment_matches_settings():
     web = compose()["services"]["web"]
     assert set(web["environment"]) <= SETTINGS_VARIABLES
     assert web["env_file"][0]["path"] == ".env"
+
+
+def test_compose_worker_runs_db_worker_on_the_web_image_and_settings():
+    """The worker service is the web service's image and environment running `db_worker`, once
+    the migrations are applied; web queues its syncs for it (SYNC_RUNNER=tasks)."""
+    services = compose()["services"]
+    web, worker = services["web"], services["worker"]
+    assert worker["build"] == web["build"]
+    assert worker["env_file"] == web["env_file"]
+    assert worker["environment"] == web["environment"]
+    assert web["environment"]["SYNC_RUNNER"] == "tasks"
+    command = " ".join(worker["command"])
+    assert "manage.py migrate --check" in command
+    assert "exec python manage.py db_worker" in command
+    assert worker["depends_on"]["db"]["condition"] == "service_healthy"
+    assert worker["restart"] == "unless-stopped"
 
 
 def test_compose_database_url_points_at_the_db_service():

@@ -10,6 +10,9 @@ nothing.
 
 A runner gets only the row's id (`Runner.submit(operation_id)`) and calls `run_operation(id)`,
 which reads the options stored on the row: a task queue can carry that job as it is.
+`TasksRunner` does: it enqueues the job on Django's Tasks framework (catalog/tasks.py), and a
+`manage.py db_worker` process runs it. A row no worker ever claimed stays pending without a
+heartbeat, so stale recovery frees its lock like any other ("Sync never started").
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any, Protocol
 import requests
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -53,6 +56,11 @@ SPOTIFY_SETUP_HINT = (
     "or SPOTIFY_ENABLED=0 to import the sheet without Spotify."
 )
 SYNC_INTERRUPTED = "Sync interrupted: the server stopped during the sync"
+# A pending row handed to a task queue says so until a worker claims it (TasksRunner).
+SYNC_WAITING_FOR_WORKER = "Waiting for a worker to start the sync..."
+SYNC_NO_WORKER = (
+    "Sync never started: no worker picked it up. Is the task worker (manage.py db_worker) running?"
+)
 SYNC_STARTING = "Starting sync..."
 SYNC_COMPLETE = "Sync complete! Updated {count} albums"
 SYNC_COMPLETE_WITH_WARNINGS = (
@@ -176,6 +184,32 @@ class InlineRunner:
         (self.job or run_operation)(operation_id)
 
 
+class TasksRunner:
+    """Enqueues the job on Django's Tasks framework for a worker process (`manage.py db_worker`).
+
+    The task (`catalog.tasks.run_sync`) goes to the backend in settings.TASKS: django-tasks-db's
+    database backend, so the queue is a table of the catalog's own database and needs no broker.
+    The pending row says it waits for a worker until a worker claims it; a row never claimed
+    is recovered as stale (SYNC_NO_WORKER) after SYNC_STALE_AFTER_SECONDS, which frees the lock.
+    """
+
+    def submit(self, operation_id: int) -> None:
+        from catalog.tasks import run_sync  # the task module imports this one
+
+        # Before the enqueue: once a worker has claimed the row it is no longer pending.
+        SyncOperation.objects.filter(pk=operation_id, status=Status.PENDING).update(
+            message=SYNC_WAITING_FOR_WORKER
+        )
+        run_sync.enqueue(operation_id)
+
+
+# The short names SYNC_RUNNER accepts; anything else is a dotted path to a Runner class.
+RUNNER_ALIASES = {
+    "thread": "catalog.services.sync.ThreadRunner",
+    "tasks": "catalog.services.sync.TasksRunner",
+}
+
+
 def _run_job(job: Job, operation_id: int) -> None:
     try:
         job(operation_id)
@@ -187,9 +221,10 @@ def _run_job(job: Job, operation_id: int) -> None:
 
 
 def default_runner() -> Runner:
-    """The runner named by settings.SYNC_RUNNER (a dotted path), a ThreadRunner by default."""
-    path = getattr(settings, "SYNC_RUNNER", "") or "catalog.services.sync.ThreadRunner"
-    return import_string(path)()
+    """The runner named by settings.SYNC_RUNNER: "thread" (the default), "tasks", or a dotted
+    path to a Runner class."""
+    name = getattr(settings, "SYNC_RUNNER", "") or "thread"
+    return import_string(RUNNER_ALIASES.get(name, name))()
 
 
 def spotify_credentials_missing(options: SyncOptions) -> bool:
@@ -203,17 +238,29 @@ def stale_before() -> datetime:
     return timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
 
 
+# Recovered rows that never left the queue say so; any other stale row was interrupted.
+_NEVER_STARTED = Q(status=Status.PENDING, message=SYNC_WAITING_FOR_WORKER)
+
+
 def recover_stale() -> int:
     """Mark active rows whose heartbeat stopped as interrupted (one UPDATE); return how many.
 
-    `finished_at` becomes the last heartbeat: the moment the run was last known to be alive.
+    `finished_at` becomes the last heartbeat: the moment the run was last known to be alive. A
+    row still waiting for a worker gets SYNC_NO_WORKER instead of SYNC_INTERRUPTED.
     """
+    reason = Case(When(_NEVER_STARTED, then=Value(SYNC_NO_WORKER)), default=Value(SYNC_INTERRUPTED))
     return SyncOperation.objects.filter(status__in=ACTIVE, heartbeat_at__lt=stale_before()).update(
         status=Status.FAILED,
-        error=SYNC_INTERRUPTED,
-        message=SYNC_INTERRUPTED,
+        error=reason,
+        message=reason,
         finished_at=F("heartbeat_at"),
     )
+
+
+def stale_reason(operation: SyncOperation) -> str:
+    """What recover_stale() writes on this (active) row: SYNC_NO_WORKER or SYNC_INTERRUPTED."""
+    waiting = operation.status == Status.PENDING and operation.message == SYNC_WAITING_FOR_WORKER
+    return SYNC_NO_WORKER if waiting else SYNC_INTERRUPTED
 
 
 def is_stale(operation: SyncOperation) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.client import AppClient
-from tests.e2e.servers import AppServer, app_environment
+from tests.e2e.servers import AppServer, WorkerProcess, app_environment
 from tests.processes import DatabaseFactory, ScratchDatabase
 from tests.spotify_standin import SpotifyStandIn
 from tests.workbook_server import WorkbookServer
@@ -62,7 +62,9 @@ def standin() -> Iterator[SpotifyStandIn]:
 class LiveApp:
     server: AppServer
     db: ScratchDatabase
+    log_dir: Path
     clients: list[AppClient] = field(default_factory=list)
+    workers: list[WorkerProcess] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -75,6 +77,24 @@ class LiveApp:
             client.login()
         self.clients.append(client)
         return client
+
+    def start_worker(self) -> WorkerProcess:
+        """Start a `manage.py db_worker` on the app's database and environment (for
+        SYNC_RUNNER=tasks); it stops at teardown."""
+        number = len(self.workers)
+        worker = WorkerProcess(
+            env=self.server.env,
+            log_path=self.log_dir / f"worker-{self.server.port}-{number}.log",
+            worker_id=f"e2e-worker-{number}",
+        )
+        self.workers.append(worker)
+        return worker.start()
+
+    def task_results(self) -> list[tuple[Any, ...]]:
+        """(status, worker_ids as stored) of every queued task, oldest first."""
+        return self.db.query(
+            "SELECT status, worker_ids FROM django_tasks_database_dbtaskresult ORDER BY enqueued_at"
+        )
 
     def sync_operations(self) -> list[tuple[Any, ...]]:
         """(id, status, error, message) of every SyncOperation, oldest first."""
@@ -129,7 +149,7 @@ def start_app(
             workers=workers,
             log_path=tmp_path / f"server-{len(apps)}.log",
         )
-        app = LiveApp(server=server, db=db)
+        app = LiveApp(server=server, db=db, log_dir=tmp_path)
         apps.append(app)
         server.start()
         return app
@@ -139,10 +159,14 @@ def start_app(
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     for app in apps:
         app.server.stop()
+        for worker in app.workers:
+            worker.stop()
         for client in app.clients:
             client.session.close()
         if failed:
             print(f"\n--- server log ({app.server.log_path}) ---\n{app.server.log_tail(80)}")
+            for worker in app.workers:
+                print(f"\n--- worker log ({worker.log_path}) ---\n{worker.log_tail(80)}")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -205,3 +205,93 @@ def _group_alive(pgid: int) -> bool:
         if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
             return True
     return False
+
+
+# --- the task worker -------------------------------------------------------------------------
+
+
+class WorkerProcess:
+    """`manage.py db_worker` (django-tasks-db) on the app's database, in a process group of its own:
+    what runs syncs when SYNC_RUNNER=tasks. `kill()` is a `kill -9` of it."""
+
+    READY_LINE = "Starting worker worker_id="
+
+    def __init__(self, *, env: Mapping[str, str], log_path: Path, worker_id: str) -> None:
+        self.env = dict(env)
+        self.log_path = log_path
+        self.worker_id = worker_id
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout: float = START_TIMEOUT) -> WorkerProcess:
+        """Start the worker and return once it polls the queue."""
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError("the worker is already running")
+        command = [
+            sys.executable,
+            "manage.py",
+            "db_worker",
+            f"--worker-id={self.worker_id}",
+            "--interval=0.2",
+            "--no-startup-delay",
+            "--no-reload",
+        ]
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            log.write(f"\n=== start {' '.join(command)}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+        def ready() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited with {self.process.returncode}")
+            return self.READY_LINE in self.log_path.read_text(errors="replace")[offset:]
+
+        try:
+            wait_for(ready, timeout=timeout, interval=0.1, what="the task worker to start")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def kill(self) -> None:
+        """`kill -9`, as an out-of-memory kill or a lost machine would."""
+        self._signal(signal.SIGKILL)
+        self._reap()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self._signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=STOP_TIMEOUT)
+        self._signal(signal.SIGKILL)
+        self._reap()
+
+    def _signal(self, signum: int) -> None:
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signum)
+
+    def _reap(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=STOP_TIMEOUT)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline and _group_alive(self.process.pid):
+            time.sleep(0.05)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"

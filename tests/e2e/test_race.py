@@ -24,16 +24,20 @@ TRIGGER_CLIENT = Path(trigger_client.__file__)
 WORKERS = 4
 
 
+@pytest.mark.parametrize("runner", ["thread", "tasks"])
 def test_concurrent_triggers_from_many_processes_start_exactly_one_sync(
-    start_app: StartApp, workbook_server: WorkbookServer, tmp_path: Path
+    start_app: StartApp, workbook_server: WorkbookServer, tmp_path: Path, runner: str
 ) -> None:
     """20 staff trigger POSTs from 20 OS processes against 4 gunicorn workers, released together
     while no sync runs: exactly one answers 202, the other 19 answer 409 "Sync already in
-    progress", and exactly one SyncOperation row exists."""
+    progress", and exactly one SyncOperation row exists; with either runner (with "tasks", a
+    `db_worker` process runs the winner's sync, and exactly one task was queued)."""
     workbook_server.set_workbook(workbook(releases(5, prefix="race")))
     # The winner's sync waits this long for the workbook: it is still active when the rest arrive.
     workbook_server.delay = 6.0
-    app = start_app(workers=WORKERS, env={"SPOTIFY_ENABLED": "0"})
+    app = start_app(workers=WORKERS, env={"SPOTIFY_ENABLED": "0", "SYNC_RUNNER": runner})
+    if runner == "tasks":
+        app.start_worker()
     staff = app.client()  # one login; every racer sends its session and CSRF cookies
 
     ready = tmp_path / "ready"
@@ -79,3 +83,5 @@ def test_concurrent_triggers_from_many_processes_start_exactly_one_sync(
     operations = app.sync_operations()
     assert len(operations) == 1
     assert staff.status()["id"] == operations[0][0]
+    if runner == "tasks":
+        assert len(app.task_results()) == 1
