@@ -95,6 +95,7 @@ def album_list(request: HtmxHttpRequest) -> HttpResponse:
         "next_url": (
             list_url(base_url, filters, page=page.next_page_number()) if page.has_next() else ""
         ),
+        "search_note": form.search_note,
         "chips": filter_chips(
             filters,
             base_url=base_url,
