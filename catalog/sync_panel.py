@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
+from catalog import counts
 from catalog.models import SyncFailure, SyncOperation
 from catalog.services import importer, sync
 
@@ -32,11 +33,6 @@ CANCELLING = (
     "Cancelling: the sync stops after the albums it is working on; albums already synced stay."
 )
 
-# The counts line's labels ("Sync complete! Updated N albums" counts new + changed).
-COUNT_NEW = "new"
-COUNT_CHANGED = "changed"
-COUNT_UNCHANGED = "unchanged"
-COUNT_REMOVED = "removed (no longer in the workbook)"
 # Where recent_operations() puts each run's first failed albums (Prefetch's to_attr).
 _FIRST_FAILURES = "first_failures"
 
@@ -141,18 +137,37 @@ def recent_operations(limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
     ]
 
 
+def counts_reached(operation: SyncOperation) -> bool:
+    """Whether the run has counts to show: a completed run, or a cancelled one that got as far
+    as counting albums. A failed run (and one cancelled before it counted) shows none: its
+    zeros would read as "the workbook is empty"."""
+    if operation.status == Status.COMPLETED:
+        return True
+    if operation.status != Status.CANCELLED:
+        return False
+    return any(
+        (
+            operation.created_count,
+            operation.updated_count,
+            operation.unchanged_count,
+            operation.removed_count,
+        )
+    )
+
+
 def count_parts(operation: SyncOperation) -> list[str]:
-    """The counts line of the panel and of the history page, in the same words:
-    ['2555 new', '0 changed', '0 unchanged'], then 'N removed (...)' when albums left the
-    workbook. Failed albums have their own list below it in both places."""
-    parts = [
-        f"{operation.created_count} {COUNT_NEW}",
-        f"{operation.updated_count} {COUNT_CHANGED}",
-        f"{operation.unchanged_count} {COUNT_UNCHANGED}",
-    ]
-    if operation.removed_count:
-        parts.append(f"{operation.removed_count} {COUNT_REMOVED}")
-    return parts
+    """The counts line of the panel and of the history page, in the words of
+    catalog/counts.py: ['2,555 new', '0 changed', '0 unchanged'], then 'N removed (...)' when
+    albums left the workbook; nothing for a run that never counted (`counts_reached`). Failed
+    albums have their own list below it in both places."""
+    if not counts_reached(operation):
+        return []
+    return counts.count_parts(
+        created=operation.created_count,
+        updated=operation.updated_count,
+        unchanged=operation.unchanged_count,
+        removed=operation.removed_count,
+    )
 
 
 @dataclass(frozen=True)
@@ -229,7 +244,7 @@ class SyncPanel:
 
     @property
     def has_counts(self) -> bool:
-        return self.status in (Status.COMPLETED, Status.CANCELLED)
+        return self.operation is not None and counts_reached(self.operation)
 
     @property
     def duration(self) -> str:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from catalog.models import SyncOperation
 from catalog.services import importer, spotify, sync, workbook
+from catalog.services.importer import ImportResult
 from catalog.views import STAFF_REQUIRED, SYNC_CANCEL_REQUESTED, SYNC_STARTED
 from tests.sync_factories import RecordingRunner, add_failures, make_operation
 
@@ -464,18 +465,17 @@ def test_status_counts_say_removed_when_albums_left_the_workbook(client):
 
 
 def test_panel_and_history_show_the_same_counts_line(client):
-    """A first sync of the whole sheet: the panel's result sentence counts new + changed, and
-    the counts line below it, the same words on the history page, names every count:
-    "2555 new · 0 changed · 0 unchanged"."""
-    operation = make_operation(
-        message="Sync complete! Updated 2555 albums", created_count=2555, removed_count=0
-    )
-    counts = "2555 new · 0 changed · 0 unchanged"
+    """A first sync of the whole sheet: the panel's result sentence and the counts line below
+    it use the same words (the history page too), with thousands separators:
+    "2,555 new · 0 changed · 0 unchanged"."""
+    message = sync.completion_message(ImportResult(created=2555))
+    operation = make_operation(message=message, created_count=2555, removed_count=0)
+    counts = "2,555 new · 0 changed · 0 unchanged"
 
     panel = panel_html(client.get(STATUS, headers=HTMX))
     history = client.get(HISTORY).content.decode()
 
-    assert text_of(panel, "sync-message") == "Sync complete! Updated 2555 albums"
+    assert text_of(panel, "sync-message") == "Sync complete: 2,555 new albums."
     assert text_of(panel, "sync-counts") == counts
     assert counts in text_of(history, f"sync-{operation.pk}")
 
@@ -555,12 +555,12 @@ def test_status_failed_shows_the_error(staff_client, error):
 
 def test_status_cancelled(staff_client):
     """Cancelled: "Sync cancelled after N of M albums", the counts so far, button enabled."""
-    message = sync.SYNC_CANCELLED.format(processed=500, total=2556)
+    message = sync.SYNC_CANCELLED.format(processed="500", total="2,556 albums")
     make_operation(status=Status.CANCELLED, message=message, created_count=500)
 
     html = panel_html(staff_client.get(STATUS, headers=HTMX))
 
-    assert text_of(html, "sync-message") == "Sync cancelled after 500 of 2556 albums"
+    assert text_of(html, "sync-message") == "Sync cancelled after 500 of 2,556 albums"
     assert "500 new" in html
     assert text_of(html, "sync-button") == "Sync Now"
     assert not is_polling(html)
@@ -1024,3 +1024,24 @@ def test_failed_run_is_announced_through_the_alert_region(client: Client) -> Non
 
     assert '<p id="sync-alert" hx-swap-oob="innerHTML">Workbook could not be read</p>' in html
     assert 'id="sync-announcer"' not in html
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": Status.FAILED, "error": "Workbook file not found: x.xlsx"},
+        {"status": Status.CANCELLED, "message": "Sync cancelled after 0 of 0 albums"},
+    ],
+    ids=["failed", "cancelled-before-counting"],
+)
+def test_a_run_that_never_counted_shows_no_counts(client, fields):
+    """A failed download (or a cancel before the import counted anything) shows no
+    "0 new · 0 changed · 0 unchanged" on the panel or in the history."""
+    operation = make_operation(**fields)
+
+    panel = panel_html(client.get(STATUS, headers=HTMX))
+    history = client.get(HISTORY).content.decode()
+
+    assert 'id="sync-counts"' not in panel
+    assert "0 new" not in panel
+    assert "0 new" not in text_of(history, f"sync-{operation.pk}")

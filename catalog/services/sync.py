@@ -31,6 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from catalog import counts
 from catalog.models import Album, SyncFailure, SyncOperation
 from catalog.services import importer
 from catalog.services.importer import (
@@ -54,13 +55,13 @@ SPOTIFY_SETUP_HINT = (
 )
 SYNC_INTERRUPTED = "Sync interrupted: the server stopped during the sync"
 SYNC_STARTING = "Starting sync..."
-SYNC_COMPLETE = "Sync complete! Updated {count} albums"
+# {changes} is counts.changes(): "12 new albums, 3 changed" or "nothing changed (...)".
+SYNC_COMPLETE = "Sync complete: {changes}."
 SYNC_COMPLETE_WITH_WARNINGS = (
-    "Sync completed with warnings: {succeeded}/{attempted} albums updated successfully. "
-    "{failed} failed."
+    "Sync completed with warnings: {failed} of {attempted} failed; {changes}."
 )
 SPOTIFY_STOPPED = "Spotify enrichment stopped early: {reason}"
-SYNC_CANCELLED = "Sync cancelled after {processed} of {total} albums"
+SYNC_CANCELLED = "Sync cancelled after {processed} of {total}"  # "after 500 of 2,556 albums"
 SYNC_UNEXPECTED_ERROR = (
     "Sync failed because of an unexpected error ({kind}). The details are in the server log."
 )
@@ -209,7 +210,7 @@ def is_stale(operation: SyncOperation) -> bool:
 
 
 def join_sentences(first: str, second: str) -> str:
-    """'Updated 2 albums' + 'Spotify ...' -> 'Updated 2 albums. Spotify ...' (no run-on)."""
+    """'2 new albums' + 'Spotify ...' -> '2 new albums. Spotify ...' (no run-on)."""
     if not first:
         return second
     return f"{first} {second}" if first.endswith((".", "!", "?")) else f"{first}. {second}"
@@ -218,15 +219,21 @@ def join_sentences(first: str, second: str) -> str:
 def completion_message(result: ImportResult) -> str:
     """The result line: "Sync complete! ..." or the warnings line when albums failed, followed
     by why Spotify enrichment stopped early, if it did."""
+    changed = counts.changes(
+        created=result.created,
+        updated=result.updated,
+        removed=result.removed,
+        unchanged=result.unchanged,
+    )
     if result.failed:
         # Albums this run worked on (written or looked up), not the whole workbook: a repeat
-        # run whose 5 lookups all failed is "0/5", not "2550/2555".
+        # run whose 5 lookups all failed is "5 of 5", not "5 of 2,555".
         attempted = max(result.attempted, result.failed)
         message = SYNC_COMPLETE_WITH_WARNINGS.format(
-            succeeded=attempted - result.failed, attempted=attempted, failed=result.failed
+            failed=counts.number(result.failed), attempted=counts.albums(attempted), changes=changed
         )
     else:
-        message = SYNC_COMPLETE.format(count=result.created + result.updated)
+        message = SYNC_COMPLETE.format(changes=changed)
     if result.spotify_stopped:
         message = join_sentences(message, SPOTIFY_STOPPED.format(reason=result.spotify_stopped))
     return message
@@ -666,5 +673,5 @@ def _last_counts(writer: ProgressWriter) -> tuple[int, int]:
 
 
 def _cancelled(result: ImportResult | None, processed: int, total: int) -> _Outcome:
-    message = SYNC_CANCELLED.format(processed=processed, total=total)
+    message = SYNC_CANCELLED.format(processed=counts.number(processed), total=counts.albums(total))
     return _Outcome(Status.CANCELLED, message, result, processed, total)
