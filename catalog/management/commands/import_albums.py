@@ -310,7 +310,7 @@ class Command(BaseCommand):
             )
             self.stdout.write(self.style.SUCCESS(DRY_RUN_HEAD.format(changes=changes)))
             self.stdout.write(albums_line)
-            self.stdout.write(SPOTIFY_DRY_RUN)
+            self.stdout.write(self._spotify_line(result, options))
             self._planned(result, verbosity=verbosity)
         else:
             warned = bool(result.failed or result.spotify_stopped)
@@ -328,6 +328,8 @@ class Command(BaseCommand):
             return SPOTIFY_SKIPPED
         if not settings.SPOTIFY_ENABLED:
             return SPOTIFY_DISABLED
+        if options["dry_run"]:
+            return SPOTIFY_DRY_RUN
         requests = f"{counts.number(result.spotify_requests)} request"
         requests += "" if result.spotify_requests == 1 else "s"
         return SPOTIFY_SUMMARY.format(requests=requests, enriched=counts.albums(result.enriched))
