@@ -52,7 +52,7 @@ def test_file_import_without_spotify_creates_albums_and_prints_the_summary(workb
     out = run("--file", str(workbook_file), "--skip-spotify")
 
     assert Album.objects.count() == 3
-    assert "Fetching albums from Google Sheets..." in out
+    assert "Reading releases.xlsx...\n" in out
     assert "Sync complete: 3 new albums.\n" in out
     assert "Albums: 3 new · 0 changed · 0 unchanged. Took " in out
     assert f"{SPOTIFY_SKIPPED}\n" in out

@@ -55,6 +55,7 @@ def test_command_run_is_recorded_as_a_cli_sync(workbook_file):
     )
     assert operation.triggered_by is None
     assert operation.options["source"] == str(workbook_file)
+    assert operation.options["workbook"] == "releases.xlsx"
     assert Album.objects.count() == 2
     assert "Sync complete: 2 new albums.\nAlbums: 2 new · 0 changed · 0 unchanged. Took " in out
 

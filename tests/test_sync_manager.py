@@ -44,6 +44,7 @@ from catalog.services.workbook import (
     NOT_A_WORKBOOK,
     ParsedWorkbook,
     WorkbookError,
+    source_label,
 )
 from tests.factories import make_album, sheet_row
 from tests.loopback import silent_server
@@ -140,7 +141,12 @@ def test_start_creates_a_pending_web_row_and_submits_its_id_after_commit(
     assert operation.source == SyncOperation.Source.WEB
     assert operation.triggered_by == staff_user
     assert operation.message == sync.SYNC_STARTING
-    assert operation.options == {"source": None, "skip_spotify": False, "refresh_spotify": True}
+    assert operation.options == {
+        "source": None,
+        "skip_spotify": False,
+        "refresh_spotify": True,
+        "workbook": source_label(None),  # the setting's URL without its query
+    }
 
 
 @pytest.mark.django_db
@@ -498,7 +504,9 @@ def test_stage_changes_are_written_at_once():
     operation = make_operation(status=Status.RUNNING)
     writer = ProgressWriter(operation.pk, clock=FakeClock())
 
-    writer.report(Progress(STAGE_FETCHING, 0, 0, "Fetching albums from Google Sheets..."))
+    writer.report(
+        Progress(STAGE_FETCHING, 0, 0, "Downloading the workbook from docs.google.com...")
+    )
     writer.tick()
     writer.report(Progress(STAGE_ENRICHING, 0, 300, "Enriching..."))
     writer.tick()
@@ -981,6 +989,5 @@ def test_missing_workbook_file_message_names_the_setting_first(
 
     assert operation.status == Status.FAILED
     assert operation.error == (
-        f"Workbook file not found: {missing}: "
-        "check the path in GOOGLE_SHEETS_XLSX_URL or the --file option"
+        f"Workbook file not found: {missing}: check the path given to GOOGLE_SHEETS_XLSX_URL"
     )

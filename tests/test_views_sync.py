@@ -208,7 +208,7 @@ def test_trigger_503_does_not_read_as_a_finished_sync(staff_client, settings):
     """After a previous sync, the 503 alert stands alone: the previous run's result lines
     (counts, "Finished ... took") are replaced by one line labelled "Previous sync"."""
     settings.SPOTIFY_CLIENT_SECRET = ""
-    make_operation(message="Sync complete! Updated 3 albums", created_count=3)
+    make_operation(message="Sync complete: 3 new albums.", created_count=3)
 
     html = panel_html(staff_client.post(TRIGGER, headers=HTMX))
 
@@ -216,7 +216,7 @@ def test_trigger_503_does_not_read_as_a_finished_sync(staff_client, settings):
     assert text_of(html, "sync-previous").startswith("Previous sync: Completed, finished ")
     assert 'id="sync-finished"' not in html
     assert 'id="sync-counts"' not in html
-    assert "Sync complete!" not in html
+    assert "Sync complete:" not in html
     assert text_of(html, "sync-button") == "Sync Now"
 
 
@@ -365,7 +365,7 @@ def test_status_pending(staff_client):
 @pytest.mark.parametrize(
     ("stage", "message", "processed", "total", "percent"),
     [
-        (importer.STAGE_FETCHING, importer.FETCHING_MESSAGE, 0, 0, 0),
+        (importer.STAGE_FETCHING, workbook.DOWNLOADING.format(host="docs.google.com"), 0, 0, 0),
         (importer.STAGE_IMPORTING, "Syncing album 15 of 47...", 15, 47, 32),
         (importer.STAGE_ENRICHING, "Enriching with Spotify metadata... (120 of 300)", 120, 300, 40),
         (importer.STAGE_ENRICHING, "Spotify rate limit reached: resuming in 30 s", 120, 300, 40),
@@ -435,7 +435,7 @@ def test_status_staff_sees_cancel_while_running(staff_client):
 def test_status_completed(staff_client):
     """Completed: the result line, counts, finish time and duration; button back; no polling."""
     make_operation(
-        message="Sync complete! Updated 15 albums",
+        message="Sync complete: 12 new albums, 3 changed.",
         created_count=12,
         updated_count=3,
         unchanged_count=32,
@@ -443,7 +443,7 @@ def test_status_completed(staff_client):
 
     html = panel_html(staff_client.get(STATUS, headers=HTMX))
 
-    assert text_of(html, "sync-message") == "Sync complete! Updated 15 albums"
+    assert text_of(html, "sync-message") == "Sync complete: 12 new albums, 3 changed."
     assert text_of(html, "sync-counts") == "12 new · 3 changed · 32 unchanged"
     assert "took 1 min 12 s" in " ".join(html.split())
     assert 'id="sync-finished"' in html
@@ -1045,3 +1045,29 @@ def test_a_run_that_never_counted_shows_no_counts(client, fields):
     assert 'id="sync-counts"' not in panel
     assert "0 new" not in panel
     assert "0 new" not in text_of(history, f"sync-{operation.pk}")
+
+
+def test_history_names_the_workbook_a_run_read_to_staff_only(staff_client, settings):
+    """A web run records the setting's URL without its query; a command run its file name.
+    Staff read them in the history; visitors do not."""
+    settings.SYNC_RUNNER = "tests.sync_factories.RecordingRunner"
+    settings.SPOTIFY_ENABLED = False
+    settings.GOOGLE_SHEETS_XLSX_URL = (
+        "https://docs.google.com/spreadsheets/d/abc/export?format=xlsx"
+    )
+    assert staff_client.post(TRIGGER, headers=HTMX).status_code == 202
+    web = SyncOperation.objects.get()
+    assert web.options["workbook"] == "https://docs.google.com/spreadsheets/d/abc/export"
+    SyncOperation.objects.filter(pk=web.pk).update(
+        status=Status.COMPLETED, finished_at=timezone.now()
+    )
+    cli = make_operation(source=SyncOperation.Source.CLI, options={"workbook": "export.xlsx"})
+
+    staff_page = staff_client.get(HISTORY).content.decode()
+    visitor_page = Client().get(HISTORY).content.decode()
+
+    assert "docs.google.com/spreadsheets/d/abc/export" in text_of(staff_page, f"sync-{web.pk}")
+    assert "format=xlsx" not in staff_page
+    assert "export.xlsx" in text_of(staff_page, f"sync-{cli.pk}")
+    assert "docs.google.com" not in visitor_page
+    assert "export.xlsx" not in visitor_page

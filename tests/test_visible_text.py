@@ -134,7 +134,7 @@ PANEL_STATES = {
     "enriching": {"status": Status.RUNNING, "stage": importer.STAGE_ENRICHING, "total": 9},
     "finalizing": {"status": Status.RUNNING, "stage": importer.STAGE_FINALIZING},
     "cancelling": {"status": Status.RUNNING, "cancel_requested": True},
-    "completed": {"message": "Sync complete! Updated 3 albums", "created_count": 3},
+    "completed": {"message": "Sync complete: 3 new albums.", "created_count": 3},
     "warnings": {
         "message": "Sync complete with warnings",
         "failed_count": 2,

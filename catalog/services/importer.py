@@ -30,14 +30,13 @@ from catalog.services.spotify import (
     SpotifyClient,
     SpotifyError,
 )
-from catalog.services.workbook import SheetRow, WorkbookError, load_workbook
+from catalog.services.workbook import SheetRow, WorkbookError, load_workbook, reading_message
 
 STAGE_FETCHING = "fetching"
 STAGE_IMPORTING = "importing"
 STAGE_ENRICHING = "enriching"
 STAGE_FINALIZING = "finalizing"
 
-FETCHING_MESSAGE = "Fetching albums from Google Sheets..."
 SYNCING_MESSAGE = "Syncing album {processed} of {total}..."
 ENRICHING_MESSAGE = "Enriching with Spotify metadata... ({processed} of {total})"
 RATE_LIMIT_MESSAGE = "Spotify rate limit reached: resuming in {seconds} s"
@@ -883,8 +882,8 @@ def import_catalog(
     ImportCancelled (with the partial result) when `should_cancel()` answers True. A dry run
     compares and counts without writing and without asking Spotify.
     """
-    _report(on_progress, STAGE_FETCHING, 0, 0, FETCHING_MESSAGE)
-    workbook = load_workbook(source or settings.GOOGLE_SHEETS_XLSX_URL)
+    _report(on_progress, STAGE_FETCHING, 0, 0, reading_message(source or None))
+    workbook = load_workbook(source or None)
     if not workbook.rows:
         raise WorkbookError(EMPTY_WORKBOOK)
     result = ImportResult(warnings=[str(warning) for warning in workbook.warnings])

@@ -42,7 +42,7 @@ from catalog.services.importer import (
     ProgressFn,
 )
 from catalog.services.spotify import SpotifyError
-from catalog.services.workbook import NETWORK_ERROR, WorkbookError
+from catalog.services.workbook import NETWORK_ERROR, WorkbookError, source_label
 
 logger = logging.getLogger(__name__)
 
@@ -507,7 +507,9 @@ class SyncManager:
                     status=Status.PENDING,
                     source=source,
                     triggered_by=user if getattr(user, "is_authenticated", False) else None,
-                    options=asdict(options),
+                    # "workbook": how the history names the source (a file name, or the URL
+                    # without credentials or query), fixed when the run starts.
+                    options={**asdict(options), "workbook": source_label(options.source)},
                     message=SYNC_STARTING,
                     started_at=now,
                     heartbeat_at=now,

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -46,6 +47,7 @@ from catalog.services.sync import (
     is_expected_failure,
     spotify_credentials_missing,
 )
+from catalog.services.workbook import UNSUPPORTED_SCHEME, is_web_source
 from catalog.sync_panel import format_duration
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,10 @@ SKIP_AND_REFRESH = (
 REFRESH_WITH_SPOTIFY_OFF = (
     "--refresh-spotify needs Spotify enrichment, which SPOTIFY_ENABLED=0 turns off: "
     "set SPOTIFY_ENABLED=1 (and the SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET it needs)."
+)
+URL_WITHOUT_SCHEME = (
+    "--url needs a full web address that starts with http:// or https:// (got {url}); "
+    "for a file on this machine, use --file"
 )
 INTERRUPTED = "Import interrupted"
 # The counts line, in the panel's words (catalog/counts.py), and how long the run took.
@@ -364,6 +370,12 @@ def check_options(options: dict[str, Any]) -> None:
     """Refuse options that contradict each other or the settings, before anything runs."""
     if options.get("file") and options.get("url"):
         raise CommandError(SOURCES_EXCLUSIVE)  # call_command(...) bypasses argparse's check
+    url = options.get("url")
+    if url and not is_web_source(url):
+        scheme = urlsplit(url).scheme
+        if len(scheme) > 1:
+            raise CommandError(UNSUPPORTED_SCHEME.format(origin="--url", scheme=scheme.lower()))
+        raise CommandError(URL_WITHOUT_SCHEME.format(url=url.split("?")[0]))
     if options.get("skip_spotify") and options.get("refresh_spotify"):
         raise CommandError(SKIP_AND_REFRESH)
     if options.get("refresh_spotify") and not settings.SPOTIFY_ENABLED:
