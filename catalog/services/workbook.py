@@ -95,8 +95,8 @@ WORKBOOK_MISSING_SCHEME = (
     "https:// in {origin}"
 )
 UNSUPPORTED_SCHEME = (
-    "{origin} is a {scheme}:// address, which cannot be read: give an http:// or https:// URL, "
-    "or a file path"
+    "{origin} uses {scheme}://, which the import cannot read: give an http:// or https:// URL "
+    "instead"
 )
 # A local file that is not an XLSX workbook (`--file README.md`): the URL advice does not apply.
 NOT_AN_XLSX_FILE = (
