@@ -31,7 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from catalog import counts
+from catalog import counts, sync_log
 from catalog.models import Album, SyncFailure, SyncOperation
 from catalog.services import importer
 from catalog.services.importer import (
@@ -197,12 +197,17 @@ def recover_stale() -> int:
 
     `finished_at` becomes the last heartbeat: the moment the run was last known to be alive.
     """
-    return SyncOperation.objects.filter(status__in=ACTIVE, heartbeat_at__lt=stale_before()).update(
+    recovered = SyncOperation.objects.filter(
+        status__in=ACTIVE, heartbeat_at__lt=stale_before()
+    ).update(
         status=Status.FAILED,
         error=SYNC_INTERRUPTED,
         message=SYNC_INTERRUPTED,
         finished_at=F("heartbeat_at"),
     )
+    if recovered:
+        sync_log.runs_interrupted(recovered)
+    return recovered
 
 
 def is_stale(operation: SyncOperation) -> bool:
@@ -548,6 +553,7 @@ class SyncManager:
             return
         stored = SyncOperation.objects.values_list("options", flat=True).get(pk=operation_id)
         options = SyncOptions.from_stored(stored)
+        sync_log.run_started(operation_id)
 
         writer = ProgressWriter(operation_id, clock=self.clock)
         in_transaction = transaction.get_connection().in_atomic_block
@@ -652,6 +658,7 @@ class SyncManager:
                 return
             if result is not None and result.failures:
                 self._record_failures(operation_id, result)
+        sync_log.run_ended(operation_id)
 
     @staticmethod
     def _record_failures(operation_id: int, result: ImportResult) -> None:
