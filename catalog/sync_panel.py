@@ -103,7 +103,9 @@ def with_last_synced(queryset: QuerySet[SyncOperation]) -> QuerySet[SyncOperatio
 
 def latest_operation() -> SyncOperation | None:
     """The newest sync (active or not), with `last_synced_at`, in one query."""
-    return with_last_synced(SyncOperation.objects.order_by("-started_at", "-id")).first()
+    # Without the notes: the panel only counts them, and every status poll reads this row.
+    latest = SyncOperation.objects.defer("warnings").order_by("-started_at", "-id")
+    return with_last_synced(latest).first()
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,6 @@ class HistoryEntry:
     def more_failures(self) -> int:
         return max(self.operation.failed_count - len(self.failures), 0)
 
-    @property
-    def more_notes(self) -> int:
-        return max(self.operation.warnings_count - len(self.operation.warnings), 0)
-
 
 def recent_operations(limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
     """The history page's runs, newest first, with who started them and the first
@@ -129,6 +127,8 @@ def recent_operations(limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
     operations = (
         SyncOperation.objects.select_related("triggered_by")
         .prefetch_related(Prefetch("failures", queryset=first_failures, to_attr=_FIRST_FAILURES))
+        # The notes are read only when staff open a run's notes (sync_notes).
+        .defer("warnings")
         .order_by("-started_at", "-id")[:limit]
     )
     return [
@@ -257,17 +257,11 @@ class SyncPanel:
         return max(self.operation.failed_count - len(self.failures), 0)
 
     @property
-    def notes(self) -> list[str]:
-        """The workbook's row notes kept on a finished run (the first WARNINGS_KEPT)."""
+    def notes_count(self) -> int:
+        """How many notes the workbook gave a finished run: staff read them in the history."""
         if self.operation is None or self.operation.is_active():
-            return []
-        return list(self.operation.warnings or [])
-
-    @property
-    def more_notes(self) -> int:
-        if self.operation is None:
             return 0
-        return max(self.operation.warnings_count - len(self.notes), 0)
+        return self.operation.warnings_count
 
     @property
     def shows_previous(self) -> bool:

@@ -22,7 +22,7 @@ from django_htmx.middleware import HtmxDetails
 
 from catalog import selectors
 from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, requested_slugs
-from catalog.models import Artist, VocalStyle
+from catalog.models import Artist, SyncOperation, VocalStyle
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
 from catalog.sync_panel import SyncPanel, load_sync_panel, recent_operations, sync_finished
@@ -284,6 +284,24 @@ def sync_cancel(request: HtmxHttpRequest) -> HttpResponse:
     if SyncManager().cancel() is None:
         return _sync_answer(request, status=409, message=sync.NO_ACTIVE_SYNC, alert=True)
     return _sync_answer(request, status=202, message=SYNC_CANCEL_REQUESTED, alert=False)
+
+
+@require_GET
+def sync_notes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Every note the workbook gave one run, for staff only (they can name private rows):
+    the list for the history's collapsible entry (HTMX), a page of its own otherwise."""
+    if denied := _staff_only(request):
+        return denied
+    fields = ("started_at", "status", "warnings", "warnings_count")
+    operation = get_object_or_404(SyncOperation.objects.only(*fields), pk=pk)
+    notes = [str(note) for note in operation.warnings or []]
+    context = {
+        "operation": operation,
+        "notes": notes,
+        "not_kept": max(operation.warnings_count - len(notes), 0),
+    }
+    template = "catalog/sync_notes.html#notes" if request.htmx else "catalog/sync_notes.html"
+    return render(request, template, context)
 
 
 @require_GET

@@ -495,27 +495,26 @@ def test_status_spotify_stopped_early_reads_completed_with_warnings(client):
     assert text_of(html, "sync-message") == message
 
 
-def test_status_shows_the_workbook_notes_without_the_warnings_state(client):
-    """The notes from the workbook are in a <details> ("4 notes from the workbook"); notes
-    alone leave the run a plain success."""
-    notes = [f"2025 Prog-metal, row {n}: unreadable date 'soon'" for n in range(7, 11)]
-    make_operation(warnings=notes, warnings_count=4)
+def test_status_points_staff_to_the_workbook_notes_and_shows_visitors_none(staff_client):
+    """Staff read "1,204 notes from the workbook", a link to the run in the history; notes alone
+    leave the run a plain success. Visitors see neither the notes nor their count, on the
+    panel or on the album list."""
+    notes = [f"2025 Prog-metal, row {n}: fill colour FF93C47D" for n in range(7, 11)]
+    operation = make_operation(warnings=notes, warnings_count=1204)
 
-    html = panel_html(client.get(STATUS, headers=HTMX))
+    html = panel_html(staff_client.get(STATUS, headers=HTMX))
+    visitor = Client()
+    visitor_panel = panel_html(visitor.get(STATUS, headers=HTMX))
+    visitor_page = visitor.get("/catalog/albums/").content.decode()
 
     assert 'data-sync-state="completed"' in html
-    assert "<summary>4 notes from the workbook</summary>" in html
-    assert html.count("unreadable date") == 4
-
-
-def test_status_counts_notes_beyond_the_ones_kept(client):
-    """More notes than the row keeps: the count is the full one, the rest are counted."""
-    make_operation(warnings=["2025 Prog-metal, row 7: no artist name"], warnings_count=51)
-
-    html = panel_html(client.get(STATUS, headers=HTMX))
-
-    assert "<summary>51 notes from the workbook</summary>" in html
-    assert "And 50 more, not kept." in html
+    assert text_of(html, "sync-notes") == "1,204 notes from the workbook in the sync history"
+    assert f'href="/catalog/sync/history/#sync-{operation.pk}"' in html
+    assert "fill colour" not in html  # the list itself lives in the history
+    for page in (visitor_panel, visitor_page):
+        assert 'id="sync-notes"' not in page
+        assert "notes from the workbook" not in page
+        assert "fill colour" not in page
 
 
 def test_status_completed_with_warnings_lists_the_failed_albums(client):
@@ -937,19 +936,53 @@ def test_history_lists_the_first_20_failures_of_a_run_and_counts_the_rest(
     assert "<summary>2 failed albums</summary>" in html
 
 
-def test_history_marks_runs_with_warnings_and_shows_workbook_notes(client):
-    """A run whose Spotify enrichment stopped reads "Completed with warnings"; a run's
-    workbook notes are listed; notes alone leave it "Completed"."""
+def test_history_marks_runs_with_warnings_and_offers_staff_the_workbook_notes(staff_client):
+    """A run whose Spotify enrichment stopped reads "Completed with warnings"; notes alone leave
+    it "Completed". Staff get a collapsible entry per run with notes, filled when opened (and a
+    link without JavaScript); visitors get no trace of the notes."""
     make_operation(spotify_stopped=spotify.QUOTA_EXCEEDED, message="x")
-    make_operation(warnings=["2025 Prog-metal, row 9: no artist name"], warnings_count=1)
+    noted = make_operation(warnings=["2025 Prog-metal, row 9: no artist name"], warnings_count=1)
 
-    html = client.get(HISTORY).content.decode()
+    html = staff_client.get(HISTORY).content.decode()
+    visitor = Client().get(HISTORY).content.decode()
 
     assert "sync-history__status--warnings" in html
     assert "Completed with warnings" in html
-    assert "<summary>1 note from the workbook</summary>" in html
-    assert "2025 Prog-metal, row 9: no artist name" in html
     assert ">Completed<" in html
+    notes_url = f"/catalog/sync/history/{noted.pk}/notes/"
+    assert "<summary>1 note from the workbook</summary>" in html
+    assert f'hx-get="{notes_url}" hx-trigger="toggle once"' in html
+    assert f'<a href="{notes_url}">Read the notes</a>' in html
+    assert "no artist name" not in html  # loaded when opened
+    assert "notes from the workbook" not in visitor and "note from the workbook" not in visitor
+    assert notes_url not in visitor
+
+
+def test_every_workbook_note_of_a_run_is_readable_by_staff_only(staff_client):
+    """The notes endpoint lists every note kept (260 here), escaped; as a fragment for the
+    history's collapsible entry, as a page without HTMX. Visitors get 403 or the login page."""
+    notes = [
+        f"2025 Prog-metal, row {n}: length '<b>{n}</b>' is neither LP nor EP" for n in range(260)
+    ]
+    operation = make_operation(warnings=notes, warnings_count=262)
+    url = f"/catalog/sync/history/{operation.pk}/notes/"
+
+    fragment = staff_client.get(url, headers=HTMX)
+    page = staff_client.get(url)
+    anonymous = Client()
+
+    assert fragment.status_code == 200
+    body = fragment.content.decode()
+    assert body.count("<li>") == 260
+    assert "&lt;b&gt;259&lt;/b&gt;" in body and "<b>" not in body
+    assert "And 2 more, not kept." in body
+    assert "<html" not in body.lower()
+    assert page.status_code == 200
+    assert "<h1>Notes from the workbook</h1>" in page.content.decode()
+    assert anonymous.get(url, headers=HTMX).status_code == 403
+    login = anonymous.get(url)
+    assert login.status_code == 302 and "/admin/login/" in login["Location"]
+    assert "neither LP" not in anonymous.get(url, headers=HTMX).content.decode()
 
 
 # --- admin ----------------------------------------------------------------------------------------

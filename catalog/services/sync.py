@@ -72,8 +72,9 @@ NO_ACTIVE_SYNC = "No sync is running"
 PROGRESS_WRITE_SECONDS = 0.25
 # How often the writer thread reads the cancel flag (the importer asks between albums).
 CANCEL_POLL_SECONDS = 0.5
-# Workbook notes kept on the row for the panel and the history (the count is kept in full).
-WARNINGS_KEPT = 50
+# Workbook notes kept on the row for the history (the count is kept in full). The whole
+# workbook gives about 250; the bound only keeps a broken workbook from filling the row.
+WARNINGS_KEPT = 5000
 
 ACTIVE = SyncOperation.ACTIVE_STATUSES
 Status = SyncOperation.Status

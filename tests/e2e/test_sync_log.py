@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from catalog.services.workbook import WORKBOOK_NOT_FOUND
 from tests.e2e.catalog_data import releases, workbook
-from tests.e2e.client import TERMINAL_STATUSES
+from tests.e2e.client import TERMINAL_STATUSES, AppClient
 from tests.e2e.conftest import StartApp
 from tests.e2e.servers import wait_for
 from tests.processes import (
@@ -32,6 +33,16 @@ def log_lines(path: Path, operation_id: int) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(f"Sync #{operation_id} ")]
 
 
+def ended(client: AppClient) -> dict[str, Any] | None:
+    status = client.status()
+    return status if status["status"] in TERMINAL_STATUSES else None
+
+
+def both_lines(path: Path, operation_id: int) -> list[str] | None:
+    lines = log_lines(path, operation_id)
+    return lines if len(lines) == 2 else None
+
+
 def test_a_web_sync_logs_its_start_and_its_end(
     start_app: StartApp, workbook_server: WorkbookServer
 ) -> None:
@@ -43,17 +54,11 @@ def test_a_web_sync_logs_its_start_and_its_end(
     staff = app.client()
 
     assert staff.trigger().status_code == 202
-    done = wait_for(
-        lambda: (s := staff.status())["status"] in TERMINAL_STATUSES and s,
-        timeout=60,
-        what="the sync to end",
-    )
+    done = wait_for(lambda: ended(staff), timeout=60, what="the sync to end")
     assert done["status"] == "completed"
     host = f"127.0.0.1:{workbook_server.port}"
     lines = wait_for(
-        lambda: len(found := log_lines(app.server.log_path, done["id"])) == 2 and found,
-        timeout=10,
-        what="both log lines",
+        lambda: both_lines(app.server.log_path, done["id"]), timeout=10, what="both log lines"
     )
     assert lines[0] == (
         f"Sync #{done['id']} started from the web panel by {STAFF_USERNAME}: "
@@ -67,16 +72,10 @@ def test_a_web_sync_logs_its_start_and_its_end(
 
     workbook_server.routes[EXPORT_PATH] = MISSING  # the sheet was deleted
     assert staff.trigger().status_code == 202
-    failed = wait_for(
-        lambda: (s := staff.status())["status"] in TERMINAL_STATUSES and s,
-        timeout=60,
-        what="the second sync to end",
-    )
+    failed = wait_for(lambda: ended(staff), timeout=60, what="the second sync to end")
     assert failed["status"] == "failed"
     [_, end] = wait_for(
-        lambda: len(found := log_lines(app.server.log_path, failed["id"])) == 2 and found,
-        timeout=10,
-        what="the failed run's log lines",
+        lambda: both_lines(app.server.log_path, failed["id"]), timeout=10, what="the lines"
     )
     reason = WORKBOOK_NOT_FOUND.format(url=workbook_server.url, origin="GOOGLE_SHEETS_XLSX_URL")
     assert re.fullmatch(rf"Sync #{failed['id']} failed after \d+ s: {re.escape(reason)}", end)
