@@ -223,8 +223,9 @@ def join_sentences(first: str, second: str) -> str:
 
 
 def completion_message(result: ImportResult) -> str:
-    """The result line: "Sync complete! ..." or the warnings line when albums failed, followed
-    by why Spotify enrichment stopped early, if it did."""
+    """The result line, in the words of catalog/counts.py: "Sync complete: 12 new albums,
+    3 changed." (or "nothing changed"), or the warnings line when albums failed; followed by
+    why Spotify enrichment stopped early, if it did."""
     changed = counts.changes(
         created=result.created,
         updated=result.updated,

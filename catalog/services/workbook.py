@@ -276,7 +276,8 @@ def fetch_workbook(source: str, *, origin: str = SOURCE_SETTING) -> bytes:
         raise WorkbookError(WORKBOOK_FILE_UNREADABLE.format(path=path, detail=detail)) from None
 
 
-_ADDRESS = re.compile(r"^(localhost|[\w-]+(\.[\w-]+)+)(:\d+)?(/|$)", re.IGNORECASE)
+# A host name (or IP) followed by a port or a slash: "releases.xlsx" alone is a file name.
+_ADDRESS = re.compile(r"^(localhost|[\w-]+(\.[\w-]+)+)(:\d+)?(/|:\d+$)", re.IGNORECASE)
 
 
 def _looks_like_address(source: str) -> bool:

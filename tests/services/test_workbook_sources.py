@@ -100,12 +100,12 @@ def test_a_web_address_without_its_scheme_is_told_so(source, settings):
     assert message == WORKBOOK_MISSING_SCHEME.format(path=source, origin="GOOGLE_SHEETS_XLSX_URL")
 
 
-def test_a_missing_relative_file_is_still_a_missing_file(tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("name", ["exports/missing.xlsx", "releases.xlsx", "my.export.xlsx"])
+def test_a_missing_relative_file_is_still_a_missing_file(tmp_path: Path, monkeypatch, name):
+    """File names with dots are not taken for web addresses."""
     monkeypatch.chdir(tmp_path)
 
-    assert load_error("exports/missing.xlsx") == WORKBOOK_FILE_NOT_FOUND.format(
-        path="exports/missing.xlsx", origin="--file"
-    )
+    assert load_error(name) == WORKBOOK_FILE_NOT_FOUND.format(path=name, origin="--file")
 
 
 @pytest.mark.parametrize(
