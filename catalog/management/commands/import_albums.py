@@ -1,9 +1,13 @@
 """`python manage.py import_albums [--file PATH | --url URL] [--skip-spotify] [--refresh-spotify]
-[--dry-run]`: the Sync Now import from a shell, with a progress bar and a summary.
+[--dry-run] [-v 0|1|2]`: the Sync Now import from a shell, with a progress bar and a summary.
 
 It runs through the same SyncManager as the Sync Now button: it takes the same lock (while a web
-sync runs it refuses with "Sync already in progress"), and the web panel shows it live. A dry run
-writes nothing at all: it only reads, so it takes no lock and leaves no SyncOperation row.
+sync runs it refuses with "Sync already in progress" and names that run), and the web panel shows
+it live. A dry run writes nothing at all: it only reads, so it takes no lock and leaves no
+SyncOperation row; it checks the Spotify settings as a run would and lists the albums that would
+be new, changed or removed. Verbosity (Django's -v): 0 prints nothing unless the command fails
+(cron), 1 the progress and a summary in the panel's words (catalog/counts.py), 2 also every note
+and failure, the fields a dry run would change, and the sync's log lines.
 """
 
 from __future__ import annotations
