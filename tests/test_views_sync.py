@@ -997,13 +997,16 @@ def admin_client_(client, django_user_model):
 
 def test_admin_lists_syncs_with_status_source_and_counts(admin_client_):
     """The sync history in the admin: status, source, duration and counts per run."""
-    make_operation(failed_count=2, created_count=11)
+    make_operation(failed_count=2, created_count=1204, removed_count=3)
 
     html = admin_client_.get("/admin/catalog/syncoperation/").content.decode()
 
     assert "Completed with warnings" in html
     assert "1 min 12 s" in html
-    assert ">11<" in html
+    assert ">1,204<" in html
+    for heading in ("New", "Changed", "Unchanged", "Removed"):
+        assert re.search(rf">{heading}</a>", html), heading  # sortable, in the panel's words
+    assert "Created count" not in html and "Updated count" not in html
 
 
 def test_admin_sync_detail_is_read_only_with_failed_albums(admin_client_):
