@@ -27,4 +27,5 @@ USER app
 EXPOSE 8000
 # The sync runner is a thread in whichever web process took the trigger (docs/architecture.md, "The runner");
 # the database lock keeps every other worker process or machine from starting a second sync.
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn config.wsgi --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-2} --threads 4 --access-logfile -"]
+# Workers, threads, keep-alive and timeouts: config/gunicorn.py (environment overrides listed there).
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn -c config/gunicorn.py config.wsgi"]

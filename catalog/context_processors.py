@@ -15,4 +15,11 @@ def sync_panel(request: HttpRequest) -> dict[str, object]:
     Computed on every page load from the database row, so a page loaded during a sync (a
     refresh, a second tab, another worker process) shows it in progress at once.
     """
-    return {"sync_panel": SimpleLazyObject(load_sync_panel)}
+
+    def load() -> object:
+        # request.user is read here, not before: a page without the panel neither touches the
+        # session nor varies on Cookie.
+        user = getattr(request, "user", None)
+        return load_sync_panel(staff=bool(user and user.is_active and user.is_staff))
+
+    return {"sync_panel": SimpleLazyObject(load)}

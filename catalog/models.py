@@ -116,7 +116,7 @@ class Album(models.Model):
         indexes = [
             models.Index(fields=["-release_date", "-id"], name="album_newest_idx"),
             models.Index(fields=["in_workbook", "-release_date", "-id"], name="album_visible_idx"),
-            models.Index(fields=["year"], name="album_year_idx"),
+            models.Index(fields=["in_workbook", "year"], name="album_visible_year_idx"),
             models.Index(fields=["release_list"], name="album_list_idx"),
             models.Index(fields=["format"], name="album_format_idx"),
             models.Index(fields=["is_debut"], name="album_debut_idx"),

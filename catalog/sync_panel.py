@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
@@ -53,6 +54,32 @@ ANNOUNCE_RUNNING = "Sync running."
 ANNOUNCE_WARNINGS = "Sync completed with warnings."
 ANNOUNCE_CANCELLED = "Sync cancelled."
 ESTIMABLE_STAGES = (importer.STAGE_IMPORTING, importer.STAGE_ENRICHING)
+
+# What visitors read about a failed run, by the stage it failed in: the full message (a server
+# path, an internal URL, a setting's name) and what to do about it are for staff only.
+PUBLIC_FAILURES = {
+    importer.STAGE_FETCHING: "Sync failed: the workbook could not be read.",
+    importer.STAGE_IMPORTING: "Sync failed while importing albums.",
+    importer.STAGE_ENRICHING: "Sync failed while adding Spotify data.",
+    importer.STAGE_FINALIZING: "Sync failed while saving the results.",
+}
+PUBLIC_FAILURE = "Sync failed."
+PUBLIC_FAILURE_DETAILS = "Staff members can see the details."
+
+
+def visible_result(operation: SyncOperation, *, staff: bool) -> str:
+    """A run's result line as this reader may see it: staff get the stored text whole, visitors
+    get failures in general terms. (A completed run's line, Spotify's stop reason included, is
+    written for everyone and names no path or URL.)"""
+    if operation.status == Status.FAILED:
+        error = operation.error or operation.message
+        if staff or error == sync.SYNC_INTERRUPTED:
+            return error
+        general = PUBLIC_FAILURES.get(operation.stage, PUBLIC_FAILURE)
+        return f"{general} {PUBLIC_FAILURE_DETAILS}"
+    if operation.status == Status.PENDING:
+        return operation.message or sync.SYNC_STARTING
+    return operation.message
 
 
 def format_duration(delta: timedelta) -> str:
@@ -101,6 +128,17 @@ def with_last_synced(queryset: QuerySet[SyncOperation]) -> QuerySet[SyncOperatio
     return queryset.annotate(last_synced_at=Subquery(completed))
 
 
+def nothing_new_since(seen: int) -> bool:
+    """True while the newest sync is still the finished run `seen` (0: none) that an idle page
+    shows: one indexed single-row SELECT, no album table, for the idle check."""
+    latest = (
+        SyncOperation.objects.order_by("-started_at", "-id").values_list("pk", "status").first()
+    )
+    if latest is None:
+        return seen == 0
+    return latest[0] == seen and latest[1] not in SyncOperation.ACTIVE_STATUSES
+
+
 def latest_operation() -> SyncOperation | None:
     """The newest sync (active or not), with `last_synced_at`, in one query."""
     # Without the notes: the panel only counts them, and every status poll reads this row.
@@ -114,15 +152,21 @@ class HistoryEntry:
 
     operation: SyncOperation
     failures: list[SyncFailure]
+    staff: bool = False
+
+    @property
+    def result(self) -> str:
+        return visible_result(self.operation, staff=self.staff)
 
     @property
     def more_failures(self) -> int:
         return max(self.operation.failed_count - len(self.failures), 0)
 
 
-def recent_operations(limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
+def recent_operations(limit: int = HISTORY_LIMIT, *, staff: bool = False) -> list[HistoryEntry]:
     """The history page's runs, newest first, with who started them and the first
-    HISTORY_FAILURE_LIMIT failed albums of each: two queries, however many failures."""
+    HISTORY_FAILURE_LIMIT failed albums of each: two queries, however many failures. `staff`
+    readers see failures in full (visible_result)."""
     first_failures = SyncFailure.objects.order_by("id")[:HISTORY_FAILURE_LIMIT]
     operations = (
         SyncOperation.objects.select_related("triggered_by")
@@ -132,7 +176,9 @@ def recent_operations(limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
         .order_by("-started_at", "-id")[:limit]
     )
     return [
-        HistoryEntry(operation=operation, failures=getattr(operation, _FIRST_FAILURES, []))
+        HistoryEntry(
+            operation=operation, failures=getattr(operation, _FIRST_FAILURES, []), staff=staff
+        )
         for operation in operations
     ]
 
@@ -177,6 +223,7 @@ class SyncPanel:
     now: datetime
     failures: list[SyncFailure] = field(default_factory=list)
     alert: str = ""  # a refused trigger or cancel, shown instead of the message
+    staff: bool = False  # staff read failures in full (visible_result)
 
     @property
     def status(self) -> str | None:
@@ -204,14 +251,9 @@ class SyncPanel:
 
     @property
     def message(self) -> str:
-        op = self.operation
-        if op is None:
+        if self.operation is None:
             return ""
-        if op.status == Status.FAILED:
-            return op.error or op.message
-        if op.status == Status.PENDING:
-            return op.message or sync.SYNC_STARTING
-        return op.message
+        return visible_result(self.operation, staff=self.staff)
 
     @property
     def cancel_requested(self) -> bool:
@@ -270,6 +312,11 @@ class SyncPanel:
         return bool(self.alert) and self.operation is not None and not self.is_active
 
     @property
+    def idle_check_seconds(self) -> int:
+        """How often an idle panel asks whether a sync started elsewhere (0: never)."""
+        return max(int(getattr(settings, "SYNC_IDLE_CHECK_SECONDS", 30)), 0)
+
+    @property
     def announce_key(self) -> str:
         """What the announcement depends on (state and stage, never the counts): a poll sends
         the key it last heard, and the answer carries a new announcement only when it differs."""
@@ -322,13 +369,14 @@ class SyncPanel:
             "started_at": iso(op.started_at) if op else None,
             "finished_at": iso(op.finished_at) if op else None,
             "last_synced_at": iso(self.last_synced_at),
-            "error": op.error if op else "",
+            "error": self.message if op and op.status == Status.FAILED else "",
             "cancel_requested": self.cancel_requested,
         }
 
 
-def load_sync_panel(*, alert: str = "") -> SyncPanel:
-    """The panel for the latest sync, marking it interrupted first if its heartbeat stopped."""
+def load_sync_panel(*, alert: str = "", staff: bool = False) -> SyncPanel:
+    """The panel for the latest sync, marking it interrupted first if its heartbeat stopped.
+    `staff` readers see a failure's full message (visible_result)."""
     operation = latest_operation()
     last_synced_at = getattr(operation, "last_synced_at", None)
     if operation is not None and sync.is_stale(operation) and sync.recover_stale():
@@ -345,6 +393,7 @@ def load_sync_panel(*, alert: str = "") -> SyncPanel:
         now=timezone.now(),
         failures=failures,
         alert=alert,
+        staff=staff,
     )
 
 

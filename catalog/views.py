@@ -25,7 +25,13 @@ from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, r
 from catalog.models import Artist, SyncOperation, VocalStyle
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
-from catalog.sync_panel import SyncPanel, load_sync_panel, recent_operations, sync_finished
+from catalog.sync_panel import (
+    SyncPanel,
+    load_sync_panel,
+    nothing_new_since,
+    recent_operations,
+    sync_finished,
+)
 
 ALBUMS_PER_PAGE = 50
 EMPTY_FILTERED = "No albums match these filters"
@@ -176,6 +182,7 @@ def artist_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 SYNC_PANEL_TEMPLATE = "catalog/sync_panel.html#panel"
 STAFF_REQUIRED = "Only staff members can sync the catalog: please log in."
 SYNC_STARTED = "Sync started."
+RUNNER_HINT = "Try again in a minute; if it keeps failing, the server log says why."
 SYNC_CANCEL_REQUESTED = "Cancel requested: the sync stops in a moment; albums already synced stay."
 
 
@@ -204,10 +211,10 @@ def _sync_answer(
         if alert:
             error = {"error": message, "hint": hint} if hint else {"error": message}
             return JsonResponse(error, status=status)
-        return JsonResponse(load_sync_panel().as_json(), status=status)
+        return JsonResponse(load_sync_panel(staff=_is_staff(request)).as_json(), status=status)
     text = sync.join_sentences(message, hint) if hint else message
     if request.htmx:
-        panel = load_sync_panel(alert=text if alert else "")
+        panel = load_sync_panel(alert=text if alert else "", staff=_is_staff(request))
         return _render_panel(request, panel, status=status)
     (messages.error if alert else messages.success)(request, text)
     response = HttpResponseRedirect(reverse("catalog:album-list"))
@@ -215,10 +222,14 @@ def _sync_answer(
     return response
 
 
+def _is_staff(request: HttpRequest) -> bool:
+    """Staff may sync and read failures in full (a server path, a setting's name)."""
+    return bool(request.user.is_active and request.user.is_staff)
+
+
 def _staff_only(request: HtmxHttpRequest) -> HttpResponse | None:
     """None for staff; 403 for HTMX and JSON requests; otherwise the login page."""
-    user = request.user
-    if user.is_active and user.is_staff:
+    if _is_staff(request):
         return None
     if request.htmx or _wants_json(request):
         return _sync_answer(request, status=403, message=STAFF_REQUIRED, alert=True)
@@ -228,7 +239,8 @@ def _staff_only(request: HtmxHttpRequest) -> HttpResponse | None:
 @require_POST
 def sync_trigger(request: HtmxHttpRequest) -> HttpResponse:
     """Start a sync: 202 (HX-Trigger: syncStarted) at once; 409 while one runs; 503 when
-    Spotify enrichment is on without credentials. The import runs in the runner, not here."""
+    Spotify enrichment is on without credentials or the runner refuses the job. The import
+    runs in the runner, not here."""
     if denied := _staff_only(request):
         return denied
     try:
@@ -243,9 +255,13 @@ def sync_trigger(request: HtmxHttpRequest) -> HttpResponse:
         )
     except sync.SyncAlreadyRunning:
         return _sync_answer(request, status=409, message=sync.SYNC_ALREADY_RUNNING, alert=True)
+    except sync.SyncRunnerRefused:
+        return _sync_answer(
+            request, status=503, message=sync.SYNC_RUNNER_FAILED, hint=RUNNER_HINT, alert=True
+        )
     if not request.htmx or _wants_json(request):
         return _sync_answer(request, status=202, message=SYNC_STARTED, alert=False)
-    panel = load_sync_panel()
+    panel = load_sync_panel(staff=_is_staff(request))
     response = _render_panel(request, panel, status=202)
     trigger_client_event(response, "syncStarted", {"id": operation.pk})
     if sync_finished(panel, watching=operation.pk):
@@ -262,7 +278,12 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
     A poller sends the id of the sync it watches (`watching`); once that sync has ended the
     answer carries `HX-Trigger: syncCompleted`, and the fragment no longer polls.
     """
-    panel = load_sync_panel()
+    since = request.GET.get("since", "")
+    if since.isdigit() and not _wants_json(request) and nothing_new_since(int(since)):
+        # The idle check of an open page: nothing started since it loaded. 204 leaves the page
+        # as it is (htmx swaps nothing) and costs one small query.
+        return HttpResponse(status=204)
+    panel = load_sync_panel(staff=_is_staff(request))
     if _wants_json(request):
         response: HttpResponse = JsonResponse(panel.as_json())
     else:
@@ -271,6 +292,9 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
     watching_id = int(watching) if watching.isdigit() else None
     if sync_finished(panel, watching=watching_id):
         trigger_client_event(response, "syncCompleted", {"id": watching_id, "status": panel.status})
+    elif since.isdigit() and not panel.is_active:
+        # A sync started and ended between two idle checks: the grid refreshes all the same.
+        trigger_client_event(response, "syncCompleted", {"id": panel.operation_id})
     patch_vary_headers(response, ("Accept",))
     patch_vary_headers(response, ("HX-Request",))
     return response
@@ -307,5 +331,6 @@ def sync_notes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def sync_history(request: HtmxHttpRequest) -> HttpResponse:
     """Recent syncs with their failed albums; open to visitors (who started a run: staff only)."""
-    context = {"entries": recent_operations(), "show_people": request.user.is_staff}
+    staff = _is_staff(request)
+    context = {"entries": recent_operations(staff=staff), "show_people": staff}
     return render(request, "catalog/sync_history.html", context)

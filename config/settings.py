@@ -170,18 +170,44 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+# Where a login without `next` lands (Django's default, /accounts/profile/, does not exist here).
+LOGIN_REDIRECT_URL = "catalog:album-list"
 
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES")
+# DJANGO_HTTPS=1 behind a TLS-terminating proxy that sets X-Forwarded-Proto: everything
+# `manage.py check --deploy` asks for. HSTS_PRELOAD only adds the directive; a domain joins the
+# browsers' preload lists by being submitted at hstspreload.org, which stays the operator's choice.
+HTTPS = env_bool("DJANGO_HTTPS")
+SESSION_COOKIE_SECURE = HTTPS or env_bool("DJANGO_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
 # Sessions stay in the database (Django's default). A cached_db engine would save a logged-in
 # status poll its session SELECT, but without a shared cache (none is configured) a session
 # deleted at logout would stay usable in the other worker processes' caches.
 
+# Everything goes to stderr, where gunicorn, Docker and systemd collect it. `django.request`
+# carries the traceback of every unhandled view error (Django's default config only mails it to
+# ADMINS when DEBUG is off, and none are set, so it would be lost); the catalog logger carries the
+# sync runner's own messages and crashes.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"catalog": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")}},
+    "formatters": {
+        "plain": {"format": "{asctime} {levelname} {name} {message}", "style": "{"},
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "catalog": {
+            "handlers": ["stderr"],
+            "level": env_str("LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
+    },
 }
 
 # --- The catalog's own settings -------------------------------------------------------------
@@ -207,6 +233,9 @@ SPOTIFY_ENABLED = env_bool("SPOTIFY_ENABLED", True)
 
 SYNC_STALE_AFTER_SECONDS = env_int("SYNC_STALE_AFTER_SECONDS", 60)
 SYNC_HEARTBEAT_SECONDS = env_int("SYNC_HEARTBEAT_SECONDS", 5)
+# How often an open list page asks whether a sync started elsewhere (the shell, another staff
+# member): a tiny request, answered 204 while nothing changed, skipped while the tab is hidden.
+SYNC_IDLE_CHECK_SECONDS = env_int("SYNC_IDLE_CHECK_SECONDS", 30)
 # Where a web-started sync runs (docs/architecture.md, "The runner"): a daemon thread in the web
 # process by default; a task-queue runner (any class whose `submit(operation_id)` arranges a call to
 # `catalog.services.sync.run_operation(operation_id)`) can replace it without touching the views.

@@ -49,3 +49,10 @@ class RecordingRunner:
 
     def submit(self, operation_id: int) -> None:
         RecordingRunner.jobs.append(operation_id)
+
+
+class RefusingRunner:
+    """A runner whose queue is down: every submit raises."""
+
+    def submit(self, operation_id: int) -> None:
+        raise ConnectionError("the queue is unreachable")

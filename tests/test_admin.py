@@ -126,3 +126,10 @@ def test_login_page_names_the_site_and_links_back_to_the_catalog(client):
 
     assert "Prog metal catalog administration" in html
     assert 'href="/catalog/albums/"' in html
+
+
+def test_a_login_without_next_lands_on_the_album_list(settings):
+    """LOGIN_REDIRECT_URL (used by Django's auth views) is the catalog, not /accounts/profile/."""
+    from django.shortcuts import resolve_url
+
+    assert resolve_url(settings.LOGIN_REDIRECT_URL) == "/catalog/albums/"

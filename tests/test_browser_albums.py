@@ -295,3 +295,28 @@ def test_pager_fits_on_two_rows(albums_page: Page, width: int, monkeypatch):
     )
     assert rows <= 2
     assert albums_page.evaluate("document.documentElement.scrollWidth") == width
+
+
+def test_logging_in_from_the_header_returns_to_the_page_as_filtered(albums_page: Page, staff_user):
+    """The header's "Log in" leads back to the list as it is when clicked (a filter picked
+    through htmx included), now with the staff controls; "Log out" returns there too."""
+    make_album(title="The EP", format=Album.Format.EP)
+    make_album(title="The LP", format=Album.Format.LP, release_date=datetime.date(2024, 1, 1))
+    open_list(albums_page)
+    albums_page.select_option("#filter-format", "EP")
+    expect_path(albums_page, "/catalog/albums/?format=EP")
+
+    albums_page.get_by_role("link", name="Log in").click()
+    albums_page.fill("#id_username", "curator")
+    albums_page.fill("#id_password", "curator-password")
+    albums_page.get_by_role("button", name="Log in").click()
+
+    expect_path(albums_page, "/catalog/albums/?format=EP")
+    assert tile_titles(albums_page) == ["The EP"]
+    expect(albums_page.locator("#sync-button")).to_be_visible()
+
+    albums_page.select_option("#filter-format", "LP")
+    expect_path(albums_page, "/catalog/albums/?format=LP")
+    albums_page.get_by_role("button", name="Log out").click()
+    expect_path(albums_page, "/catalog/albums/?format=LP")
+    expect(albums_page.get_by_role("link", name="Log in")).to_be_visible()

@@ -83,7 +83,7 @@ def test_dockerfile_runs_gunicorn_as_non_root_after_migrating():
     assert re.search(r"^USER app$", dockerfile, re.MULTILINE)
     cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
     assert "migrate --noinput" in cmd
-    assert "gunicorn config.wsgi" in cmd
+    assert "gunicorn -c config/gunicorn.py config.wsgi" in cmd
     assert "collectstatic --noinput" in dockerfile
     assert "whitenoise.middleware.WhiteNoiseMiddleware" in SETTINGS_SOURCE
 
@@ -97,3 +97,64 @@ def test_compose_requires_a_postgres_password():
     assert "${POSTGRES_PASSWORD:?" in services["web"]["environment"]["DATABASE_URL"]
     assert "POSTGRES_PASSWORD" in (ROOT / ".env.example").read_text()
     assert "POSTGRES_PASSWORD" in (ROOT / "README.md").read_text()
+
+
+def test_gunicorn_config_keeps_connections_alive_longer_than_the_poll_interval(monkeypatch):
+    """gunicorn reads config/gunicorn.py as the image does: threaded workers, a keep-alive well
+    above the panel's 2 s poll (the default 2 s races it and resets reused connections), and
+    the environment's overrides."""
+    from gunicorn.config import Config
+
+    def load(**environ: str) -> Config:
+        for name in ("PORT", "WEB_CONCURRENCY", "GUNICORN_KEEPALIVE"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        config = Config()
+        namespace: dict = {"__file__": str(ROOT / "config" / "gunicorn.py")}
+        exec(
+            compile((ROOT / "config" / "gunicorn.py").read_text(), "gunicorn.py", "exec"), namespace
+        )
+        for name, value in namespace.items():
+            if name in config.settings:
+                config.set(name, value)
+        return config
+
+    default = load()
+    assert default.keepalive >= 10
+    assert default.worker_class_str == "gthread"
+    assert (default.workers, default.threads, default.bind) == (2, 4, ["0.0.0.0:8000"])
+    tuned = load(PORT="9000", WEB_CONCURRENCY="3", GUNICORN_KEEPALIVE="30")
+    assert (tuned.workers, tuned.keepalive, tuned.bind) == (3, 30, ["0.0.0.0:9000"])
+
+
+def test_check_deploy_reports_nothing_with_the_documented_production_values(tmp_path):
+    """`manage.py check --deploy` with the production values `.env.example` documents
+    (DJANGO_HTTPS=1, a generated key, DEBUG off) reports no issues at all."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_ENV_FILE": str(tmp_path / "absent.env"),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "1",
+        "DJANGO_SECRET_KEY": "kq8#vT2m!pX9w$Lr4zN7@cB1fH6jD3sG5yE0uA8iO2nR7tW4-production-like",
+        "DJANGO_ALLOWED_HOSTS": "catalog.example.org",
+        "DJANGO_CSRF_TRUSTED_ORIGINS": "https://catalog.example.org",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "DEBUG"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "System check identified no issues (0 silenced)."
+    assert "DJANGO_HTTPS" in (ROOT / ".env.example").read_text()

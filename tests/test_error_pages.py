@@ -30,3 +30,73 @@ def test_500_page_renders_without_a_request_context(settings):
     assert "Something went wrong" in html
     assert "Prog metal catalog" in html
     assert 'href="/"' in html
+
+
+# The production settings in a process of their own: nothing from the test settings leaks in.
+PRODUCTION_SCRIPT = r"""
+import django
+django.setup()
+from django.conf import settings
+# No collectstatic here: plain static storage instead of the manifest the image builds.
+settings.STORAGES = {
+    **settings.STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+from django.test import Client
+from catalog import views
+from catalog.services import sync
+
+def broken_view(request):
+    raise ZeroDivisionError("the view broke on purpose")
+
+# Before the first request, so the URLconf (imported lazily) picks up the broken view.
+views.album_list = broken_view
+
+response = Client(raise_request_exception=False).get("/catalog/albums/")
+print("status", response.status_code, flush=True)
+
+def crashing_job(operation_id):
+    raise KeyError("the runner broke on purpose")
+
+runner = sync.ThreadRunner(job=crashing_job)
+runner.submit(41)
+runner.join()
+"""
+
+
+def test_production_logs_view_errors_and_runner_crashes_with_tracebacks_to_stderr(tmp_path):
+    """With DEBUG off, an exception in a view answers 500 and its traceback reaches stderr
+    (the `django.request` logger); a crashed runner job reaches stderr with its traceback too."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_ENV_FILE": str(tmp_path / "absent.env"),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "a-test-only-secret-key-that-is-long-enough-for-django-0123456789",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PRODUCTION_SCRIPT],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "status 500" in done.stdout
+    request_log = done.stderr.split("Sync #41")[0]
+    assert "ERROR django.request Internal Server Error: /catalog/albums/" in request_log
+    assert "Traceback (most recent call last)" in request_log
+    assert "ZeroDivisionError: the view broke on purpose" in request_log
+    runner_log = done.stderr.split("Sync #41")[1]
+    assert ": job crashed" in runner_log
+    assert "KeyError: 'the runner broke on purpose'" in runner_log

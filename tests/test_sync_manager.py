@@ -418,7 +418,10 @@ def test_a_runner_refusing_the_job_fails_the_row(django_capture_on_commit_callba
         def submit(self, operation_id: int) -> None:
             raise RuntimeError("queue is down")
 
-    with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
+    with (
+        pytest.raises(sync.SyncRunnerRefused),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         SyncManager(BrokenRunner()).start(options=SyncOptions())
 
     operation = SyncOperation.objects.get()
@@ -990,4 +993,26 @@ def test_missing_workbook_file_message_names_the_setting_first(
     assert operation.status == Status.FAILED
     assert operation.error == (
         f"Workbook file not found: {missing}: check the path given to GOOGLE_SHEETS_XLSX_URL"
+    )
+
+
+@pytest.mark.django_db
+def test_a_url_is_stored_without_credentials_or_query_but_downloaded_whole():
+    """The row (history, runners, the admin) keeps the URL without `user:password@`, query
+    string or fragment; the run itself still uses the URL as given."""
+    given = "https://curator:hunter2@sheets.example.org:8443/d/abc/export?format=xlsx&key=s3cret#x"
+    fake = FakeImport()
+
+    operation = inline_manager(fake).run_foreground(options=SyncOptions(source=given))
+
+    assert fake.calls[0]["source"] == given
+    assert operation.options["source"] == "https://sheets.example.org:8443/d/abc/export"
+    stored = str(SyncOperation.objects.values_list("options", flat=True).get())
+    assert "hunter2" not in stored and "s3cret" not in stored and "curator" not in stored
+
+
+def test_a_file_source_is_stored_as_given():
+    """A local path has no credentials to strip (only staff see a run's source)."""
+    assert SyncOptions(source="/srv/exports/progmetal.xlsx").for_storage()["source"] == (
+        "/srv/exports/progmetal.xlsx"
     )

@@ -199,6 +199,20 @@ def test_year_filter(client):
     assert listed_ids(get_list(client, {"year": "2023"})) == [match.pk]
 
 
+def test_year_filter_offers_only_years_with_visible_albums(client):
+    """A year whose every album left the workbook is not offered: choosing it would list
+    nothing. Years come newest first."""
+    make_album(release_date=datetime.date(2023, 4, 1))
+    make_album(release_date=datetime.date(2025, 4, 1))
+    make_album(release_date=datetime.date(2019, 4, 1), in_workbook=False)
+
+    html = client.get("/catalog/albums/").content.decode()
+    select = re.search(r'<select[^>]*name="year".*?</select>', html, re.S)
+
+    assert select is not None
+    assert re.findall(r'<option value="(\d+)"', select.group(0)) == ["2025", "2023"]
+
+
 def test_list_filter(client):
     """?list= lists the albums of one release list."""
     match = make_album(release_list=Album.ReleaseList.PROG_ROCK)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from catalog.models import SyncOperation
 from catalog.services import importer, spotify, sync, workbook
 from catalog.services.importer import ImportResult
-from catalog.views import STAFF_REQUIRED, SYNC_CANCEL_REQUESTED, SYNC_STARTED
+from catalog.views import RUNNER_HINT, STAFF_REQUIRED, SYNC_CANCEL_REQUESTED, SYNC_STARTED
 from tests.sync_factories import RecordingRunner, add_failures, make_operation
 
 Status = SyncOperation.Status
@@ -233,6 +233,29 @@ def test_trigger_503_as_json(staff_client, settings):
     }
 
 
+@pytest.mark.django_db(transaction=True)  # the job is submitted on commit, as in production
+def test_trigger_answers_503_when_the_runner_refuses_the_job(staff_client, settings, caplog):
+    """A runner that cannot take the job: 503 with what happened and what to do, the row failed
+    (the lock free again), and the traceback in the log; never a bare 500."""
+    settings.SYNC_RUNNER = "tests.sync_factories.RefusingRunner"
+
+    with caplog.at_level("ERROR", logger="catalog"):
+        response = staff_client.post(TRIGGER, headers=HTMX)
+        as_json = staff_client.post(TRIGGER, headers=JSON)
+
+    assert response.status_code == 503
+    assert text_of(panel_html(response), "sync-message") == (
+        f"{sync.SYNC_RUNNER_FAILED}. {RUNNER_HINT}"
+    )
+    assert as_json.status_code == 503
+    assert as_json.json() == {"error": sync.SYNC_RUNNER_FAILED, "hint": RUNNER_HINT}
+    assert SyncOperation.objects.filter(status=Status.FAILED).count() == 2
+    assert not SyncOperation.objects.filter(status__in=SyncOperation.ACTIVE_STATUSES).exists()
+    refusals = [r for r in caplog.records if "runner refused the job" in r.getMessage()]
+    assert len(refusals) == 2
+    assert all("the queue is unreachable" in str(r.exc_info[1]) for r in refusals)
+
+
 def test_trigger_503_plain_form_post_redirects_with_the_message_and_hint(staff_client, settings):
     """Without JavaScript the refused trigger's message carries the hint too, and no CLI flag."""
     settings.SPOTIFY_CLIENT_ID = ""
@@ -446,7 +469,9 @@ def test_status_completed(staff_client):
     assert text_of(html, "sync-message") == "Sync complete: 12 new albums, 3 changed."
     assert text_of(html, "sync-counts") == "12 new · 3 changed · 32 unchanged"
     assert "took 1 min 12 s" in " ".join(html.split())
-    assert 'id="sync-finished"' in html
+    assert re.fullmatch(
+        r"Finished \w{3} \d{1,2}, \d\d:\d\d UTC · took 1 min 12 s", text_of(html, "sync-finished")
+    )
     assert text_of(html, "sync-button") == "Sync Now"
     assert not re.search(r'<button id="sync-button"[^>]*disabled', html)
     assert text_of(html, "last-synced") == "Last synced: 5 minutes ago"
@@ -483,7 +508,7 @@ def test_panel_and_history_show_the_same_counts_line(client):
 def test_status_spotify_stopped_early_reads_completed_with_warnings(client):
     """A run whose Spotify enrichment stopped early is in the warnings state, not success."""
     message = (
-        "Sync complete! Updated 2 albums. Spotify enrichment stopped early: "
+        "Sync complete: 2 changed albums. Spotify enrichment stopped early: "
         f"{spotify.QUOTA_EXCEEDED}"
     )
     make_operation(message=message, spotify_stopped=spotify.QUOTA_EXCEEDED, updated_count=2)
@@ -893,7 +918,7 @@ def test_history_lists_runs_with_their_failed_albums(client):
     assert response.status_code == 200
     assert "Completed with warnings" in html
     assert "Failed" in html
-    assert workbook.NETWORK_ERROR in html
+    assert "Sync failed. Staff members can see the details." in html
     assert "Band 2 - Album 2" in html and "not found on Spotify" in html
     assert "1 min 12 s" in html
     assert "7 new · 0 changed · 0 unchanged" in text_of(html, f"sync-{completed.pk}")
@@ -1058,7 +1083,10 @@ def test_failed_run_is_announced_through_the_alert_region(client: Client) -> Non
 
     html = client.get(STATUS, headers=HTMX).content.decode()
 
-    assert '<p id="sync-alert" hx-swap-oob="innerHTML">Workbook could not be read</p>' in html
+    assert (
+        '<p id="sync-alert" hx-swap-oob="innerHTML">'
+        "Sync failed. Staff members can see the details.</p>"
+    ) in html
     assert 'id="sync-announcer"' not in html
 
 
@@ -1107,3 +1135,134 @@ def test_history_names_the_workbook_a_run_read_to_staff_only(staff_client, setti
     assert "export.xlsx" in text_of(staff_page, f"sync-{cli.pk}")
     assert "docs.google.com" not in visitor_page
     assert "export.xlsx" not in visitor_page
+
+
+# --- what visitors and staff read about a failure ---------------------------------------------
+
+PRIVATE_ERROR = (
+    "Workbook file not found: /home/deploy/private/progmetal.xlsx: check the path in "
+    "GOOGLE_SHEETS_XLSX_URL or the --file option"
+)
+
+
+@pytest.mark.parametrize(
+    ("stage", "general"),
+    [
+        (importer.STAGE_FETCHING, "Sync failed: the workbook could not be read."),
+        (importer.STAGE_ENRICHING, "Sync failed while adding Spotify data."),
+        ("", "Sync failed."),
+    ],
+)
+def test_visitors_read_failures_in_general_terms_and_staff_in_full(
+    client, staff_user, stage, general
+):
+    """The panel, its live regions, the status JSON and the history give visitors what failed in
+    general terms, never the server path or the setting; staff read the whole message."""
+    make_operation(status=Status.FAILED, stage=stage, error=PRIVATE_ERROR, message=PRIVATE_ERROR)
+    public = f"{general} Staff members can see the details."
+
+    visitor = {
+        "panel": client.get(STATUS, headers=HTMX).content.decode(),
+        "json": json.dumps(client.get(STATUS, headers=JSON).json()),
+        "history": client.get(HISTORY).content.decode(),
+        "list": client.get("/catalog/albums/").content.decode(),
+    }
+    for page, text in visitor.items():
+        assert "/home/deploy" not in text, page
+        assert "GOOGLE_SHEETS_XLSX_URL" not in text, page
+    assert text_of(visitor["panel"], "sync-message") == public
+    assert client.get(STATUS, headers=JSON).json()["error"] == public
+    assert public in visitor["history"]
+
+    client.force_login(staff_user)
+    assert text_of(client.get(STATUS, headers=HTMX).content.decode(), "sync-message") == (
+        PRIVATE_ERROR
+    )
+    assert client.get(STATUS, headers=JSON).json()["error"] == PRIVATE_ERROR
+    assert PRIVATE_ERROR in client.get(HISTORY).content.decode()
+    assert PRIVATE_ERROR in client.get("/catalog/albums/").content.decode()
+
+
+def test_an_interrupted_run_reads_the_same_for_everyone(client):
+    """ "Interrupted" names no path or setting: visitors read it as staff do."""
+    make_operation(status=Status.FAILED, error=sync.SYNC_INTERRUPTED, message=sync.SYNC_INTERRUPTED)
+
+    assert client.get(STATUS, headers=JSON).json()["error"] == sync.SYNC_INTERRUPTED
+
+
+# --- the idle check: an open page notices a sync started elsewhere ------------------------------
+
+IDLE_TRIGGER = (
+    'hx-trigger="every 30s [!document.hidden], visibilitychange[!document.hidden] from:document"'
+)
+
+
+def test_an_idle_panel_checks_every_30_seconds_while_visible_and_an_active_one_does_not(client):
+    """The idle panel carries the idle check (the run it shows as `since`); a running sync's
+    panel polls every 2 s instead, without it."""
+    finished = make_operation()
+
+    idle = panel_html(client.get(STATUS, headers=HTMX))
+    assert IDLE_TRIGGER in idle
+    assert f'"since": "{finished.pk}"' in idle
+    assert not is_polling(idle)
+
+    make_operation(status=Status.RUNNING)
+    active = panel_html(client.get(STATUS, headers=HTMX))
+    assert is_polling(active)
+    assert "since" not in active and "visibilitychange" not in active
+
+
+def test_a_never_synced_catalog_checks_too(client):
+    """A page opened before the very first sync notices it as well (`since` 0)."""
+    html = client.get("/catalog/albums/").content.decode()
+
+    assert IDLE_TRIGGER in html
+    assert '"since": "0"' in html
+
+
+def test_the_idle_check_answers_204_in_one_small_query_while_nothing_changed(
+    client, django_assert_num_queries
+):
+    """Nothing started since the page loaded: 204 (htmx swaps nothing), one single-row query on
+    the sync table and none on the albums, for a visitor; the same with no sync ever."""
+    with django_assert_num_queries(1) as captured:
+        response = client.get(STATUS, {"since": "0"}, headers=HTMX)
+    assert response.status_code == 204
+    assert response.content == b""
+
+    finished = make_operation()
+    with django_assert_num_queries(1) as captured:
+        response = client.get(STATUS, {"since": str(finished.pk)}, headers=HTMX)
+    assert response.status_code == 204
+    assert "catalog_album" not in captured.captured_queries[0]["sql"]
+    assert "LIMIT 1" in captured.captured_queries[0]["sql"]
+
+
+def test_the_idle_check_answers_with_the_panel_of_a_sync_started_elsewhere(client):
+    """A command-line sync started after the page loaded: the answer is its polling panel
+    (watching it, so its end refreshes the grid), with the start announced."""
+    seen = make_operation()
+    running = make_operation(status=Status.RUNNING, source=SyncOperation.Source.CLI)
+
+    response = client.get(STATUS, {"since": str(seen.pk), "announced": "x"}, headers=HTMX)
+
+    html = panel_html(response)
+    assert response.status_code == 200
+    assert is_polling(html)
+    assert f'"watching": "{running.pk}"' in html
+    assert 'id="sync-announcer" hx-swap-oob="innerHTML"' in html
+    assert "HX-Trigger" not in response
+
+
+def test_a_sync_that_started_and_ended_between_two_checks_refreshes_the_grid(client):
+    """Started and finished elsewhere between two idle checks: the new result, and
+    syncCompleted so the grid reloads."""
+    seen = make_operation()
+    newer = make_operation(message="Sync complete: 4 new albums.", created_count=4)
+
+    response = client.get(STATUS, {"since": str(seen.pk)}, headers=HTMX)
+
+    assert response.status_code == 200
+    assert json.loads(response["HX-Trigger"])["syncCompleted"]["id"] == newer.pk
+    assert f'"since": "{newer.pk}"' in panel_html(response)

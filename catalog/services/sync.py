@@ -42,7 +42,7 @@ from catalog.services.importer import (
     ProgressFn,
 )
 from catalog.services.spotify import SpotifyError
-from catalog.services.workbook import NETWORK_ERROR, WorkbookError, source_label
+from catalog.services.workbook import NETWORK_ERROR, WorkbookError, display_url, source_label
 
 logger = logging.getLogger(__name__)
 
@@ -100,11 +100,23 @@ class SpotifyNotConfigured(Exception):
     """Enrichment is on but SPOTIFY_CLIENT_ID / SPOTIFY_CLIENT_SECRET are missing."""
 
 
+class SyncRunnerRefused(Exception):
+    """The runner could not take the job; the row is already marked failed (SYNC_RUNNER_FAILED)."""
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     source: str | None = None  # workbook URL or file path; None: settings.GOOGLE_SHEETS_XLSX_URL
     skip_spotify: bool = False
     refresh_spotify: bool = False
+
+    def for_storage(self) -> dict[str, Any]:
+        """The options as saved on the row, for the history and for a runner: a URL source
+        loses its credentials and query string (a file path is kept; only staff see it)."""
+        stored = asdict(self)
+        if self.source and "://" in self.source:
+            stored["source"] = display_url(self.source)
+        return stored
 
     @classmethod
     def from_stored(cls, stored: Any) -> SyncOptions:
@@ -482,7 +494,8 @@ class SyncManager:
         Ctrl-C ends the row as cancelled and is re-raised.
         """
         operation = self._acquire(options=options, source=SyncOperation.Source.CLI, user=None)
-        self.execute(operation.pk, on_progress=on_progress)
+        # This process still holds the options as given: the row's copy has the URL redacted.
+        self.execute(operation.pk, on_progress=on_progress, options=options)
         operation.refresh_from_db()
         return operation
 
@@ -516,7 +529,7 @@ class SyncManager:
                     triggered_by=user if getattr(user, "is_authenticated", False) else None,
                     # "workbook": how the history names the source (a file name, or the URL
                     # without credentials or query), fixed when the run starts.
-                    options={**asdict(options), "workbook": source_label(options.source)},
+                    options={**options.for_storage(), "workbook": source_label(options.source)},
                     message=SYNC_STARTING,
                     started_at=now,
                     heartbeat_at=now,
@@ -535,14 +548,22 @@ class SyncManager:
                 message=SYNC_RUNNER_FAILED,
                 finished_at=timezone.now(),
             )
-            if refused:
-                logger.exception("Sync #%s: the runner refused the job", operation_id)
-            raise
+            if not refused:
+                raise
+            logger.exception("Sync #%s: the runner refused the job", operation_id)
+            raise SyncRunnerRefused(SYNC_RUNNER_FAILED) from None
 
     # --- the run ---------------------------------------------------------------------------
 
-    def execute(self, operation_id: int, *, on_progress: ProgressFn | None = None) -> None:
-        """Run the pending row's sync with the options stored on it, and record how it ended.
+    def execute(
+        self,
+        operation_id: int,
+        *,
+        on_progress: ProgressFn | None = None,
+        options: SyncOptions | None = None,
+    ) -> None:
+        """Run the pending row's sync with the options stored on it (or `options`, the caller's
+        unredacted copy), and record how it ended.
 
         Does nothing when the row is no longer pending (recovered as stale, or run already).
         """
@@ -553,8 +574,9 @@ class SyncManager:
         if not claimed:
             logger.warning("Sync #%s is no longer pending; not running it", operation_id)
             return
-        stored = SyncOperation.objects.values_list("options", flat=True).get(pk=operation_id)
-        options = SyncOptions.from_stored(stored)
+        if options is None:
+            stored = SyncOperation.objects.values_list("options", flat=True).get(pk=operation_id)
+            options = SyncOptions.from_stored(stored)
         sync_log.run_started(operation_id)
 
         writer = ProgressWriter(operation_id, clock=self.clock)

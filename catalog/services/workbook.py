@@ -227,7 +227,7 @@ def source_label(source: str | None) -> str:
     without credentials, query string or fragment."""
     location = resolve_source(source)
     if is_web_source(location):
-        return _display_url(location)
+        return display_url(location)
     return Path(location.removeprefix("file://")).name or location
 
 
@@ -299,7 +299,7 @@ def _download(
     # Imported here: the parser (and its benchmark) should not pay for requests' import.
     import requests
 
-    shown = _display_url(url)
+    shown = display_url(url)
     try:
         with requests.get(
             url,
@@ -373,8 +373,9 @@ def _network_detail(error: Exception, url: str) -> str:
     return f"cannot connect to {host}"
 
 
-def _display_url(url: str) -> str:
-    """The URL without credentials, query string or fragment: messages must not leak secrets."""
+def display_url(url: str) -> str:
+    """The URL without credentials, query string or fragment: messages and stored run options
+    must not leak secrets (a token in `?key=`, a password in `user:pass@`)."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)

@@ -64,6 +64,18 @@
     });
   });
 
+  // "Log in" and "Log out" return to the page as it is now: filters change the address through
+  // htmx without reloading the header, whose links still hold the path the page was loaded at.
+  function currentPath() { return window.location.pathname + window.location.search; }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-return-here]");
+    if (link) link.search = "?next=" + encodeURIComponent(currentPath());
+  });
+  document.addEventListener("submit", function (event) {
+    var next = event.target.querySelector && event.target.querySelector("input[data-return-here]");
+    if (next) next.value = currentPath();
+  });
+
   // Content htmx swaps in (the whole body after a filter chip is removed) is set up too.
   document.addEventListener("htmx:load", function (event) { setUp(event.target); });
 

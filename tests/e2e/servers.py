@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -73,15 +73,26 @@ def app_environment(
 
 
 class AppServer:
-    """`gunicorn config.wsgi` with `workers` worker processes, in a process group of its own."""
+    """`gunicorn -c config/gunicorn.py config.wsgi` with `workers` worker processes, in a process
+    group of its own. `config=None` runs gunicorn without the project's config, with `extra` flags
+    (bench/poll_resets.py compares the two)."""
 
     def __init__(
-        self, *, env: Mapping[str, str], workers: int, log_path: Path, port: int | None = None
+        self,
+        *,
+        env: Mapping[str, str],
+        workers: int,
+        log_path: Path,
+        port: int | None = None,
+        config: str | None = "config/gunicorn.py",
+        extra: Sequence[str] = (),
     ) -> None:
         self.env = dict(env)
         self.workers = workers
         self.log_path = log_path
         self.port = port or free_port()
+        self.config = config
+        self.extra = list(extra)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -96,6 +107,9 @@ class AppServer:
             sys.executable,
             "-m",
             "gunicorn",
+            # The production config (threads, keep-alive); the flags below take precedence.
+            *([f"--config={self.config}"] if self.config else []),
+            *self.extra,
             "config.wsgi",
             f"--workers={self.workers}",
             f"--bind=127.0.0.1:{self.port}",

@@ -14,7 +14,7 @@ from catalog.services.sync import SPOTIFY_NOT_CONFIGURED
 from tests.e2e.catalog_data import half_written, releases, workbook
 from tests.e2e.client import ALBUMS_PATH, STATUS_PATH
 from tests.e2e.conftest import LiveApp, StartApp
-from tests.processes import STAFF_PASSWORD, STAFF_USERNAME
+from tests.processes import STAFF_PASSWORD, STAFF_USERNAME, start_manage
 from tests.spotify_standin import SpotifyStandIn
 from tests.workbook_server import WorkbookServer
 from tests.workbooks import ReleaseSpec
@@ -222,3 +222,58 @@ def test_status_region_is_one_node_whose_text_follows_the_stages(
     assert announced[-1].startswith("Sync complete:"), announced
     assert len(announced) == len(set(announced)), f"an announcement repeated: {announced}"
     assert page.locator("#sync-alert").text_content() == ""
+
+
+def test_an_open_page_follows_a_sync_started_from_the_shell(
+    page: Page, start_app: StartApp, workbook_server: WorkbookServer, standin: SpotifyStandIn
+) -> None:
+    """A visitor's list page, opened before anything ran, notices `manage.py import_albums`
+    started in a shell (a real process on the same database): the panel follows it with its
+    progress and the grid fills when it completes, without a reload. While the tab is hidden the
+    idle check is not sent; it is sent at once when the tab shows again."""
+    specs = slow_sync(workbook_server, standin, albums=6, lookup=0.3)
+    app = start_app(workers=2, env={"SYNC_IDLE_CHECK_SECONDS": "2"})
+    status_requests: list[float] = []
+    page.on(
+        "request",
+        lambda request: (
+            status_requests.append(time.monotonic())
+            if urlsplit(request.url).path == STATUS_PATH
+            else None
+        ),
+    )
+    page.goto(app.url + ALBUMS_PATH)
+    page.evaluate("window.__e2eMarker = 'opened'")
+    panel = page.locator("#sync-panel")
+    expect(panel).to_have_attribute("data-sync-state", "never")
+
+    # Hidden: no idle check for three intervals; shown again: one at once.
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: true, configurable: true})")
+    page.wait_for_timeout(1000)  # a check already on its way when the tab was hidden
+    hidden_from = time.monotonic()
+    page.wait_for_timeout(6000)  # the observation window itself
+    assert [at for at in status_requests if at > hidden_from] == []
+    shown_at = time.monotonic()  # before: the check leaves while the event is dispatched
+    page.evaluate(
+        "Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    page.wait_for_timeout(500)
+    assert [at for at in status_requests if at > shown_at], "no check when the tab showed again"
+
+    command = start_manage("import_albums", env=app.server.env)
+    try:
+        expect(panel).to_have_attribute("data-sync-state", re.compile("pending|running"))
+        expect(page.locator("#sync-message")).to_contain_text(
+            "Sync complete:", timeout=SYNC_TIMEOUT_MS
+        )
+        expect(page.locator("#album-grid article.album-tile[data-album-id]")).to_have_count(
+            len(specs)
+        )
+        assert page.locator("#sync-finished").inner_text().endswith("from the command line")
+        assert page.evaluate("window.__e2eMarker") == "opened"
+        _, stderr = command.communicate(timeout=60)
+        assert command.returncode == 0, stderr
+    finally:
+        if command.poll() is None:
+            command.kill()
