@@ -278,6 +278,9 @@ def scenarios() -> list[Scenario]:
         Scenario("genre+year+format", f"genre={middling}&genre={popular}&year={year}&format=EP"),
         Scenario("search q (title)", "q=shadow"),
         Scenario("search q (genre word)", f"q={word.split()[-1].lower()}"),
+        Scenario("search 2 words", "q=shadow+light"),
+        # As long as the search box allows: 14 words, each matched against three fields.
+        Scenario("search 100 chars", "q=" + "+".join(w.lower() for w in WORDS[:14])[:100]),
         Scenario("htmx fragment, genre", f"genre={popular}", htmx=True),
         # Sorting is the list page's: the list's target applies.
         *(Scenario(f"sort {key}", f"sort={key}") for key in ("oldest", "artist", "added")),

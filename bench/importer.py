@@ -86,8 +86,9 @@ def timed(function: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def counts(result: Any) -> str:
+    """The counts in the panel's words (catalog/counts.py)."""
     return (
-        f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
+        f"{result.created} new, {result.updated} changed, {result.unchanged} unchanged, "
         f"{result.removed} removed, {result.failed} failed"
     )
 

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from catalog import counts
 from catalog.models import Album, Artist, Genre, SyncFailure, SyncOperation, VocalStyle
 from catalog.sync_panel import format_duration
 
@@ -223,9 +224,11 @@ class SyncOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "triggered_by",
         "started_at",
         "run_time",
-        "created_count",
-        "updated_count",
-        "unchanged_count",
+        # The panel's words for the counts (catalog/counts.py), not the field names.
+        "new",
+        "changed",
+        "unchanged",
+        "removed",
         "failed_count",
     ]
     list_filter = ["status", "source", "started_at"]
@@ -260,3 +263,19 @@ class SyncOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Duration")
     def run_time(self, obj: SyncOperation) -> str:
         return format_duration(obj.duration())
+
+    @admin.display(description="New", ordering="created_count")
+    def new(self, obj: SyncOperation) -> str:
+        return counts.number(obj.created_count)
+
+    @admin.display(description="Changed", ordering="updated_count")
+    def changed(self, obj: SyncOperation) -> str:
+        return counts.number(obj.updated_count)
+
+    @admin.display(description="Unchanged", ordering="unchanged_count")
+    def unchanged(self, obj: SyncOperation) -> str:
+        return counts.number(obj.unchanged_count)
+
+    @admin.display(description="Removed", ordering="removed_count")
+    def removed(self, obj: SyncOperation) -> str:
+        return counts.number(obj.removed_count)

@@ -15,6 +15,8 @@ from catalog.models import Album
 from catalog.selectors import ALBUM_SORTS, AlbumFilters
 
 SEARCH_MAX_LENGTH = 100
+# Shown above the results when a longer search (a hand-made or pasted URL) was cut.
+SEARCH_CUT_NOTE = "Your search was longer than {limit} characters: only its start was used."
 DEBUT_CHIP = "Debuts only"
 # More genres than anyone picks by hand; bounds the slug lookup's IN list.
 MAX_SELECTED = 100
@@ -42,7 +44,13 @@ class LenientMultipleChoiceField(forms.MultipleChoiceField):
 class AlbumFilterForm(forms.Form):
     """Validates the album list's query string; invalid values are dropped, never an error page."""
 
-    q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH, label="Search")
+    # Not `max_length`: Django would then reject a longer search and the form drop it, which
+    # showed the whole catalog as if nothing had been asked. It is cut instead (clean_q).
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        widget=forms.TextInput(attrs={"maxlength": SEARCH_MAX_LENGTH}),
+    )
     genre = LenientMultipleChoiceField(required=False, label="Genres")
     vocal = LenientMultipleChoiceField(required=False, label="Vocal style")
     year = forms.IntegerField(required=False, min_value=1900, max_value=2100, label="Year")
@@ -65,8 +73,21 @@ class AlbumFilterForm(forms.Form):
         """`genre_choices` and `vocal_choices` are the (slug, name) pairs to accept: all the
         options, or only the requested ones that exist (`requested_slugs`)."""
         super().__init__(data)
+        self.search_cut = False  # set by clean_q when the search was longer than allowed
         self.fields["genre"].choices = genre_choices  # type: ignore[attr-defined]
         self.fields["vocal"].choices = vocal_choices  # type: ignore[attr-defined]
+
+    def clean_q(self) -> str:
+        q: str = self.cleaned_data.get("q") or ""
+        if len(q) > SEARCH_MAX_LENGTH:
+            self.search_cut = True
+            q = q[:SEARCH_MAX_LENGTH].strip()
+        return q
+
+    @property
+    def search_note(self) -> str:
+        """What to tell the visitor about their search ("" when it was used whole)."""
+        return SEARCH_CUT_NOTE.format(limit=SEARCH_MAX_LENGTH) if self.search_cut else ""
 
     def filters(self) -> AlbumFilters:
         """The valid part of the submitted filters (bad values are left out)."""

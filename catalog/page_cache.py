@@ -9,7 +9,7 @@ Our rules (docs/architecture.md, "Pages that hold a spike"):
   is never served to anyone else.
 - The key holds the catalog version: the latest sync row's id and state, read from the database on
   every request (the panel's one indexed SELECT, which the page makes anyway). Every process sees
-  the same row, so once a sync has ended "Sync complete!", the next request in any worker process
+  the same row, so once a sync has ended "Sync complete", the next request in any worker process
   misses the old entries and renders the new catalog. The cache backend need not be shared for
   that; settings.CACHES says which one is used and why.
 - While a sync is active the catalog changes batch by batch: entries then live

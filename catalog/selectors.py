@@ -65,8 +65,9 @@ def newest_first(albums: QuerySet[Album]) -> QuerySet[Album]:
 def album_list(*, filters: AlbumFilters) -> QuerySet[Album]:
     """Visible albums matching `filters`, newest release first, ready for the tile grid.
 
-    Genre and search conditions are EXISTS subqueries rather than joins, so an album with
-    several matching genres is listed once without a DISTINCT over the whole page.
+    Genre and search conditions are subqueries rather than joins, so an album with several
+    matching genres is listed once without a DISTINCT over the whole page. A search is split
+    into words (`search_words`), every one of which must match.
     """
     albums = visible_albums()
     if filters.genres:
@@ -85,13 +86,13 @@ def album_list(*, filters: AlbumFilters) -> QuerySet[Album]:
         albums = albums.filter(format=filters.format)
     if filters.debut:
         albums = albums.filter(is_debut=True)
-    if filters.q and (folded := fold(filters.q)):
+    for word in search_words(filters.q):
         # Folded copies make the match case- and accent-blind on both databases
-        # (catalog/search.py). Artists and genres are matched once each (IN subqueries).
-        artists = Artist.objects.filter(search_name__contains=folded).values("pk")
-        genres = Genre.objects.filter(search_name__contains=folded).values("pk")
+        # (catalog/search.py). Artists and genres are matched once per word (IN subqueries).
+        artists = Artist.objects.filter(search_name__contains=word).values("pk")
+        genres = Genre.objects.filter(search_name__contains=word).values("pk")
         albums = albums.filter(
-            Q(search_title__contains=folded)
+            Q(search_title__contains=word)
             | Q(artist_id__in=artists)
             | Q(pk__in=AlbumGenre.objects.filter(genre_id__in=genres).values("album_id"))
         )
@@ -101,6 +102,17 @@ def album_list(*, filters: AlbumFilters) -> QuerySet[Album]:
         ),
         filters.sort,
     )
+
+
+def search_words(q: str) -> list[str]:
+    """The folded words of a search, each once: "  Haken   LIVE " -> ["haken", "live"].
+
+    An album matches when every word is in its title, its artist's name or one of its genres
+    (each word may match a different one). A word inside another word is left out: whatever
+    holds "progressive" holds "prog" too, so it could not change the result, only the cost.
+    """
+    words = list(dict.fromkeys(fold(q).split()))
+    return [word for word in words if not any(word != other and word in other for other in words)]
 
 
 def catalog_is_empty() -> bool:

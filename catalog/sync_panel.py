@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
+from catalog import counts
 from catalog.models import SyncFailure, SyncOperation
 from catalog.services import importer, sync
 
@@ -40,11 +41,6 @@ CANCELLING = (
     "Cancelling: the sync stops after the albums it is working on; albums already synced stay."
 )
 
-# The counts line's labels ("Sync complete! Updated N albums" counts new + changed).
-COUNT_NEW = "new"
-COUNT_CHANGED = "changed"
-COUNT_UNCHANGED = "unchanged"
-COUNT_REMOVED = "removed (no longer in the workbook)"
 # Where recent_operations() puts each run's first failed albums (Prefetch's to_attr).
 _FIRST_FAILURES = "first_failures"
 
@@ -154,7 +150,9 @@ def nothing_new_since(seen: int) -> bool:
 
 def latest_operation() -> SyncOperation | None:
     """The newest sync (active or not), with `last_synced_at`, in one query."""
-    return with_last_synced(SyncOperation.objects.order_by("-started_at", "-id")).first()
+    # Without the notes: the panel only counts them, and every status poll reads this row.
+    latest = SyncOperation.objects.defer("warnings").order_by("-started_at", "-id")
+    return with_last_synced(latest).first()
 
 
 @dataclass(frozen=True)
@@ -173,10 +171,6 @@ class HistoryEntry:
     def more_failures(self) -> int:
         return max(self.operation.failed_count - len(self.failures), 0)
 
-    @property
-    def more_notes(self) -> int:
-        return max(self.operation.warnings_count - len(self.operation.warnings), 0)
-
 
 def recent_operations(limit: int = HISTORY_LIMIT, *, staff: bool = False) -> list[HistoryEntry]:
     """The history page's runs, newest first, with who started them and the first
@@ -186,6 +180,8 @@ def recent_operations(limit: int = HISTORY_LIMIT, *, staff: bool = False) -> lis
     operations = (
         SyncOperation.objects.select_related("triggered_by")
         .prefetch_related(Prefetch("failures", queryset=first_failures, to_attr=_FIRST_FAILURES))
+        # The notes are read only when staff open a run's notes (sync_notes).
+        .defer("warnings")
         .order_by("-started_at", "-id")[:limit]
     )
     return [
@@ -196,18 +192,37 @@ def recent_operations(limit: int = HISTORY_LIMIT, *, staff: bool = False) -> lis
     ]
 
 
+def counts_reached(operation: SyncOperation) -> bool:
+    """Whether the run has counts to show: a completed run, or a cancelled one that got as far
+    as counting albums. A failed run (and one cancelled before it counted) shows none: its
+    zeros would read as "the workbook is empty"."""
+    if operation.status == Status.COMPLETED:
+        return True
+    if operation.status != Status.CANCELLED:
+        return False
+    return any(
+        (
+            operation.created_count,
+            operation.updated_count,
+            operation.unchanged_count,
+            operation.removed_count,
+        )
+    )
+
+
 def count_parts(operation: SyncOperation) -> list[str]:
-    """The counts line of the panel and of the history page, in the same words:
-    ['2555 new', '0 changed', '0 unchanged'], then 'N removed (...)' when albums left the
-    workbook. Failed albums have their own list below it in both places."""
-    parts = [
-        f"{operation.created_count} {COUNT_NEW}",
-        f"{operation.updated_count} {COUNT_CHANGED}",
-        f"{operation.unchanged_count} {COUNT_UNCHANGED}",
-    ]
-    if operation.removed_count:
-        parts.append(f"{operation.removed_count} {COUNT_REMOVED}")
-    return parts
+    """The counts line of the panel and of the history page, in the words of
+    catalog/counts.py: ['2,555 new', '0 changed', '0 unchanged'], then 'N removed (...)' when
+    albums left the workbook; nothing for a run that never counted (`counts_reached`). Failed
+    albums have their own list below it in both places."""
+    if not counts_reached(operation):
+        return []
+    return counts.count_parts(
+        created=operation.created_count,
+        updated=operation.updated_count,
+        unchanged=operation.unchanged_count,
+        removed=operation.removed_count,
+    )
 
 
 @dataclass(frozen=True)
@@ -289,7 +304,7 @@ class SyncPanel:
 
     @property
     def has_counts(self) -> bool:
-        return self.status in (Status.COMPLETED, Status.CANCELLED)
+        return self.operation is not None and counts_reached(self.operation)
 
     @property
     def duration(self) -> str:
@@ -302,17 +317,11 @@ class SyncPanel:
         return max(self.operation.failed_count - len(self.failures), 0)
 
     @property
-    def notes(self) -> list[str]:
-        """The workbook's row notes kept on a finished run (the first WARNINGS_KEPT)."""
+    def notes_count(self) -> int:
+        """How many notes the workbook gave a finished run: staff read them in the history."""
         if self.operation is None or self.operation.is_active():
-            return []
-        return list(self.operation.warnings or [])
-
-    @property
-    def more_notes(self) -> int:
-        if self.operation is None:
             return 0
-        return max(self.operation.warnings_count - len(self.notes), 0)
+        return self.operation.warnings_count
 
     @property
     def shows_previous(self) -> bool:

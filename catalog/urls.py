@@ -12,6 +12,7 @@ urlpatterns = [
     path("sync/status/", views.sync_status, name="sync-status"),
     path("sync/cancel/", views.sync_cancel, name="sync-cancel"),
     path("sync/history/", views.sync_history, name="sync-history"),
+    path("sync/history/<int:pk>/notes/", views.sync_notes, name="sync-notes"),
 ]
 
 urlpatterns += [

@@ -30,7 +30,7 @@ from icalendar import Calendar, Event
 
 from catalog import charts, selectors
 from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, requested_slugs
-from catalog.models import Album, Artist, VocalStyle
+from catalog.models import Album, Artist, SyncOperation, VocalStyle
 from catalog.page_cache import cached_for_visitors
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
@@ -112,6 +112,7 @@ def album_list(request: HtmxHttpRequest) -> HttpResponse:
         "next_url": (
             list_url(base_url, filters, page=page.next_page_number()) if page.has_next() else ""
         ),
+        "search_note": form.search_note,
         "chips": filter_chips(
             filters,
             base_url=base_url,
@@ -321,6 +322,24 @@ def sync_cancel(request: HtmxHttpRequest) -> HttpResponse:
     if SyncManager().cancel() is None:
         return _sync_answer(request, status=409, message=sync.NO_ACTIVE_SYNC, alert=True)
     return _sync_answer(request, status=202, message=SYNC_CANCEL_REQUESTED, alert=False)
+
+
+@require_GET
+def sync_notes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Every note the workbook gave one run, for staff only (they can name private rows):
+    the list for the history's collapsible entry (HTMX), a page of its own otherwise."""
+    if denied := _staff_only(request):
+        return denied
+    fields = ("started_at", "status", "warnings", "warnings_count")
+    operation = get_object_or_404(SyncOperation.objects.only(*fields), pk=pk)
+    notes = [str(note) for note in operation.warnings or []]
+    context = {
+        "operation": operation,
+        "notes": notes,
+        "not_kept": max(operation.warnings_count - len(notes), 0),
+    }
+    template = "catalog/sync_notes.html#notes" if request.htmx else "catalog/sync_notes.html"
+    return render(request, template, context)
 
 
 @require_GET

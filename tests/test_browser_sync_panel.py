@@ -35,7 +35,7 @@ def panel_page(*, finished_at: datetime, now: datetime) -> str:
     operation = SyncOperation(
         pk=7,
         status=SyncOperation.Status.COMPLETED,
-        message="Sync complete! Updated 2 albums",
+        message="Sync complete: 2 new albums.",
         started_at=finished_at - timedelta(seconds=30),
         finished_at=finished_at,
     )

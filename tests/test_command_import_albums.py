@@ -15,8 +15,12 @@ from django.core.management.base import CommandError
 from catalog.management.commands import import_albums
 from catalog.management.commands.import_albums import (
     INTERRUPTED,
+    REFRESH_WITH_SPOTIFY_OFF,
+    SKIP_AND_REFRESH,
     SOURCES_EXCLUSIVE,
+    SPOTIFY_DISABLED,
     SPOTIFY_NOT_CONFIGURED,
+    SPOTIFY_SKIPPED,
     ProgressDisplay,
 )
 from catalog.models import Album
@@ -48,9 +52,10 @@ def test_file_import_without_spotify_creates_albums_and_prints_the_summary(workb
     out = run("--file", str(workbook_file), "--skip-spotify")
 
     assert Album.objects.count() == 3
-    assert "Fetching albums from Google Sheets..." in out
-    assert ": 3 created, 0 updated, 0 unchanged, 0 removed, 0 failed." in out
-    assert "Spotify: 0 requests, 0 albums enriched." in out
+    assert "Reading releases.xlsx...\n" in out
+    assert "Sync complete: 3 new albums.\n" in out
+    assert "Albums: 3 new · 0 changed · 0 unchanged. Took " in out
+    assert f"{SPOTIFY_SKIPPED}\n" in out
 
 
 @pytest.mark.django_db
@@ -60,18 +65,18 @@ def test_second_run_reports_everything_unchanged(workbook_file):
 
     out = run("--file", str(workbook_file), "--skip-spotify")
 
-    assert ": 0 created, 0 updated, 3 unchanged, 0 removed, 0 failed." in out
+    assert "Sync complete: nothing changed (3 albums unchanged).\n" in out
+    assert "Albums: 0 new · 0 changed · 3 unchanged. Took " in out
 
 
 @pytest.mark.django_db
 def test_dry_run_writes_nothing(workbook_file):
     """--dry-run reports what would be created and leaves the catalog empty."""
-    out = run("--file", str(workbook_file), "--dry-run")
+    out = run("--file", str(workbook_file), "--dry-run", "--skip-spotify")
 
     assert Album.objects.count() == 0
-    assert "Dry run complete in" in out
-    assert "3 would be created" in out
-    assert "Nothing was written." in out
+    assert "Dry run, nothing was written: a sync now would find 3 new albums.\n" in out
+    assert "Albums: 3 new · 0 changed · 0 unchanged. Took " in out
 
 
 @pytest.mark.django_db
@@ -87,7 +92,7 @@ def test_unexpected_error_in_a_dry_run_is_a_one_line_reason_and_a_logged_traceba
     monkeypatch.setattr(importer, "import_catalog", broken_import)
 
     with pytest.raises(CommandError) as raised:
-        run("--file", str(workbook_file), "--dry-run")
+        run("--file", str(workbook_file), "--dry-run", "--skip-spotify")
 
     assert str(raised.value) == SYNC_UNEXPECTED_ERROR.format(kind="RuntimeError")
     assert raised.value.__suppress_context__
@@ -103,9 +108,10 @@ def test_import_with_spotify_enriches_and_lists_failures(workbook_file, spotify_
 
     out = run("--file", str(workbook_file))
 
-    assert "3 created, 0 updated, 0 unchanged, 0 removed, 1 failed." in out
-    assert "Spotify: 1 requests, 1 albums enriched." in out
-    assert "Failures (1):" in out
+    assert "Sync completed with warnings: 1 of 3 albums failed; 3 new albums.\n" in out
+    assert "Albums: 3 new · 0 changed · 0 unchanged. Took " in out
+    assert "Spotify: 1 request, 1 album enriched." in out
+    assert "Failed albums (1):" in out
     assert f"  - Coffret de Bijoux - lei: {NOT_FOUND}" in out
     assert Album.objects.get(title="Ascension").cover_image_url
 
@@ -117,7 +123,7 @@ def test_spotify_stopping_early_is_reported_and_the_import_succeeds(workbook_fil
 
     out = run("--file", str(workbook_file))
 
-    assert "3 created" in out
+    assert "3 new albums" in out
     assert "Spotify enrichment stopped early: " in out
 
 
@@ -129,10 +135,15 @@ def test_warnings_are_counted_and_the_first_five_listed(tmp_path):
 
     out = run("--file", str(path), "--skip-spotify")
 
-    assert "7 created" in out
-    assert "Warnings (7):" in out
+    assert "7 new albums" in out
+    assert "Notes from the workbook (7):" in out
     assert out.count("  - 2025 Prog-metal, row ") == 5
-    assert "  ... and 2 more" in out
+    assert "  ... and 2 more (-v 2 lists them all)" in out
+
+    everything = run("--file", str(path), "--skip-spotify", "-v", "2")
+
+    assert everything.count("  - 2025 Prog-metal, row ") == 7
+    assert "more (-v 2" not in everything
 
 
 @pytest.mark.django_db
@@ -182,7 +193,126 @@ def test_spotify_disabled_needs_no_credentials(settings, workbook_file):
 
     out = run("--file", str(workbook_file))
 
-    assert "3 created" in out
+    assert "3 new albums" in out
+    assert f"{SPOTIFY_DISABLED}\n" in out
+
+
+@pytest.mark.django_db
+def test_dry_run_lists_the_albums_that_would_be_new_changed_and_removed(tmp_path, workbook_file):
+    """After a first import, a workbook with one album renamed, one new and one gone: the dry
+    run names each under its heading; -v 2 adds what would change."""
+    run("--file", str(workbook_file), "--skip-spotify")
+    edited = [
+        RELEASES[0],
+        ReleaseSpec("Coffret de Bijoux", "lei", date(2025, 1, 1), spotify=IDS[1], genres="Jazz"),
+        ReleaseSpec("Haken", "Liveforms", date(2025, 3, 1)),
+    ]
+    path = save_workbook(tmp_path / "edited.xlsx", {"2025 Prog-metal": edited})
+
+    out = run("--file", str(path), "--dry-run", "--skip-spotify")
+
+    assert "a sync now would find 1 new album, 1 changed, 1 removed." in out
+    assert "Albums: 1 new · 1 changed · 1 unchanged · 1 removed. Took " in out
+    assert "New (1):\n  + Haken - Liveforms\n" in out
+    assert "Changed (1):\n  ~ Coffret de Bijoux - lei\n" in out
+    assert "would be hidden) (1):\n  - Estuarine - Corporeal Furnace\n" in out
+
+    detailed = run("--file", str(path), "--dry-run", "--skip-spotify", "-v", "2")
+
+    assert "  ~ Coffret de Bijoux - lei (genres)\n" in detailed
+    assert Album.objects.filter(in_workbook=True).count() == 3  # nothing was written
+
+
+@pytest.mark.django_db
+def test_dry_run_lists_at_most_twenty_albums_per_kind_unless_asked(tmp_path):
+    """-v 1 keeps a first import's list short; -v 2 lists every album."""
+    many = [ReleaseSpec(f"Band {n}", f"Album {n}", date(2025, 1, 1)) for n in range(25)]
+    path = save_workbook(tmp_path / "many.xlsx", {"2025 Prog-metal": many})
+
+    short = run("--file", str(path), "--dry-run", "--skip-spotify")
+    full = run("--file", str(path), "--dry-run", "--skip-spotify", "-v", "2")
+
+    assert short.count("  + Band ") == 20
+    assert "  ... and 5 more (-v 2 lists them all)" in short
+    assert full.count("  + Band ") == 25
+
+
+@pytest.mark.django_db
+def test_verbosity_zero_prints_nothing_on_success(workbook_file, caplog):
+    """-v 0 (cron): no progress, no summary, no notes; the import still happens."""
+    undated = [*RELEASES, ReleaseSpec("Band", "Undated", None)]
+    path = save_workbook(workbook_file.parent / "undated.xlsx", {"2025 Prog-metal": undated})
+    out = io.StringIO()
+    err = io.StringIO()
+
+    call_command(
+        "import_albums", "--file", str(path), "--skip-spotify", "-v", "0", stdout=out, stderr=err
+    )
+
+    assert (out.getvalue(), err.getvalue()) == ("", "")
+    assert Album.objects.count() == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--skip-spotify", "--refresh-spotify"], SKIP_AND_REFRESH),
+        (["--refresh-spotify"], REFRESH_WITH_SPOTIFY_OFF),
+    ],
+)
+def test_contradictory_options_are_refused_before_anything_runs(settings, args, message):
+    """--skip-spotify with --refresh-spotify, or --refresh-spotify with Spotify turned off:
+    refused with what to give instead (no database needed: nothing ran)."""
+    settings.SPOTIFY_ENABLED = "--skip-spotify" in args
+
+    with pytest.raises(CommandError) as raised:
+        run("--file", "releases.xlsx", *args)
+
+    assert str(raised.value) == message
+
+
+def test_log_lines_print_above_the_bar_never_through_it():
+    """On a terminal a log record emitted mid-bar (Spotify's batch refusal) is a line of its
+    own: tqdm clears the bar, prints the line and redraws the bar below it."""
+    stream = io.StringIO()
+    display = ProgressDisplay(stream, tty=True)
+    target = logging.getLogger("catalog.test_display")
+    handler = logging.StreamHandler(stream)
+    target.addHandler(handler)
+    target.propagate = False
+    try:
+        with display.messages_above_bar("catalog.test_display"):
+            display(Progress(STAGE_IMPORTING, 0, 4, "Syncing album 0 of 4..."))
+            display(Progress(STAGE_IMPORTING, 2, 4, "Syncing album 2 of 4..."))
+            target.warning("Spotify refused a batch lookup (403)")
+            display(Progress(STAGE_IMPORTING, 4, 4, "Syncing album 4 of 4..."))
+        assert target.handlers == [handler]  # the console handler is back
+        display.close()
+        target.warning("after the bar")
+    finally:
+        target.removeHandler(handler)
+        target.propagate = True
+
+    lines = [line.split("\r")[-1] for line in stream.getvalue().split("\n")]
+    assert "Spotify refused a batch lookup (403)" in lines
+    assert lines[-2:] == ["after the bar", ""]
+
+
+@pytest.mark.slow
+def test_verbosity_zero_as_a_process_is_silent_on_success_and_one_line_on_failure(
+    tmp_path, workbook_file, command_env
+):
+    """As cron runs it: -v 0 prints nothing at all on success (exit 0); a failure is one line
+    on stderr and a non-zero exit."""
+    ok = manage("import_albums", "--file", str(workbook_file), "-v", "0", env=command_env)
+    missing = tmp_path / "missing.xlsx"
+    failed = manage("import_albums", "--file", str(missing), "-v", "0", env=command_env)
+
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    assert len(failed.stderr.strip().splitlines()) == 1
+    assert "missing.xlsx" in failed.stderr
 
 
 # --- the progress display ---------------------------------------------------------------------

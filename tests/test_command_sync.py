@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management.base import CommandError
 from django.test import Client
+from django.utils import timezone
 
 from catalog.management.commands.import_albums import INTERRUPTED
 from catalog.models import Album, SyncOperation
@@ -54,18 +55,25 @@ def test_command_run_is_recorded_as_a_cli_sync(workbook_file):
     )
     assert operation.triggered_by is None
     assert operation.options["source"] == str(workbook_file)
+    assert operation.options["workbook"] == "releases.xlsx"
     assert Album.objects.count() == 2
-    assert ": 2 created, 0 updated, 0 unchanged, 0 removed, 0 failed." in out
+    assert "Sync complete: 2 new albums.\nAlbums: 2 new · 0 changed · 0 unchanged. Took " in out
 
 
-def test_command_refuses_while_a_web_sync_runs(workbook_file):
+def test_command_refuses_while_a_web_sync_runs(workbook_file, staff_user):
     """While Sync Now runs, the command stops with "Sync already in progress", exit status 1."""
-    make_operation(status=Status.RUNNING)
+    started = timezone.now() - timedelta(minutes=3, seconds=5)
+    running = make_operation(status=Status.RUNNING, started_at=started, triggered_by=staff_user)
 
     with pytest.raises(CommandError) as raised:
         run("--file", str(workbook_file), "--skip-spotify")
 
-    assert str(raised.value) == sync.SYNC_ALREADY_RUNNING
+    local = timezone.localtime(started).strftime("%Y-%m-%d %H:%M:%S %Z")
+    assert str(raised.value) == (
+        f"{sync.SYNC_ALREADY_RUNNING}: sync #{running.pk}, started from the web panel by "
+        f"{staff_user.get_username()} at {local} (3 min 5 s ago). "
+        "Wait for it to end, or cancel it from the web panel."
+    )
     assert raised.value.returncode == 1
     assert not Album.objects.exists()
     assert SyncOperation.objects.count() == 1
@@ -159,24 +167,40 @@ def test_command_ctrl_c_cancels_the_sync_row(monkeypatch):
 
 def test_command_dry_run_is_not_a_sync(settings, workbook_file):
     """A dry run writes nothing at all: no album, no SyncOperation row (it is not a sync, and
-    "Last synced" does not move), no Spotify credentials needed; it says what would change."""
+    "Last synced" does not move); it says what would change."""
     settings.SPOTIFY_ENABLED = True
-    settings.SPOTIFY_CLIENT_ID = settings.SPOTIFY_CLIENT_SECRET = ""
+    settings.SPOTIFY_CLIENT_ID, settings.SPOTIFY_CLIENT_SECRET = "id", "secret"
 
     out = run("--file", str(workbook_file), "--dry-run")
 
-    assert "2 would be created" in out
+    assert "a sync now would find 2 new albums." in out
     assert not Album.objects.exists()
     assert not SyncOperation.objects.exists()
+
+
+def test_command_dry_run_checks_spotify_credentials_as_a_run_does(settings, workbook_file):
+    """Enrichment on without credentials: the dry run fails as the run would, with the same
+    hint, instead of promising a run that cannot happen; --skip-spotify passes."""
+    settings.SPOTIFY_ENABLED = True
+    settings.SPOTIFY_CLIENT_ID = settings.SPOTIFY_CLIENT_SECRET = ""
+
+    with pytest.raises(CommandError) as dry:
+        run("--file", str(workbook_file), "--dry-run")
+    with pytest.raises(CommandError) as real:
+        run("--file", str(workbook_file))
+
+    assert str(dry.value) == str(real.value)
+    assert "SPOTIFY_CLIENT_ID" in str(dry.value)
+    assert "Dry run" in run("--file", str(workbook_file), "--dry-run", "--skip-spotify")
 
 
 def test_command_dry_run_takes_no_lock(workbook_file):
     """A dry run only reads, so it runs while a sync holds the lock and leaves that row alone."""
     running = make_operation(status=Status.RUNNING)
 
-    out = run("--file", str(workbook_file), "--dry-run")
+    out = run("--file", str(workbook_file), "--dry-run", "--skip-spotify")
 
-    assert "Dry run complete" in out
+    assert "Dry run, nothing was written" in out
     assert list(SyncOperation.objects.values_list("pk", "status")) == [(running.pk, Status.RUNNING)]
 
 
@@ -186,7 +210,7 @@ def test_command_dry_run_failure_is_one_line(tmp_path):
     broken.write_bytes(b"not a workbook at all")
 
     with pytest.raises(CommandError) as raised:
-        run("--file", str(broken), "--dry-run")
+        run("--file", str(broken), "--dry-run", "--skip-spotify")
 
     assert "\n" not in str(raised.value)
     assert not SyncOperation.objects.exists()
@@ -233,4 +257,5 @@ def test_command_process_exits_non_zero_while_a_web_sync_runs(tmp_path, workbook
     )
 
     assert process.returncode == 1
-    assert process.stderr.strip() == f"CommandError: {sync.SYNC_ALREADY_RUNNING}"
+    [line] = process.stderr.strip().splitlines()
+    assert line.startswith(f"CommandError: {sync.SYNC_ALREADY_RUNNING}: sync #1, started from ")

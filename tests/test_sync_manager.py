@@ -44,6 +44,7 @@ from catalog.services.workbook import (
     NOT_A_WORKBOOK,
     ParsedWorkbook,
     WorkbookError,
+    source_label,
 )
 from tests.factories import make_album, sheet_row
 from tests.loopback import silent_server
@@ -140,7 +141,12 @@ def test_start_creates_a_pending_web_row_and_submits_its_id_after_commit(
     assert operation.source == SyncOperation.Source.WEB
     assert operation.triggered_by == staff_user
     assert operation.message == sync.SYNC_STARTING
-    assert operation.options == {"source": None, "skip_spotify": False, "refresh_spotify": True}
+    assert operation.options == {
+        "source": None,
+        "skip_spotify": False,
+        "refresh_spotify": True,
+        "workbook": source_label(None),  # the setting's URL without its query
+    }
 
 
 @pytest.mark.django_db
@@ -227,13 +233,13 @@ def test_recover_stale_leaves_a_beating_sync_alone(settings):
 
 @pytest.mark.django_db
 def test_run_completes_with_counts_and_the_result_line(django_capture_on_commit_callbacks):
-    """A successful import: completed, its counts, "Sync complete! Updated X albums"."""
+    """A successful import: completed, its counts, "Sync complete: 2 new albums, 1 changed"."""
     fake = FakeImport([importing(5, 7)])
 
     operation = run_web_sync(inline_manager(fake), django_capture_on_commit_callbacks)
 
     assert operation.status == Status.COMPLETED
-    assert operation.message == "Sync complete! Updated 3 albums"
+    assert operation.message == "Sync complete: 2 new albums, 1 changed."
     assert operation.error == ""
     assert (operation.created_count, operation.updated_count, operation.unchanged_count) == (
         2,
@@ -247,7 +253,7 @@ def test_run_completes_with_counts_and_the_result_line(django_capture_on_commit_
 
 @pytest.mark.django_db
 def test_run_with_failed_albums_completes_with_warnings(django_capture_on_commit_callbacks):
-    """Failed albums: "completed with warnings: 45/50 ...", one SyncFailure row each."""
+    """Failed albums: "completed with warnings: 5 of 50 ...", one SyncFailure row each."""
     album = make_album()
     failures = [AlbumFailure(f"Band - Album {n}", "not found on Spotify") for n in range(4)]
     failures.append(AlbumFailure(str(album), "Spotify error (HTTP 500)", album_id=album.pk))
@@ -266,7 +272,7 @@ def test_run_with_failed_albums_completes_with_warnings(django_capture_on_commit
 
     assert operation.status == Status.COMPLETED
     assert operation.message == (
-        "Sync completed with warnings: 45/50 albums updated successfully. 5 failed."
+        "Sync completed with warnings: 5 of 50 albums failed; 5 new albums, 45 changed."
     )
     assert operation.failed_count == 5
     assert operation.display_status() == "Completed with warnings"
@@ -287,7 +293,7 @@ def test_spotify_stopping_early_completes_the_run_with_warnings(django_capture_o
 
     assert operation.status == Status.COMPLETED
     assert operation.message == (
-        "Sync complete! Updated 2 albums. Spotify enrichment stopped early: Spotify quota exceeded"
+        "Sync complete: 2 changed albums. Spotify enrichment stopped early: Spotify quota exceeded"
     )
     assert operation.spotify_stopped == "Spotify quota exceeded"
     assert operation.has_warnings()
@@ -298,18 +304,18 @@ def test_spotify_stopping_early_completes_the_run_with_warnings(django_capture_o
 def test_workbook_notes_are_kept_on_the_row_without_making_warnings(
     django_capture_on_commit_callbacks,
 ):
-    """The workbook's row notes: all counted, the first 50 kept for the web pages; notes alone
-    leave the run a plain success."""
-    notes = [f"2025 Prog-metal, row {n}: unreadable date 'soon'" for n in range(60)]
+    """The workbook's row notes: all counted and all kept (the full workbook has about 250);
+    notes alone leave the run a plain success."""
+    notes = [f"2025 Prog-metal, row {n}: unreadable date 'soon'" for n in range(260)]
     result = ImportResult(updated=1, warnings=notes)
 
     operation = run_web_sync(
         inline_manager(FakeImport(result=result)), django_capture_on_commit_callbacks
     )
 
-    assert operation.warnings_count == 60
-    assert operation.warnings == notes[: sync.WARNINGS_KEPT]
-    assert operation.message == "Sync complete! Updated 1 albums"
+    assert operation.warnings_count == 260
+    assert operation.warnings == notes
+    assert operation.message == "Sync complete: 1 changed album."
     assert not operation.has_warnings()
     assert operation.display_status() == "Completed"
 
@@ -501,7 +507,9 @@ def test_stage_changes_are_written_at_once():
     operation = make_operation(status=Status.RUNNING)
     writer = ProgressWriter(operation.pk, clock=FakeClock())
 
-    writer.report(Progress(STAGE_FETCHING, 0, 0, "Fetching albums from Google Sheets..."))
+    writer.report(
+        Progress(STAGE_FETCHING, 0, 0, "Downloading the workbook from docs.google.com...")
+    )
     writer.tick()
     writer.report(Progress(STAGE_ENRICHING, 0, 300, "Enriching..."))
     writer.tick()
@@ -653,28 +661,48 @@ def test_default_runner_is_a_thread_runner(settings):
     assert isinstance(sync.default_runner(), InlineRunner)
 
 
-def test_completion_message_counts_changed_albums():
-    """ "Updated X" counts new and updated albums."""
-    assert (
-        sync.completion_message(ImportResult(created=2, updated=3, unchanged=40))
-        == "Sync complete! Updated 5 albums"
-    )
+@pytest.mark.parametrize(
+    ("result", "message"),
+    [
+        (
+            ImportResult(created=2, updated=3, unchanged=40),
+            "Sync complete: 2 new albums, 3 changed.",
+        ),
+        (ImportResult(created=2555), "Sync complete: 2,555 new albums."),
+        (ImportResult(updated=1, unchanged=9), "Sync complete: 1 changed album."),
+        (
+            ImportResult(created=1, removed=1200, unchanged=4),
+            "Sync complete: 1 new album, 1,200 removed.",
+        ),
+        (ImportResult(removed=2), "Sync complete: 2 removed albums."),
+        (
+            ImportResult(unchanged=2555),
+            "Sync complete: nothing changed (2,555 albums unchanged).",
+        ),
+        (ImportResult(unchanged=1), "Sync complete: nothing changed (1 album unchanged)."),
+    ],
+)
+def test_completion_message_says_what_changed_in_the_panel_words(result, message):
+    """new / changed / removed with plurals and thousands separators; zero counts are left
+    out, and a run that changed nothing says so."""
+    assert sync.completion_message(result) == message
 
 
 def test_warnings_message_counts_the_albums_this_run_attempted():
-    """ "45/50" counts the albums the run worked on (written or looked up, each once), not the
-    workbook: a repeat run whose 5 lookups all failed says "0/5", not "2550/2555"."""
+    """ "5 of 50" counts the albums the run worked on (written or looked up, each once), not the
+    workbook: a repeat run whose 5 lookups all failed says "5 of 5", not "5 of 2,555"."""
     repeat = ImportResult(
         unchanged=2555, failed=5, total=2555, attempted_keys={f"spotify:{n}" for n in range(5)}
     )
     assert sync.completion_message(repeat) == (
-        "Sync completed with warnings: 0/5 albums updated successfully. 5 failed."
+        "Sync completed with warnings: 5 of 5 albums failed; "
+        "nothing changed (2,555 albums unchanged)."
     )
     first = ImportResult(
         created=50, failed=5, total=2555, attempted_keys={f"spotify:{n}" for n in range(50)}
     )
     assert sync.completion_message(first) == (
-        "Sync completed with warnings: 45/50 albums updated successfully. 5 failed."
+        "Sync completed with warnings: 5 of 50 albums failed; 50 new albums."
     )
 
 
@@ -682,11 +710,11 @@ def test_result_line_and_spotify_stop_are_two_sentences():
     """The Spotify stop follows the result line as a sentence of its own, after either line."""
     stopped = "Spotify quota exceeded: enrichment stopped, run the sync again later"
     assert sync.completion_message(ImportResult(updated=2, spotify_stopped=stopped)) == (
-        f"Sync complete! Updated 2 albums. Spotify enrichment stopped early: {stopped}"
+        f"Sync complete: 2 changed albums. Spotify enrichment stopped early: {stopped}"
     )
     warned = ImportResult(failed=1, attempted_keys={"a", "b"}, spotify_stopped=stopped)
     assert sync.completion_message(warned) == (
-        "Sync completed with warnings: 1/2 albums updated successfully. 1 failed. "
+        "Sync completed with warnings: 1 of 2 albums failed; nothing changed. "
         f"Spotify enrichment stopped early: {stopped}"
     )
 
@@ -854,7 +882,7 @@ FINALIZING = Progress(STAGE_FINALIZING, 4, 4, FINALIZING_MESSAGE)
             FINALIZING,
             ImportResult(updated=2, unchanged=2, total=4),
             Status.COMPLETED,
-            "Sync complete! Updated 2 albums",
+            "Sync complete: 2 changed albums.",
         ),
     ],
     ids=["returns", "raises", "returns-after-finalizing"],
@@ -964,8 +992,7 @@ def test_missing_workbook_file_message_names_the_setting_first(
 
     assert operation.status == Status.FAILED
     assert operation.error == (
-        f"Workbook file not found: {missing}: "
-        "check the path in GOOGLE_SHEETS_XLSX_URL or the --file option"
+        f"Workbook file not found: {missing}: check the path given to GOOGLE_SHEETS_XLSX_URL"
     )
 
 

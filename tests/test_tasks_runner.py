@@ -81,7 +81,7 @@ def test_tasks_runner_queues_the_job_and_the_worker_runs_it(settings, monkeypatc
 
     operation.refresh_from_db()
     assert operation.status == Status.COMPLETED, operation.message
-    assert operation.message == sync.SYNC_COMPLETE.format(count=3)
+    assert operation.message == "Sync complete: 3 new albums."
     assert len(calls) == 1 and calls[0]["skip_spotify"] is True
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
 

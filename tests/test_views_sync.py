@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from catalog.models import SyncOperation
 from catalog.services import importer, spotify, sync, workbook
+from catalog.services.importer import ImportResult
 from catalog.views import RUNNER_HINT, STAFF_REQUIRED, SYNC_CANCEL_REQUESTED, SYNC_STARTED
 from tests.sync_factories import RecordingRunner, add_failures, make_operation
 
@@ -207,7 +208,7 @@ def test_trigger_503_does_not_read_as_a_finished_sync(staff_client, settings):
     """After a previous sync, the 503 alert stands alone: the previous run's result lines
     (counts, "Finished ... took") are replaced by one line labelled "Previous sync"."""
     settings.SPOTIFY_CLIENT_SECRET = ""
-    make_operation(message="Sync complete! Updated 3 albums", created_count=3)
+    make_operation(message="Sync complete: 3 new albums.", created_count=3)
 
     html = panel_html(staff_client.post(TRIGGER, headers=HTMX))
 
@@ -215,7 +216,7 @@ def test_trigger_503_does_not_read_as_a_finished_sync(staff_client, settings):
     assert text_of(html, "sync-previous").startswith("Previous sync: Completed, finished ")
     assert 'id="sync-finished"' not in html
     assert 'id="sync-counts"' not in html
-    assert "Sync complete!" not in html
+    assert "Sync complete:" not in html
     assert text_of(html, "sync-button") == "Sync Now"
 
 
@@ -387,7 +388,7 @@ def test_status_pending(staff_client):
 @pytest.mark.parametrize(
     ("stage", "message", "processed", "total", "percent"),
     [
-        (importer.STAGE_FETCHING, importer.FETCHING_MESSAGE, 0, 0, 0),
+        (importer.STAGE_FETCHING, workbook.DOWNLOADING.format(host="docs.google.com"), 0, 0, 0),
         (importer.STAGE_IMPORTING, "Syncing album 15 of 47...", 15, 47, 32),
         (importer.STAGE_ENRICHING, "Enriching with Spotify metadata... (120 of 300)", 120, 300, 40),
         (importer.STAGE_ENRICHING, "Spotify rate limit reached: resuming in 30 s", 120, 300, 40),
@@ -457,7 +458,7 @@ def test_status_staff_sees_cancel_while_running(staff_client):
 def test_status_completed(staff_client):
     """Completed: the result line, counts, finish time and duration; button back; no polling."""
     make_operation(
-        message="Sync complete! Updated 15 albums",
+        message="Sync complete: 12 new albums, 3 changed.",
         created_count=12,
         updated_count=3,
         unchanged_count=32,
@@ -465,7 +466,7 @@ def test_status_completed(staff_client):
 
     html = panel_html(staff_client.get(STATUS, headers=HTMX))
 
-    assert text_of(html, "sync-message") == "Sync complete! Updated 15 albums"
+    assert text_of(html, "sync-message") == "Sync complete: 12 new albums, 3 changed."
     assert text_of(html, "sync-counts") == "12 new · 3 changed · 32 unchanged"
     assert "took 1 min 12 s" in " ".join(html.split())
     assert re.fullmatch(
@@ -489,18 +490,17 @@ def test_status_counts_say_removed_when_albums_left_the_workbook(client):
 
 
 def test_panel_and_history_show_the_same_counts_line(client):
-    """A first sync of the whole sheet: the panel's result sentence counts new + changed, and
-    the counts line below it, the same words on the history page, names every count:
-    "2555 new · 0 changed · 0 unchanged"."""
-    operation = make_operation(
-        message="Sync complete! Updated 2555 albums", created_count=2555, removed_count=0
-    )
-    counts = "2555 new · 0 changed · 0 unchanged"
+    """A first sync of the whole sheet: the panel's result sentence and the counts line below
+    it use the same words (the history page too), with thousands separators:
+    "2,555 new · 0 changed · 0 unchanged"."""
+    message = sync.completion_message(ImportResult(created=2555))
+    operation = make_operation(message=message, created_count=2555, removed_count=0)
+    counts = "2,555 new · 0 changed · 0 unchanged"
 
     panel = panel_html(client.get(STATUS, headers=HTMX))
     history = client.get(HISTORY).content.decode()
 
-    assert text_of(panel, "sync-message") == "Sync complete! Updated 2555 albums"
+    assert text_of(panel, "sync-message") == "Sync complete: 2,555 new albums."
     assert text_of(panel, "sync-counts") == counts
     assert counts in text_of(history, f"sync-{operation.pk}")
 
@@ -508,7 +508,7 @@ def test_panel_and_history_show_the_same_counts_line(client):
 def test_status_spotify_stopped_early_reads_completed_with_warnings(client):
     """A run whose Spotify enrichment stopped early is in the warnings state, not success."""
     message = (
-        "Sync complete! Updated 2 albums. Spotify enrichment stopped early: "
+        "Sync complete: 2 changed albums. Spotify enrichment stopped early: "
         f"{spotify.QUOTA_EXCEEDED}"
     )
     make_operation(message=message, spotify_stopped=spotify.QUOTA_EXCEEDED, updated_count=2)
@@ -520,27 +520,26 @@ def test_status_spotify_stopped_early_reads_completed_with_warnings(client):
     assert text_of(html, "sync-message") == message
 
 
-def test_status_shows_the_workbook_notes_without_the_warnings_state(client):
-    """The notes from the workbook are in a <details> ("4 notes from the workbook"); notes
-    alone leave the run a plain success."""
-    notes = [f"2025 Prog-metal, row {n}: unreadable date 'soon'" for n in range(7, 11)]
-    make_operation(warnings=notes, warnings_count=4)
+def test_status_points_staff_to_the_workbook_notes_and_shows_visitors_none(staff_client):
+    """Staff read "1,204 notes from the workbook", a link to the run in the history; notes alone
+    leave the run a plain success. Visitors see neither the notes nor their count, on the
+    panel or on the album list."""
+    notes = [f"2025 Prog-metal, row {n}: fill colour FF93C47D" for n in range(7, 11)]
+    operation = make_operation(warnings=notes, warnings_count=1204)
 
-    html = panel_html(client.get(STATUS, headers=HTMX))
+    html = panel_html(staff_client.get(STATUS, headers=HTMX))
+    visitor = Client()
+    visitor_panel = panel_html(visitor.get(STATUS, headers=HTMX))
+    visitor_page = visitor.get("/catalog/albums/").content.decode()
 
     assert 'data-sync-state="completed"' in html
-    assert "<summary>4 notes from the workbook</summary>" in html
-    assert html.count("unreadable date") == 4
-
-
-def test_status_counts_notes_beyond_the_ones_kept(client):
-    """More notes than the row keeps: the count is the full one, the rest are counted."""
-    make_operation(warnings=["2025 Prog-metal, row 7: no artist name"], warnings_count=51)
-
-    html = panel_html(client.get(STATUS, headers=HTMX))
-
-    assert "<summary>51 notes from the workbook</summary>" in html
-    assert "And 50 more, not kept." in html
+    assert text_of(html, "sync-notes") == "1,204 notes from the workbook in the sync history"
+    assert f'href="/catalog/sync/history/#sync-{operation.pk}"' in html
+    assert "fill colour" not in html  # the list itself lives in the history
+    for page in (visitor_panel, visitor_page):
+        assert 'id="sync-notes"' not in page
+        assert "notes from the workbook" not in page
+        assert "fill colour" not in page
 
 
 def test_status_completed_with_warnings_lists_the_failed_albums(client):
@@ -580,12 +579,12 @@ def test_status_failed_shows_the_error(staff_client, error):
 
 def test_status_cancelled(staff_client):
     """Cancelled: "Sync cancelled after N of M albums", the counts so far, button enabled."""
-    message = sync.SYNC_CANCELLED.format(processed=500, total=2556)
+    message = sync.SYNC_CANCELLED.format(processed="500", total="2,556 albums")
     make_operation(status=Status.CANCELLED, message=message, created_count=500)
 
     html = panel_html(staff_client.get(STATUS, headers=HTMX))
 
-    assert text_of(html, "sync-message") == "Sync cancelled after 500 of 2556 albums"
+    assert text_of(html, "sync-message") == "Sync cancelled after 500 of 2,556 albums"
     assert "500 new" in html
     assert text_of(html, "sync-button") == "Sync Now"
     assert not is_polling(html)
@@ -962,19 +961,53 @@ def test_history_lists_the_first_20_failures_of_a_run_and_counts_the_rest(
     assert "<summary>2 failed albums</summary>" in html
 
 
-def test_history_marks_runs_with_warnings_and_shows_workbook_notes(client):
-    """A run whose Spotify enrichment stopped reads "Completed with warnings"; a run's
-    workbook notes are listed; notes alone leave it "Completed"."""
+def test_history_marks_runs_with_warnings_and_offers_staff_the_workbook_notes(staff_client):
+    """A run whose Spotify enrichment stopped reads "Completed with warnings"; notes alone leave
+    it "Completed". Staff get a collapsible entry per run with notes, filled when opened (and a
+    link without JavaScript); visitors get no trace of the notes."""
     make_operation(spotify_stopped=spotify.QUOTA_EXCEEDED, message="x")
-    make_operation(warnings=["2025 Prog-metal, row 9: no artist name"], warnings_count=1)
+    noted = make_operation(warnings=["2025 Prog-metal, row 9: no artist name"], warnings_count=1)
 
-    html = client.get(HISTORY).content.decode()
+    html = staff_client.get(HISTORY).content.decode()
+    visitor = Client().get(HISTORY).content.decode()
 
     assert "sync-history__status--warnings" in html
     assert "Completed with warnings" in html
-    assert "<summary>1 note from the workbook</summary>" in html
-    assert "2025 Prog-metal, row 9: no artist name" in html
     assert ">Completed<" in html
+    notes_url = f"/catalog/sync/history/{noted.pk}/notes/"
+    assert "<summary>1 note from the workbook</summary>" in html
+    assert f'hx-get="{notes_url}" hx-trigger="toggle once"' in html
+    assert f'<a href="{notes_url}">Read the notes</a>' in html
+    assert "no artist name" not in html  # loaded when opened
+    assert "notes from the workbook" not in visitor and "note from the workbook" not in visitor
+    assert notes_url not in visitor
+
+
+def test_every_workbook_note_of_a_run_is_readable_by_staff_only(staff_client):
+    """The notes endpoint lists every note kept (260 here), escaped; as a fragment for the
+    history's collapsible entry, as a page without HTMX. Visitors get 403 or the login page."""
+    notes = [
+        f"2025 Prog-metal, row {n}: length '<b>{n}</b>' is neither LP nor EP" for n in range(260)
+    ]
+    operation = make_operation(warnings=notes, warnings_count=262)
+    url = f"/catalog/sync/history/{operation.pk}/notes/"
+
+    fragment = staff_client.get(url, headers=HTMX)
+    page = staff_client.get(url)
+    anonymous = Client()
+
+    assert fragment.status_code == 200
+    body = fragment.content.decode()
+    assert body.count("<li>") == 260
+    assert "&lt;b&gt;259&lt;/b&gt;" in body and "<b>" not in body
+    assert "And 2 more, not kept." in body
+    assert "<html" not in body.lower()
+    assert page.status_code == 200
+    assert "<h1>Notes from the workbook</h1>" in page.content.decode()
+    assert anonymous.get(url, headers=HTMX).status_code == 403
+    login = anonymous.get(url)
+    assert login.status_code == 302 and "/admin/login/" in login["Location"]
+    assert "neither LP" not in anonymous.get(url, headers=HTMX).content.decode()
 
 
 # --- admin ----------------------------------------------------------------------------------------
@@ -989,13 +1022,16 @@ def admin_client_(client, django_user_model):
 
 def test_admin_lists_syncs_with_status_source_and_counts(admin_client_):
     """The sync history in the admin: status, source, duration and counts per run."""
-    make_operation(failed_count=2, created_count=11)
+    make_operation(failed_count=2, created_count=1204, removed_count=3)
 
     html = admin_client_.get("/admin/catalog/syncoperation/").content.decode()
 
     assert "Completed with warnings" in html
     assert "1 min 12 s" in html
-    assert ">11<" in html
+    assert ">1,204<" in html
+    for heading in ("New", "Changed", "Unchanged", "Removed"):
+        assert re.search(rf">{heading}</a>", html), heading  # sortable, in the panel's words
+    assert "Created count" not in html and "Updated count" not in html
 
 
 def test_admin_sync_detail_is_read_only_with_failed_albums(admin_client_):
@@ -1052,6 +1088,53 @@ def test_failed_run_is_announced_through_the_alert_region(client: Client) -> Non
         "Sync failed. Staff members can see the details.</p>"
     ) in html
     assert 'id="sync-announcer"' not in html
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": Status.FAILED, "error": "Workbook file not found: x.xlsx"},
+        {"status": Status.CANCELLED, "message": "Sync cancelled after 0 of 0 albums"},
+    ],
+    ids=["failed", "cancelled-before-counting"],
+)
+def test_a_run_that_never_counted_shows_no_counts(client, fields):
+    """A failed download (or a cancel before the import counted anything) shows no
+    "0 new · 0 changed · 0 unchanged" on the panel or in the history."""
+    operation = make_operation(**fields)
+
+    panel = panel_html(client.get(STATUS, headers=HTMX))
+    history = client.get(HISTORY).content.decode()
+
+    assert 'id="sync-counts"' not in panel
+    assert "0 new" not in panel
+    assert "0 new" not in text_of(history, f"sync-{operation.pk}")
+
+
+def test_history_names_the_workbook_a_run_read_to_staff_only(staff_client, settings):
+    """A web run records the setting's URL without its query; a command run its file name.
+    Staff read them in the history; visitors do not."""
+    settings.SYNC_RUNNER = "tests.sync_factories.RecordingRunner"
+    settings.SPOTIFY_ENABLED = False
+    settings.GOOGLE_SHEETS_XLSX_URL = (
+        "https://docs.google.com/spreadsheets/d/abc/export?format=xlsx"
+    )
+    assert staff_client.post(TRIGGER, headers=HTMX).status_code == 202
+    web = SyncOperation.objects.get()
+    assert web.options["workbook"] == "https://docs.google.com/spreadsheets/d/abc/export"
+    SyncOperation.objects.filter(pk=web.pk).update(
+        status=Status.COMPLETED, finished_at=timezone.now()
+    )
+    cli = make_operation(source=SyncOperation.Source.CLI, options={"workbook": "export.xlsx"})
+
+    staff_page = staff_client.get(HISTORY).content.decode()
+    visitor_page = Client().get(HISTORY).content.decode()
+
+    assert "docs.google.com/spreadsheets/d/abc/export" in text_of(staff_page, f"sync-{web.pk}")
+    assert "format=xlsx" not in staff_page
+    assert "export.xlsx" in text_of(staff_page, f"sync-{cli.pk}")
+    assert "docs.google.com" not in visitor_page
+    assert "export.xlsx" not in visitor_page
 
 
 # --- what visitors and staff read about a failure ---------------------------------------------
@@ -1176,7 +1259,7 @@ def test_a_sync_that_started_and_ended_between_two_checks_refreshes_the_grid(cli
     """Started and finished elsewhere between two idle checks: the new result, and
     syncCompleted so the grid reloads."""
     seen = make_operation()
-    newer = make_operation(message="Sync complete! Updated 4 albums", created_count=4)
+    newer = make_operation(message="Sync complete: 4 new albums.", created_count=4)
 
     response = client.get(STATUS, {"since": str(seen.pk)}, headers=HTMX)
 

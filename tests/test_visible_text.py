@@ -134,7 +134,7 @@ PANEL_STATES = {
     "enriching": {"status": Status.RUNNING, "stage": importer.STAGE_ENRICHING, "total": 9},
     "finalizing": {"status": Status.RUNNING, "stage": importer.STAGE_FINALIZING},
     "cancelling": {"status": Status.RUNNING, "cancel_requested": True},
-    "completed": {"message": "Sync complete! Updated 3 albums", "created_count": 3},
+    "completed": {"message": "Sync complete: 3 new albums.", "created_count": 3},
     "warnings": {
         "message": "Sync complete with warnings",
         "failed_count": 2,
@@ -176,3 +176,12 @@ def test_history_with_many_runs(staff_client):
             continue
         make_operation(started_at=timezone.now() - timedelta(hours=offset + 1), **fields)
     assert_no_template_text(staff_client.get(HISTORY))
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
+def test_workbook_notes_of_a_run(staff_client, htmx):
+    """A run's workbook notes, as a page and as the history's fragment."""
+    operation = make_operation(**PANEL_STATES["warnings"])
+    url = reverse("catalog:sync-notes", args=[operation.pk])
+    headers = {"HX-Request": "true"} if htmx else {}
+    assert_no_template_text(staff_client.get(url, headers=headers))

@@ -30,14 +30,13 @@ from catalog.services.spotify import (
     SpotifyClient,
     SpotifyError,
 )
-from catalog.services.workbook import SheetRow, WorkbookError, load_workbook
+from catalog.services.workbook import SheetRow, WorkbookError, load_workbook, reading_message
 
 STAGE_FETCHING = "fetching"
 STAGE_IMPORTING = "importing"
 STAGE_ENRICHING = "enriching"
 STAGE_FINALIZING = "finalizing"
 
-FETCHING_MESSAGE = "Fetching albums from Google Sheets..."
 SYNCING_MESSAGE = "Syncing album {processed} of {total}..."
 ENRICHING_MESSAGE = "Enriching with Spotify metadata... ({processed} of {total})"
 RATE_LIMIT_MESSAGE = "Spotify rate limit reached: resuming in {seconds} s"
@@ -105,6 +104,20 @@ class AlbumFailure:
     album_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    """What a dry run would do to one album (only dry runs collect these)."""
+
+    kind: str  # CHANGE_NEW | CHANGE_CHANGED | CHANGE_REMOVED
+    label: str  # "Artist - Title"
+    fields: tuple[str, ...] = ()  # for a changed album: what would change ("genres", "title")
+
+
+CHANGE_NEW = "new"
+CHANGE_CHANGED = "changed"
+CHANGE_REMOVED = "removed"
+
+
 @dataclass(slots=True)
 class ImportResult:
     created: int = 0
@@ -120,6 +133,8 @@ class ImportResult:
     total: int = 0  # albums in the workbook (rows after merging duplicates)
     # Identity keys of the albums this run created, updated or looked up on Spotify.
     attempted_keys: set[str] = field(default_factory=set)
+    # A dry run's albums that would be new, changed or removed, in workbook order.
+    planned: list[PlannedChange] = field(default_factory=list)
 
     @property
     def attempted(self) -> int:
@@ -451,6 +466,16 @@ def import_rows(
     claimed = {album.pk for album in matches if album is not None}
     gone = [a.pk for a in catalog.albums if a.in_workbook and a.pk not in claimed]
     result.removed += len(gone)
+    if dry_run:
+        by_id = {album.pk: album for album in catalog.albums}
+        names_by_id = {artist.pk: artist.name for artist in catalog.artists.values()}
+        result.planned.extend(
+            PlannedChange(
+                CHANGE_REMOVED,
+                f"{names_by_id.get(by_id[pk].__dict__['artist_id'], '')} - {by_id[pk].title}",
+            )
+            for pk in gone
+        )
     if gone and not dry_run:
         now = timezone.now()
         with transaction.atomic():
@@ -621,6 +646,8 @@ class _BatchWriter:
             if album is None:
                 self.result.created += 1
                 self.result.attempted_keys.add(release.identity_key)
+                if self.dry_run:
+                    self.result.planned.append(PlannedChange(CHANGE_NEW, _release_label(release)))
                 new_album = Album(**wanted)
                 changes.new.append(new_album)
                 changes.links_to_add.append((new_album, genre_ids))
@@ -636,6 +663,12 @@ class _BatchWriter:
                 continue
             self.result.updated += 1
             self.result.attempted_keys.add(release.identity_key)
+            if self.dry_run:
+                changed = sorted({_field_label(name) for name in differs})
+                changed += ["genres"] if genres_differ else []
+                self.result.planned.append(
+                    PlannedChange(CHANGE_CHANGED, _release_label(release), tuple(changed))
+                )
             for name in differs:
                 setattr(album, name, wanted[name])
             changes.changed.append(album)
@@ -693,6 +726,15 @@ class _BatchWriter:
         ]
         if links:
             through.objects.bulk_create(links, batch_size=CHUNK_SIZE)
+
+
+def _release_label(release: _Release) -> str:
+    return f"{release.values.get('artist_name', '')} - {release.values.get('title', '')}"
+
+
+def _field_label(attname: str) -> str:
+    """'vocal_style_id' -> 'vocal style', 'in_workbook' -> 'in workbook' (a dry run's list)."""
+    return attname.removesuffix("_id").replace("_", " ")
 
 
 def _fill_missing_pks(model: type[Any], instances: list[Any], key_field: str) -> None:
@@ -840,8 +882,8 @@ def import_catalog(
     ImportCancelled (with the partial result) when `should_cancel()` answers True. A dry run
     compares and counts without writing and without asking Spotify.
     """
-    _report(on_progress, STAGE_FETCHING, 0, 0, FETCHING_MESSAGE)
-    workbook = load_workbook(source or settings.GOOGLE_SHEETS_XLSX_URL)
+    _report(on_progress, STAGE_FETCHING, 0, 0, reading_message(source or None))
+    workbook = load_workbook(source or None)
     if not workbook.rows:
         raise WorkbookError(EMPTY_WORKBOOK)
     result = ImportResult(warnings=[str(warning) for warning in workbook.warnings])

@@ -34,6 +34,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from catalog import counts, sync_log
 from catalog.models import Album, SyncFailure, SyncOperation
 from catalog.services import importer
 from catalog.services.importer import (
@@ -44,7 +45,7 @@ from catalog.services.importer import (
     ProgressFn,
 )
 from catalog.services.spotify import SpotifyError
-from catalog.services.workbook import NETWORK_ERROR, WorkbookError, display_url
+from catalog.services.workbook import NETWORK_ERROR, WorkbookError, display_url, source_label
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +63,13 @@ SYNC_NO_WORKER = (
     "Sync never started: no worker picked it up. Is the task worker (manage.py db_worker) running?"
 )
 SYNC_STARTING = "Starting sync..."
-SYNC_COMPLETE = "Sync complete! Updated {count} albums"
+# {changes} is counts.changes(): "12 new albums, 3 changed" or "nothing changed (...)".
+SYNC_COMPLETE = "Sync complete: {changes}."
 SYNC_COMPLETE_WITH_WARNINGS = (
-    "Sync completed with warnings: {succeeded}/{attempted} albums updated successfully. "
-    "{failed} failed."
+    "Sync completed with warnings: {failed} of {attempted} failed; {changes}."
 )
 SPOTIFY_STOPPED = "Spotify enrichment stopped early: {reason}"
-SYNC_CANCELLED = "Sync cancelled after {processed} of {total} albums"
+SYNC_CANCELLED = "Sync cancelled after {processed} of {total}"  # "after 500 of 2,556 albums"
 SYNC_UNEXPECTED_ERROR = (
     "Sync failed because of an unexpected error ({kind}). The details are in the server log."
 )
@@ -79,8 +80,9 @@ NO_ACTIVE_SYNC = "No sync is running"
 PROGRESS_WRITE_SECONDS = 0.25
 # How often the writer thread reads the cancel flag (the importer asks between albums).
 CANCEL_POLL_SECONDS = 0.5
-# Workbook notes kept on the row for the panel and the history (the count is kept in full).
-WARNINGS_KEPT = 50
+# Workbook notes kept on the row for the history (the count is kept in full). The whole
+# workbook gives about 250; the bound only keeps a broken workbook from filling the row.
+WARNINGS_KEPT = 5000
 
 ACTIVE = SyncOperation.ACTIVE_STATUSES
 Status = SyncOperation.Status
@@ -249,12 +251,17 @@ def recover_stale() -> int:
     row still waiting for a worker gets SYNC_NO_WORKER instead of SYNC_INTERRUPTED.
     """
     reason = Case(When(_NEVER_STARTED, then=Value(SYNC_NO_WORKER)), default=Value(SYNC_INTERRUPTED))
-    return SyncOperation.objects.filter(status__in=ACTIVE, heartbeat_at__lt=stale_before()).update(
+    recovered = SyncOperation.objects.filter(
+        status__in=ACTIVE, heartbeat_at__lt=stale_before()
+    ).update(
         status=Status.FAILED,
         error=reason,
         message=reason,
         finished_at=F("heartbeat_at"),
     )
+    if recovered:
+        sync_log.runs_interrupted(recovered)
+    return recovered
 
 
 def stale_reason(operation: SyncOperation) -> str:
@@ -268,24 +275,31 @@ def is_stale(operation: SyncOperation) -> bool:
 
 
 def join_sentences(first: str, second: str) -> str:
-    """'Updated 2 albums' + 'Spotify ...' -> 'Updated 2 albums. Spotify ...' (no run-on)."""
+    """'2 new albums' + 'Spotify ...' -> '2 new albums. Spotify ...' (no run-on)."""
     if not first:
         return second
     return f"{first} {second}" if first.endswith((".", "!", "?")) else f"{first}. {second}"
 
 
 def completion_message(result: ImportResult) -> str:
-    """The result line: "Sync complete! ..." or the warnings line when albums failed, followed
-    by why Spotify enrichment stopped early, if it did."""
+    """The result line, in the words of catalog/counts.py: "Sync complete: 12 new albums,
+    3 changed." (or "nothing changed"), or the warnings line when albums failed; followed by
+    why Spotify enrichment stopped early, if it did."""
+    changed = counts.changes(
+        created=result.created,
+        updated=result.updated,
+        removed=result.removed,
+        unchanged=result.unchanged,
+    )
     if result.failed:
         # Albums this run worked on (written or looked up), not the whole workbook: a repeat
-        # run whose 5 lookups all failed is "0/5", not "2550/2555".
+        # run whose 5 lookups all failed is "5 of 5", not "5 of 2,555".
         attempted = max(result.attempted, result.failed)
         message = SYNC_COMPLETE_WITH_WARNINGS.format(
-            succeeded=attempted - result.failed, attempted=attempted, failed=result.failed
+            failed=counts.number(result.failed), attempted=counts.albums(attempted), changes=changed
         )
     else:
-        message = SYNC_COMPLETE.format(count=result.created + result.updated)
+        message = SYNC_COMPLETE.format(changes=changed)
     if result.spotify_stopped:
         message = join_sentences(message, SPOTIFY_STOPPED.format(reason=result.spotify_stopped))
     return message
@@ -560,7 +574,9 @@ class SyncManager:
                     status=Status.PENDING,
                     source=source,
                     triggered_by=user if getattr(user, "is_authenticated", False) else None,
-                    options=options.for_storage(),
+                    # "workbook": how the history names the source (a file name, or the URL
+                    # without credentials or query), fixed when the run starts.
+                    options={**options.for_storage(), "workbook": source_label(options.source)},
                     message=SYNC_STARTING,
                     started_at=now,
                     heartbeat_at=now,
@@ -608,6 +624,7 @@ class SyncManager:
         if options is None:
             stored = SyncOperation.objects.values_list("options", flat=True).get(pk=operation_id)
             options = SyncOptions.from_stored(stored)
+        sync_log.run_started(operation_id)
 
         writer = ProgressWriter(operation_id, clock=self.clock)
         in_transaction = transaction.get_connection().in_atomic_block
@@ -712,6 +729,7 @@ class SyncManager:
                 return
             if result is not None and result.failures:
                 self._record_failures(operation_id, result)
+        sync_log.run_ended(operation_id)
 
     @staticmethod
     def _record_failures(operation_id: int, result: ImportResult) -> None:
@@ -735,5 +753,5 @@ def _last_counts(writer: ProgressWriter) -> tuple[int, int]:
 
 
 def _cancelled(result: ImportResult | None, processed: int, total: int) -> _Outcome:
-    message = SYNC_CANCELLED.format(processed=processed, total=total)
+    message = SYNC_CANCELLED.format(processed=counts.number(processed), total=counts.albums(total))
     return _Outcome(Status.CANCELLED, message, result, processed, total)

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 from openpyxl.utils.cell import get_column_letter
@@ -66,9 +67,10 @@ NOT_AN_XLSX = (
     "The file is not an Excel workbook ({detail}): check that the URL is the sheet's XLSX "
     "export (.../export?format=xlsx)"
 )
+# {origin} names what the person set: SOURCE_SETTING, or the command's --url / --file.
 WORKBOOK_NOT_FOUND = (
     "The workbook URL answered 404 Not Found ({url}): the URL is wrong or the sheet no longer "
-    "exists; check GOOGLE_SHEETS_XLSX_URL"
+    "exists; check {origin}"
 )
 WORKBOOK_FORBIDDEN = (
     "Google Sheets refused access (HTTP {status}) to {url}: share the sheet publicly "
@@ -86,9 +88,24 @@ WORKBOOK_TOO_LARGE = (
     "The workbook is larger than the {limit} limit (WORKBOOK_MAX_BYTES): check the URL, "
     "or raise the limit"
 )
-WORKBOOK_FILE_NOT_FOUND = (
-    "Workbook file not found: {path}: check the path in GOOGLE_SHEETS_XLSX_URL or the --file option"
+WORKBOOK_FILE_NOT_FOUND = "Workbook file not found: {path}: check the path given to {origin}"
+# A path that does not exist but reads like a web address ("127.0.0.1:8948/x.xlsx").
+WORKBOOK_MISSING_SCHEME = (
+    "Workbook file not found: {path}: if it is a web address, write it with http:// or "
+    "https:// in {origin}"
 )
+UNSUPPORTED_SCHEME = (
+    "{origin} uses {scheme}://, which the import cannot read: give an http:// or https:// URL "
+    "instead"
+)
+# A local file that is not an XLSX workbook (`--file README.md`): the URL advice does not apply.
+NOT_AN_XLSX_FILE = (
+    "{name} is not an Excel workbook ({detail}): give {origin} an .xlsx file "
+    "(in Google Sheets: File > Download > Microsoft Excel)"
+)
+SOURCE_SETTING = "GOOGLE_SHEETS_XLSX_URL"
+READING_FILE = "Reading {name}..."
+DOWNLOADING = "Downloading the workbook from {host}..."
 WORKBOOK_FILE_UNREADABLE = "Cannot read the workbook file {path} ({detail})"
 NO_RELEASE_TABS = (
     "The workbook has no tab with a release table (no row with Artist in column A and an Album "
@@ -168,24 +185,77 @@ class ParsedWorkbook:
 
 def load_workbook(source: str | None = None) -> ParsedWorkbook:
     """Fetch and parse the workbook at `source` (default: settings.GOOGLE_SHEETS_XLSX_URL)."""
-    if source is None:
-        from django.conf import settings
+    origin = source_origin(source)
+    location = resolve_source(source)
+    data = fetch_workbook(location, origin=origin)
+    if not is_web_source(location) and data and not data.startswith(b"PK"):
+        detail = "a web page" if _looks_like_html(data) else "not a zip archive"
+        name = source_label(location)
+        raise WorkbookError(NOT_AN_XLSX_FILE.format(name=name, detail=detail, origin=origin))
+    return parse_workbook(data)
 
-        source = str(settings.GOOGLE_SHEETS_XLSX_URL)
-    return parse_workbook(fetch_workbook(source))
+
+def resolve_source(source: str | None) -> str:
+    """`source`, or settings.GOOGLE_SHEETS_XLSX_URL when there is none."""
+    if source:
+        return source
+    from django.conf import settings
+
+    return str(settings.GOOGLE_SHEETS_XLSX_URL)
 
 
-def fetch_workbook(source: str) -> bytes:
+def source_origin(source: str | None) -> str:
+    """What the person set to name the workbook, for messages to point at: the setting (no
+    source given), or the command's --url (a web address) or --file (anything else)."""
+    if not source:
+        return SOURCE_SETTING
+    return "--url" if is_web_source(source) else "--file"
+
+
+def _scheme(source: str) -> str:
+    scheme = urlsplit(source).scheme.lower()
+    # "C:\\export.xlsx" has a one-letter scheme: a drive letter, not a URL.
+    return scheme if len(scheme) > 1 else ""
+
+
+def is_web_source(source: str) -> bool:
+    return _scheme(source) in ("http", "https")
+
+
+def source_label(source: str | None) -> str:
+    """How messages, the sync history and the log name the workbook: a file's name, or the URL
+    without credentials, query string or fragment."""
+    location = resolve_source(source)
+    if is_web_source(location):
+        return display_url(location)
+    return Path(location.removeprefix("file://")).name or location
+
+
+def reading_message(source: str | None) -> str:
+    """The fetching stage's line: "Reading workbook.xlsx..." or "Downloading the workbook
+    from docs.google.com..."."""
+    location = resolve_source(source)
+    if is_web_source(location):
+        return DOWNLOADING.format(host=urlsplit(location).hostname or "?")
+    return READING_FILE.format(name=source_label(location))
+
+
+def fetch_workbook(source: str, *, origin: str = SOURCE_SETTING) -> bytes:
     """Return the workbook's bytes from an http(s) URL or a local path (`file://` too)."""
     from django.conf import settings
 
     max_bytes = int(settings.WORKBOOK_MAX_BYTES)
-    if source.startswith(("http://", "https://")):
+    if is_web_source(source):
         return _download(
             source,
             timeout=(settings.WORKBOOK_CONNECT_TIMEOUT, settings.WORKBOOK_READ_TIMEOUT),
             max_bytes=max_bytes,
+            origin=origin,
         )
+    scheme = _scheme(source)
+    if scheme and scheme != "file":
+        # Path() would read "ftp://host/x" as the path "ftp:/host/x" (one slash lost).
+        raise WorkbookError(UNSUPPORTED_SCHEME.format(origin=origin, scheme=scheme))
     path = Path(source.removeprefix("file://")).expanduser()
     try:
         size = path.stat().st_size
@@ -193,7 +263,10 @@ def fetch_workbook(source: str) -> bytes:
             raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=_megabytes(max_bytes)))
         return path.read_bytes()
     except FileNotFoundError:
-        raise WorkbookError(WORKBOOK_FILE_NOT_FOUND.format(path=path)) from None
+        template = (
+            WORKBOOK_MISSING_SCHEME if _looks_like_address(source) else WORKBOOK_FILE_NOT_FOUND
+        )
+        raise WorkbookError(template.format(path=path, origin=origin)) from None
     except IsADirectoryError:
         raise WorkbookError(
             WORKBOOK_FILE_UNREADABLE.format(path=path, detail="it is a directory")
@@ -203,7 +276,26 @@ def fetch_workbook(source: str) -> bytes:
         raise WorkbookError(WORKBOOK_FILE_UNREADABLE.format(path=path, detail=detail)) from None
 
 
-def _download(url: str, *, timeout: tuple[float, float], max_bytes: int) -> bytes:
+# A host name (or IP) followed by a port or a slash: "releases.xlsx" alone is a file name.
+_ADDRESS = re.compile(r"^(localhost|[\w-]+(\.[\w-]+)+)(:\d+)?(/|:\d+$)", re.IGNORECASE)
+
+
+def _looks_like_address(source: str) -> bool:
+    """ "127.0.0.1:8948/x.xlsx", "docs.google.com/spreadsheets/...": a host written without
+    its scheme (asked only once no such file exists)."""
+    return bool(_ADDRESS.match(source)) and not source.startswith((".", "/", "~"))
+
+
+def _looks_like_html(data: bytes) -> bool:
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
+        head.startswith(b"<") and b"<html" in data[:4096].lower()
+    )
+
+
+def _download(
+    url: str, *, timeout: tuple[float, float], max_bytes: int, origin: str = SOURCE_SETTING
+) -> bytes:
     # Imported here: the parser (and its benchmark) should not pay for requests' import.
     import requests
 
@@ -217,7 +309,7 @@ def _download(url: str, *, timeout: tuple[float, float], max_bytes: int) -> byte
         ) as response:
             status = response.status_code
             if status == 404:
-                raise WorkbookError(WORKBOOK_NOT_FOUND.format(url=shown))
+                raise WorkbookError(WORKBOOK_NOT_FOUND.format(url=shown, origin=origin))
             if status in (401, 403):
                 raise WorkbookError(WORKBOOK_FORBIDDEN.format(status=status, url=shown))
             if status >= 500:
@@ -320,10 +412,7 @@ def parse_workbook(data: bytes) -> ParsedWorkbook:
 
 
 def _open_package(data: bytes) -> zipfile.ZipFile:
-    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
-        head.startswith(b"<") and b"<html" in data[:4096].lower()
-    ):
+    if _looks_like_html(data):
         raise WorkbookError(NOT_A_WORKBOOK)
     if not data:
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail="the file is empty"))

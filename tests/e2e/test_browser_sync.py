@@ -70,7 +70,7 @@ def test_sync_now_shows_progress_then_refreshes_the_grid_and_stops_polling(
     page: Page, start_app: StartApp, workbook_server: WorkbookServer, standin: SpotifyStandIn
 ) -> None:
     """A staff click on Sync Now disables the button ("Syncing..."), shows at least two progress
-    messages, then "Sync complete!"; the grid shows the new albums without a navigation, the
+    messages, then "Sync complete:"; the grid shows the new albums without a navigation, the
     button is enabled again and no status request is made in the 5 s after completion."""
     specs = slow_sync(workbook_server, standin, albums=10, lookup=0.4)
     app = start_app(workers=2)
@@ -98,7 +98,7 @@ def test_sync_now_shows_progress_then_refreshes_the_grid_and_stops_polling(
     button.click()
     expect(button).to_be_disabled()
     expect(button).to_have_text("Syncing...")
-    expect(message).to_contain_text("Sync complete!", timeout=SYNC_TIMEOUT_MS)
+    expect(message).to_contain_text("Sync complete:", timeout=SYNC_TIMEOUT_MS)
     completed_at = time.monotonic()
 
     expect(tiles).to_have_count(len(specs))
@@ -154,9 +154,9 @@ def test_reload_mid_sync_shows_the_sync_still_in_progress(
     assert page.locator("#sync-button").inner_text().strip() == "Syncing..."
     shown = page.locator("#sync-message").inner_text().strip()
     assert shown
-    assert "Sync complete!" not in shown
+    assert "Sync complete:" not in shown
 
-    expect(page.locator("#sync-message")).to_contain_text("Sync complete!", timeout=SYNC_TIMEOUT_MS)
+    expect(page.locator("#sync-message")).to_contain_text("Sync complete:", timeout=SYNC_TIMEOUT_MS)
     expect(page.locator("#sync-button")).to_be_enabled()
     expect(page.locator("#album-grid article.album-tile")).to_have_count(len(specs))
 
@@ -213,13 +213,13 @@ def test_status_region_is_one_node_whose_text_follows_the_stages(
     page.evaluate(RECORD_ANNOUNCEMENTS)
 
     page.locator("#sync-button").click()
-    expect(page.locator("#sync-message")).to_contain_text("Sync complete!", timeout=SYNC_TIMEOUT_MS)
-    expect(announcer).to_contain_text("Sync complete!")
+    expect(page.locator("#sync-message")).to_contain_text("Sync complete:", timeout=SYNC_TIMEOUT_MS)
+    expect(announcer).to_contain_text("Sync complete:")
 
     assert page.evaluate("document.getElementById('sync-announcer').__persistent") == "same-node"
     announced = page.evaluate("window.__announced")
     assert "Sync: adding Spotify data." in announced, announced
-    assert announced[-1].startswith("Sync complete!"), announced
+    assert announced[-1].startswith("Sync complete:"), announced
     assert len(announced) == len(set(announced)), f"an announcement repeated: {announced}"
     assert page.locator("#sync-alert").text_content() == ""
 
@@ -265,7 +265,7 @@ def test_an_open_page_follows_a_sync_started_from_the_shell(
     try:
         expect(panel).to_have_attribute("data-sync-state", re.compile("pending|running"))
         expect(page.locator("#sync-message")).to_contain_text(
-            "Sync complete!", timeout=SYNC_TIMEOUT_MS
+            "Sync complete:", timeout=SYNC_TIMEOUT_MS
         )
         expect(page.locator("#album-grid article.album-tile[data-album-id]")).to_have_count(
             len(specs)

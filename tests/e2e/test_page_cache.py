@@ -83,6 +83,6 @@ def test_a_completed_sync_reaches_the_cache_of_every_worker_process(
     workbook_server.set_workbook(workbook(releases(4, prefix="cache")))
     sync(staff)
 
-    # The first answers after "Sync complete!" already list the new album, in every process.
+    # The first answers after "Sync complete" already list the new album, in every process.
     serve_until_every_process_missed(app.url, albums=4)
     assert [header for header, _, _ in visitor_round(app.url)] == ["hit"] * PARALLEL

@@ -834,7 +834,7 @@ def test_import_catalog_reports_every_stage_in_order(spotify_standin, monkeypatc
         STAGE_ENRICHING,
         STAGE_FINALIZING,
     ]
-    assert seen[0].message == "Fetching albums from Google Sheets..."
+    assert seen[0].message == "Reading x.xlsx..."
     assert seen[-1].message == FINALIZING_MESSAGE
     assert result.warnings == ["2025 Prog-metal, row 9: unreadable date 'soon'"]
     assert (result.created, result.enriched, result.spotify_requests) == (1, 1, 1)

@@ -654,7 +654,7 @@ def test_not_found_says_the_url_is_wrong(server):
     """404: the URL is wrong or the sheet is gone."""
     message = fetch_error(server.url_for("/nope"))
 
-    assert message == WORKBOOK_NOT_FOUND.format(url=server.url_for("/nope"))
+    assert message == WORKBOOK_NOT_FOUND.format(url=server.url_for("/nope"), origin="--url")
 
 
 def test_forbidden_says_to_share_the_sheet(server):
@@ -783,7 +783,7 @@ def test_missing_local_file_says_so(tmp_path):
     """A path that does not exist: a clear not-found message."""
     path = tmp_path / "missing.xlsx"
 
-    assert fetch_error(str(path)) == WORKBOOK_FILE_NOT_FOUND.format(path=path)
+    assert fetch_error(str(path)) == WORKBOOK_FILE_NOT_FOUND.format(path=path, origin="--file")
 
 
 def test_local_file_over_the_cap_is_refused(tmp_path, settings, workbook_bytes):
