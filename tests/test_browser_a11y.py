@@ -96,7 +96,11 @@ PANEL_STATES = {
         "total": 10,
         "message": "Syncing album 4 of 10...",
     },
-    "completed": {"status": Status.COMPLETED, "created_count": 30, "message": "Sync complete: 30 new albums."},
+    "completed": {
+        "status": Status.COMPLETED,
+        "created_count": 30,
+        "message": "Sync complete: 30 new albums.",
+    },
     "warnings": {"status": Status.COMPLETED, "failed_count": 2, "warnings": ["Row 9: no date"]},
     "failed": {"status": Status.FAILED, "error": "The workbook could not be read"},
     "cancelled": {"status": Status.CANCELLED, "created_count": 3, "message": "Sync cancelled"},
