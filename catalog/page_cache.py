@@ -16,7 +16,8 @@ Our rules (docs/architecture.md, "Pages that hold a spike"):
   PAGE_CACHE_ACTIVE_SECONDS only; otherwise PAGE_CACHE_SECONDS, which also bounds how long an
   edit made in the admin (not a sync) takes to show.
 - The key also holds the full path (query string included) and the htmx headers the views vary on,
-  so the full page and each fragment are separate entries. Only 200 answers are stored.
+  so the full page and each fragment are separate entries, and the site's date: what is
+  "upcoming" changes at midnight (DJANGO_TIME_ZONE) without a sync. Only 200 answers are stored.
 
 `X-Catalog-Cache` (hit, miss or bypass) tells tests and the load benchmark what happened.
 """
@@ -31,6 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from catalog.sync_panel import SyncPanel, load_sync_panel
@@ -39,7 +41,7 @@ CACHE_HEADER = "X-Catalog-Cache"
 # The request headers the cached views answer differently to (django-htmx reads them).
 VARY_HEADERS = ("HX-Request", "HX-Trigger", "HX-Boosted", "HX-History-Restore-Request")
 # Response headers kept with the content.
-KEPT_HEADERS = ("Content-Type", "Vary")
+KEPT_HEADERS = ("Content-Type", "Content-Disposition", "Vary")
 # Where the panel read for the version waits for the page's template (the context processor).
 PANEL_ATTRIBUTE = "catalog_sync_panel"
 
@@ -67,7 +69,8 @@ def is_cacheable(request: HttpRequest) -> bool:
 
 def page_key(request: HttpRequest, version: str) -> str:
     varies = "|".join(request.headers.get(name, "") for name in VARY_HEADERS)
-    digest = hashlib.sha256(f"{request.get_full_path()}|{varies}".encode()).hexdigest()
+    today = timezone.localdate().isoformat()
+    digest = hashlib.sha256(f"{request.get_full_path()}|{varies}|{today}".encode()).hexdigest()
     return f"catalog-page:{version}:{digest}"
 
 

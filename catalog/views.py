@@ -419,6 +419,7 @@ def month_groups(albums: list[Album]) -> list[MonthGroup]:
 
 
 @require_GET
+@cached_for_visitors
 def upcoming(request: HtmxHttpRequest) -> HttpResponse:
     """Albums released after today (in the site's time zone), soonest first, by month, with the
     list's filters; an HTMX request gets only the results region."""
@@ -509,6 +510,7 @@ def album_event(album: Album, *, detail_url: str, host: str) -> Event:
 
 
 @require_GET
+@cached_for_visitors
 def upcoming_calendar(request: HttpRequest) -> HttpResponse:
     """The upcoming releases dated to the day as an iCalendar file (RFC 5545, built by the
     `icalendar` library), with the upcoming page's filters: `?genre=djent` is a djent
@@ -594,7 +596,7 @@ class NewAlbumsFeed(Feed):
         return [genre.name for genre in item.genres.all()]
 
 
-new_albums_feed = require_GET(NewAlbumsFeed())
+new_albums_feed = require_GET(cached_for_visitors(NewAlbumsFeed()))
 
 
 # --- Statistics ------------------------------------------------------------------------------
@@ -603,6 +605,7 @@ EMPTY_STATS = "No albums to count"
 
 
 @require_GET
+@cached_for_visitors
 def stats(request: HttpRequest) -> HttpResponse:
     """The catalog in numbers, as server-drawn SVG charts with a table each, for the albums
     the list's filters select (`?list=prog-rock`); a year filter does not apply: the charts

@@ -200,3 +200,35 @@ def test_a_zero_lifetime_turns_the_cache_off(client, settings):
     make_album()
     assert client.get(LIST_URL)[CACHE_HEADER] == "bypass"
     assert client.get(LIST_URL)[CACHE_HEADER] == "bypass"
+
+
+@pytest.mark.parametrize(
+    "name", ["catalog:upcoming", "catalog:upcoming-ics", "catalog:feed", "catalog:stats"]
+)
+def test_the_pages_beyond_the_list_are_cached_with_their_headers(client, name):
+    """The upcoming page, its calendar, the feed and the statistics are cached like the list: a
+    hit answers the same bytes with the same content type (and the calendar's download name)."""
+    make_album()
+    url = reverse(name)
+    first = client.get(url)
+    second = client.get(url)
+
+    assert (first[CACHE_HEADER], second[CACHE_HEADER]) == ("miss", "hit")
+    assert second.content == first.content
+    assert second["Content-Type"] == first["Content-Type"]
+    assert second.get("Content-Disposition") == first.get("Content-Disposition")
+
+
+def test_an_entry_does_not_outlive_the_sites_day(client, monkeypatch):
+    """What is upcoming changes at midnight without a sync: the day is part of the key."""
+    import datetime
+
+    from django.utils import timezone
+
+    url = reverse("catalog:upcoming")
+    assert client.get(url)[CACHE_HEADER] == "miss"
+    assert client.get(url)[CACHE_HEADER] == "hit"
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: tomorrow)
+
+    assert client.get(url)[CACHE_HEADER] == "miss"
