@@ -17,8 +17,9 @@ Conventions, as the workbook is really written:
 
 * A tab has a release table when one of its first rows has `Artist` in column A and the header
   row also has an `Album` column; other tabs (`Statistics`) are skipped. Columns are found by
-  header name. Release rows run from the header to the first blank row (the gap before the
-  "Unannounced Projects" block).
+  header name. Release rows run from the header to the "Unannounced" block (a row whose first
+  cell starts with "Unannounced", as "Unannounced Projects" in the real tabs), or to the sheet's
+  last row (older tabs have no such block); blank rows inside are skipped, never an end.
 * List and year come from the tab name: "2025 Prog-metal" -> ("prog-metal", 2025),
   "2020 Reissues & Special Release" -> ("reissues", 2020), "2018" -> ("prog-metal", 2018).
   Every row of a reissues tab is a reissue, whatever its fill.
@@ -31,7 +32,9 @@ Conventions, as the workbook is really written:
   "Instru./Clean" -> "Instrumental/Clean" (an instrumental record with some clean vocals keeps
   both facts); unknown text is kept as written, trimmed.
 * Link cells: the cell hyperlink's URL, else the `=HYPERLINK("url", ...)` formula's, else a bare
-  URL. The Length cell's fill marks a debut (DEBUT_FILL) or a reissue (REISSUE_FILL).
+  URL. Only http(s) links are kept: another scheme (`javascript:`, `data:`, a bare host) is
+  dropped with a warning and the row is kept; a `spotify:album:` URI in the Spotify column is
+  read as its album. The Length cell's fill marks a debut (DEBUT_FILL) or a reissue (REISSUE_FILL).
 * Spotify links: album links give `spotify_album_id` and a canonical `spotify_url` without
   `?si=`; any other link in the Spotify column (track, artist, playlist, not Spotify) leaves both
   empty, with a warning.
@@ -108,6 +111,7 @@ WARN_FILL = (
     "({reissue}) colour"
 )
 WARN_NO_ARTIST = "no artist; row skipped"
+WARN_LINK_SCHEME = "the {column} link is not an http(s) address ({scheme}); link dropped"
 WARN_NO_TITLE = "no album title"
 
 DEBUT_FILL = "FFFFBA4A"
@@ -389,7 +393,7 @@ class _Workbook:
         return result
 
     def parse_sheet(self, sheet: Any, result: ParsedWorkbook) -> bool:
-        sheet.reset_dimensions()  # the table ends at its first blank row, not at <dimension>
+        sheet.reset_dimensions()  # read to the last <row>, whatever <dimension> claims
         header = _find_header(sheet.iter_rows(max_row=_HEADER_SEARCH_ROWS))
         if header is None:
             return False
@@ -400,9 +404,11 @@ class _Workbook:
         first = header.row_number + 1
         rows = sheet.iter_rows(min_row=first, max_col=max(header.columns))
         for row_number, cells in enumerate(rows, start=first):
+            if _is_unannounced(cells):
+                break
             values = [_value(cells, column) for column in header.columns]
             if _is_blank(values):
-                break
+                continue  # a gap inside the table (or before the Unannounced block)
             builder.add(row_number, values, _fill_colour(cells, header.length_column))
         result.warnings.extend(builder.warnings)
         return True
@@ -471,6 +477,15 @@ def _fill_colour(cells: tuple[Any, ...], column: int) -> str | None:
     if colour is None or colour.type != "rgb" or not isinstance(colour.rgb, str):
         return None
     return colour.rgb.upper().rjust(8, "F")
+
+
+def _is_unannounced(cells: tuple[Any, ...]) -> bool:
+    """Whether the row starts the "Unannounced Projects" block (in column A, or B)."""
+    for column in (1, 2):
+        value = _value(cells, column)
+        if isinstance(value, str) and value.strip().casefold().startswith("unannounced"):
+            return True
+    return False
 
 
 def _is_blank(values: list[Any]) -> bool:
@@ -596,6 +611,16 @@ _SPOTIFY_LINK = re.compile(
     r"|spotify:([a-z]+):([0-9A-Za-z]{22})$",
     re.IGNORECASE,
 )
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):\S")
+_WEB_URL = re.compile(r"https?://[^\s/?#]+", re.IGNORECASE)
+_COLUMN_NAMES = {
+    "bandcamp": "Bandcamp",
+    "spotify": "Spotify",
+    "youtube": "YouTube",
+    "amazon": "Amazon",
+    "apple_music": "Apple Music",
+    "google_play": "Google Play",
+}
 _HYPERLINK_FORMULA = re.compile(r'\s*=?\s*HYPERLINK\s*\(\s*"((?:[^"]|"")*)"', re.IGNORECASE)
 _TAB_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 
@@ -843,7 +868,20 @@ class _TabBuilder:
         return cached
 
     def link(self, row_number: int, values: list[Any], key: str) -> str:
-        """The URL of a link cell: its hyperlink, else its =HYPERLINK formula, else a bare URL."""
+        """The URL of a link cell (its hyperlink, else its =HYPERLINK formula, else a bare URL),
+        only when it is an http(s) address: anything else is dropped with a warning."""
+        url = self.raw_link(values, row_number, key)
+        if not url or _WEB_URL.match(url):
+            return url
+        if key == "spotify" and spotify_album(url)[0]:
+            return url  # spotify:album:... or open.spotify.com/album/...: stored as https
+        match = _SCHEME.match(url)
+        scheme = f"{match.group(1).lower()}:" if match else "no scheme"
+        column = _COLUMN_NAMES.get(key, key)
+        self.warn(row_number, WARN_LINK_SCHEME.format(column=column, scheme=scheme))
+        return ""
+
+    def raw_link(self, values: list[Any], row_number: int, key: str) -> str:
         letters = self.header.letters.get(key)
         if letters is None:
             return ""
@@ -857,7 +895,8 @@ class _TabBuilder:
             match = _HYPERLINK_FORMULA.match(value)
             return match.group(1).replace('""', '"').strip() if match else ""
         text = value.strip()
-        return text if text.startswith(("http://", "https://")) else ""
+        # Plain text is a link only when it looks like one ("BC" or "TBA" are labels).
+        return text if _SCHEME.match(text) else ""
 
     def spotify(self, row_number: int, values: list[Any]) -> tuple[str | None, str]:
         url = self.link(row_number, values, "spotify")

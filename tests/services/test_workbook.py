@@ -20,6 +20,7 @@ from catalog.services.workbook import (
     WARN_DUPLICATE_ROW,
     WARN_FILL,
     WARN_LENGTH,
+    WARN_LINK_SCHEME,
     WARN_NO_ARTIST,
     WARN_NO_DATE,
     WARN_NON_ALBUM_LINK,
@@ -142,8 +143,13 @@ def test_old_tabs_google_play_column_is_ignored_and_apple_music_left_empty():
     assert row.spotify_album_id == ALBUM_ID
 
 
-def test_release_rows_stop_at_the_first_blank_row_and_skip_the_unannounced_block():
-    """Rows after the blank gap (the Unannounced Projects block) are not releases."""
+BLANK = ReleaseSpec(
+    None, None, None, length=None, genres=None, vocal_style=None, country=None
+)  # a row of empty (styled) cells, as a deleted row leaves in the export
+
+
+def test_release_rows_stop_at_the_unannounced_block():
+    """Rows from the "Unannounced Projects" row on are not releases."""
     parsed = parse(
         [spec("One", "First"), spec("Two", "Second")],
         unannounced=(spec("Later", "Someday", "TBA"), spec("Sadhaka", None, "TBA")),
@@ -153,11 +159,50 @@ def test_release_rows_stop_at_the_first_blank_row_and_skip_the_unannounced_block
     assert parsed.warnings == []
 
 
-def test_a_wider_gap_also_ends_the_table():
-    """Several blank rows before the Unannounced block end the table just the same."""
+def test_a_wider_gap_before_the_unannounced_block_adds_nothing():
+    """Several blank rows before the Unannounced block: the block still stays out."""
     parsed = parse([spec("One", "First")], gap_rows=5)
 
     assert [row.artist for row in parsed.rows] == ["One"]
+    assert parsed.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("layout", "numbers"),
+    [
+        ("top", [8, 9, 10]),
+        ("middle", [7, 9, 10]),
+        ("several in the middle", [7, 11, 12]),
+        ("end", [7, 8, 9]),
+    ],
+)
+def test_blank_rows_inside_a_table_are_skipped_not_an_end(layout, numbers):
+    """One blank row (or several) anywhere in the table: every release row is still read."""
+    releases = [spec("One", "First"), spec("Two", "Second"), spec("Three", "Third")]
+    if layout == "top":
+        releases.insert(0, BLANK)
+    elif layout == "middle":
+        releases.insert(1, BLANK)
+    elif layout == "several in the middle":
+        releases[1:1] = [BLANK, BLANK, BLANK]
+    else:
+        releases.append(BLANK)
+
+    parsed = parse(releases, unannounced=(spec("Later", "Someday", "TBA"),))
+
+    assert [row.artist for row in parsed.rows] == ["One", "Two", "Three"]
+    assert [row.row_number for row in parsed.rows] == numbers
+    assert parsed.warnings == []
+
+
+def test_a_tab_without_an_unannounced_block_runs_to_its_last_row():
+    """Older tabs just end: rows after blank gaps are read up to the sheet's last row."""
+    releases = [spec("One", "First"), BLANK, BLANK, spec("Two", "Second"), BLANK]
+    releases += [spec("Three", "Third")]
+
+    parsed = parse(releases, unannounced=(), gap_rows=3)
+
+    assert [row.artist for row in parsed.rows] == ["One", "Two", "Three"]
 
 
 def test_statistics_tab_is_ignored():
@@ -305,6 +350,60 @@ def test_a_plain_url_in_a_link_cell_is_read():
     row = only_row([spec("A", "B", spotify=ALBUM_ID, link_style="text")])
 
     assert row.spotify_album_id == ALBUM_ID
+
+
+HOSTILE_TARGETS = [
+    ("javascript:alert(document.cookie)", "javascript:"),
+    ("JavaScript:alert(1)", "javascript:"),
+    ("data:text/html;base64,PHNjcmlwdD4=", "data:"),
+    ("vbscript:msgbox(1)", "vbscript:"),
+    ("mirar.bandcamp.com/album/ascension", "no scheme"),
+]
+
+
+@pytest.mark.parametrize(
+    ("link_style", "target", "scheme"),
+    [
+        (style, target, scheme)
+        for style in ("hyperlink", "formula", "text")
+        for target, scheme in HOSTILE_TARGETS
+        if style != "text" or scheme != "no scheme"  # plain text without a scheme is a label
+    ],
+)
+def test_links_that_are_not_http_are_dropped_with_a_note(link_style, target, scheme):
+    """Any other scheme, in a cell hyperlink, a =HYPERLINK formula or as plain text, is not
+    stored; the row says why, and the album is still read with its other links."""
+    parsed = parse(
+        [
+            spec(
+                "Mirar",
+                "Ascension",
+                bandcamp=target,
+                youtube=target,
+                spotify=target,
+                amazon="https://amazon.com/dp/B0",
+                link_style=link_style,
+            )
+        ]
+    )
+
+    [row] = parsed.rows
+    assert (row.bandcamp_url, row.youtube_url, row.spotify_url) == ("", "", "")
+    assert row.spotify_album_id is None
+    assert row.amazon_url == "https://amazon.com/dp/B0"
+    assert sorted(messages(parsed)) == [
+        WARN_LINK_SCHEME.format(column=column, scheme=scheme)
+        for column in ("Bandcamp", "Spotify", "YouTube")
+    ]
+
+
+def test_a_spotify_uri_in_the_spotify_column_is_stored_as_its_https_link():
+    """spotify:album:ID is an album link: its canonical https URL is stored, without a note."""
+    parsed = parse([spec("Mirar", "Ascension", spotify=f"spotify:album:{ALBUM_ID}")])
+
+    [row] = parsed.rows
+    assert row.spotify_url == f"https://open.spotify.com/album/{ALBUM_ID}"
+    assert parsed.warnings == []
 
 
 @pytest.mark.parametrize("link_style", ["hyperlink", "formula"])
