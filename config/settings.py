@@ -28,6 +28,16 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
@@ -207,6 +217,10 @@ SPOTIFY_ENABLED = env_bool("SPOTIFY_ENABLED", True)
 
 SYNC_STALE_AFTER_SECONDS = env_int("SYNC_STALE_AFTER_SECONDS", 60)
 SYNC_HEARTBEAT_SECONDS = env_int("SYNC_HEARTBEAT_SECONDS", 5)
+# A sync hides at most this fraction of the visible albums (those that left the workbook) unless
+# confirmed (import_albums --allow-removals, or the panel's button): a wrong or damaged
+# workbook must not empty the catalog.
+SYNC_MAX_HIDE_FRACTION = env_float("SYNC_MAX_HIDE_FRACTION", 0.10)
 # Where a web-started sync runs (docs/architecture.md, "The runner"): a daemon thread in the web
 # process by default; a task-queue runner (any class whose `submit(operation_id)` arranges a call to
 # `catalog.services.sync.run_operation(operation_id)`) can replace it without touching the views.

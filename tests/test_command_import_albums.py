@@ -19,11 +19,11 @@ from catalog.management.commands.import_albums import (
     SPOTIFY_NOT_CONFIGURED,
     ProgressDisplay,
 )
-from catalog.models import Album
+from catalog.models import Album, SyncOperation
 from catalog.services import importer
-from catalog.services.importer import STAGE_FETCHING, STAGE_IMPORTING, Progress
+from catalog.services.importer import REMOVALS_KEPT, STAGE_FETCHING, STAGE_IMPORTING, Progress
 from catalog.services.spotify import NOT_FOUND
-from catalog.services.sync import SYNC_UNEXPECTED_ERROR
+from catalog.services.sync import SYNC_REMOVALS_KEPT, SYNC_UNEXPECTED_ERROR
 from tests.commands import import_albums as run
 from tests.processes import ScratchDatabase, clean_environment, manage, start_manage
 from tests.workbook_server import WorkbookServer
@@ -265,3 +265,65 @@ def test_ctrl_c_stops_cleanly(command_env):
 
     assert process.returncode != 0
     assert stderr.strip() == f"CommandError: {INTERRUPTED}"
+
+
+def many_releases(count: int) -> list[ReleaseSpec]:
+    return [ReleaseSpec(f"Artist {n}", f"Album {n}", date(2025, 1, 1)) for n in range(count)]
+
+
+@pytest.mark.django_db
+def test_a_blank_row_in_the_table_hides_nothing(tmp_path):
+    """The same tab with a blank row inserted at row 10: every album is still in the workbook."""
+    releases = many_releases(20)
+    run(
+        "--file",
+        str(save_workbook(tmp_path / "a.xlsx", {"2025 Prog-metal": releases})),
+        "--skip-spotify",
+    )
+    blank = ReleaseSpec(None, None, None, length=None, genres=None, vocal_style=None, country=None)
+    with_gap = [*releases[:3], blank, *releases[3:]]  # header on row 6: the blank is row 10
+    gapped = save_workbook(tmp_path / "b.xlsx", {"2025 Prog-metal": with_gap})
+
+    out = run("--file", str(gapped), "--skip-spotify")
+
+    assert ": 0 created, 0 updated, 20 unchanged, 0 removed, 0 failed." in out
+    assert Album.objects.filter(in_workbook=True).count() == 20
+
+
+@pytest.mark.django_db
+def test_a_workbook_that_would_hide_most_albums_hides_none_until_confirmed(tmp_path):
+    """A one-row workbook (a wrong URL, a deleted tab) keeps the catalog visible and says how
+    to confirm; --allow-removals confirms."""
+    first = save_workbook(tmp_path / "a.xlsx", {"2025 Prog-metal": many_releases(20)})
+    run("--file", str(first), "--skip-spotify")
+    one_row = save_workbook(tmp_path / "b.xlsx", {"2025 Prog-metal": many_releases(1)})
+
+    out = run("--file", str(one_row), "--skip-spotify")
+
+    warning = REMOVALS_KEPT.format(count=19, percent="10%")
+    assert ": 0 created, 0 updated, 1 unchanged, 0 removed, 0 failed." in out
+    assert warning in out
+    assert Album.objects.filter(in_workbook=True).count() == 20
+    operation = SyncOperation.objects.latest("pk")
+    assert operation.status == SyncOperation.Status.COMPLETED
+    assert operation.message == SYNC_REMOVALS_KEPT.format(warning=warning)
+    assert operation.warnings[0] == warning
+
+    out = run("--file", str(one_row), "--skip-spotify", "--allow-removals")
+
+    assert ": 0 created, 0 updated, 1 unchanged, 19 removed, 0 failed." in out
+    assert Album.objects.filter(in_workbook=True).count() == 1
+    assert SyncOperation.objects.latest("pk").options["allow_removals"] is True
+
+
+@pytest.mark.django_db
+def test_dry_run_shows_the_guard_too(tmp_path):
+    """A dry run counts what a real run would do: nothing hidden, and the warning."""
+    first = save_workbook(tmp_path / "a.xlsx", {"2025 Prog-metal": many_releases(20)})
+    run("--file", str(first), "--skip-spotify")
+    one_row = save_workbook(tmp_path / "b.xlsx", {"2025 Prog-metal": many_releases(1)})
+
+    out = run("--file", str(one_row), "--dry-run")
+
+    assert "1 unchanged, 0 removed. Nothing was written." in out
+    assert REMOVALS_KEPT.format(count=19, percent="10%") in out

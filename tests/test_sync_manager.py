@@ -140,7 +140,12 @@ def test_start_creates_a_pending_web_row_and_submits_its_id_after_commit(
     assert operation.source == SyncOperation.Source.WEB
     assert operation.triggered_by == staff_user
     assert operation.message == sync.SYNC_STARTING
-    assert operation.options == {"source": None, "skip_spotify": False, "refresh_spotify": True}
+    assert operation.options == {
+        "source": None,
+        "skip_spotify": False,
+        "refresh_spotify": True,
+        "allow_removals": False,
+    }
 
 
 @pytest.mark.django_db

@@ -59,6 +59,7 @@ SYNC_COMPLETE_WITH_WARNINGS = (
     "Sync completed with warnings: {succeeded}/{attempted} albums updated successfully. "
     "{failed} failed."
 )
+SYNC_REMOVALS_KEPT = "Sync completed with warnings: {warning}."
 SPOTIFY_STOPPED = "Spotify enrichment stopped early: {reason}"
 SYNC_CANCELLED = "Sync cancelled after {processed} of {total} albums"
 SYNC_UNEXPECTED_ERROR = (
@@ -103,6 +104,7 @@ class SyncOptions:
     source: str | None = None  # workbook URL or file path; None: settings.GOOGLE_SHEETS_XLSX_URL
     skip_spotify: bool = False
     refresh_spotify: bool = False
+    allow_removals: bool = False  # hide albums past SYNC_MAX_HIDE_FRACTION (a confirmation)
 
     @classmethod
     def from_stored(cls, stored: Any) -> SyncOptions:
@@ -227,6 +229,10 @@ def completion_message(result: ImportResult) -> str:
         )
     else:
         message = SYNC_COMPLETE.format(count=result.created + result.updated)
+    if result.removals_kept:
+        # The guard's warning comes first in the result's warnings (see import_rows).
+        kept = SYNC_REMOVALS_KEPT.format(warning=result.warnings[0])
+        message = kept if not result.failed else join_sentences(message, result.warnings[0])
     if result.spotify_stopped:
         message = join_sentences(message, SPOTIFY_STOPPED.format(reason=result.spotify_stopped))
     return message
@@ -558,6 +564,7 @@ class SyncManager:
                     source=options.source,
                     skip_spotify=options.skip_spotify or not settings.SPOTIFY_ENABLED,
                     refresh_spotify=options.refresh_spotify,
+                    allow_removals=options.allow_removals,
                     on_progress=report,
                     should_cancel=reporter.should_cancel,
                 )

@@ -1,5 +1,6 @@
 """`python manage.py import_albums [--file PATH | --url URL] [--skip-spotify] [--refresh-spotify]
-[--dry-run]`: the Sync Now import from a shell, with a progress bar and a summary.
+[--dry-run] [--allow-removals]`: the Sync Now import from a shell, with a progress bar and a
+summary.
 
 It runs through the same SyncManager as the Sync Now button: it takes the same lock (while a web
 sync runs it refuses with "Sync already in progress"), and the web panel shows it live. A dry run
@@ -153,6 +154,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="report what would change, write nothing"
         )
+        parser.add_argument(
+            "--allow-removals",
+            action="store_true",
+            help="hide every album no longer in the workbook, even more than "
+            "SYNC_MAX_HIDE_FRACTION of the catalog (confirms a large removal)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options.get("file") and options.get("url"):
@@ -182,6 +189,7 @@ class Command(BaseCommand):
             source=_source(options),
             skip_spotify=options["skip_spotify"],
             refresh_spotify=options["refresh_spotify"],
+            allow_removals=options.get("allow_removals", False),
         )
         try:
             operation = manager.run_foreground(options=sync_options, on_progress=on_progress)
@@ -203,7 +211,11 @@ class Command(BaseCommand):
         """
         try:
             return importer.import_catalog(
-                source=_source(options), dry_run=True, skip_spotify=True, on_progress=on_progress
+                source=_source(options),
+                dry_run=True,
+                skip_spotify=True,
+                on_progress=on_progress,
+                allow_removals=options.get("allow_removals", False),
             )
         except Exception as exc:
             if not is_expected_failure(exc):
@@ -229,6 +241,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.WARNING(SPOTIFY_STOPPED.format(reason=result.spotify_stopped))
             )
+        if result.removals_kept:
+            self.stdout.write(self.style.WARNING(result.warnings[0]))
         self._listing("Warnings", result.warnings)
         self._listing("Failures", [f"{f.label}: {f.reason}" for f in result.failures])
 
