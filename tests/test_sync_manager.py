@@ -455,6 +455,24 @@ def test_expected_failures_end_failed_with_their_message(
 
 
 @pytest.mark.django_db
+def test_an_error_while_the_interpreter_shuts_down_reads_as_interrupted(
+    monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    """A server stopping under the run (thread pools refuse work): interrupted, not a bug."""
+    error = RuntimeError("cannot schedule new futures after interpreter shutdown")
+    monkeypatch.setattr(threading, "_SHUTTING_DOWN", True, raising=False)
+
+    with caplog.at_level(logging.ERROR, logger="catalog.services.sync"):
+        operation = run_web_sync(
+            inline_manager(FakeImport(raises=error)), django_capture_on_commit_callbacks
+        )
+
+    assert (operation.status, operation.error) == (Status.FAILED, sync.SYNC_INTERRUPTED)
+    assert operation.message == sync.SYNC_INTERRUPTED
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.django_db
 def test_unexpected_exception_fails_clearly_and_logs_the_traceback(
     caplog, django_capture_on_commit_callbacks
 ):

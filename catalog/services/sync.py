@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -236,6 +237,18 @@ def completion_message(result: ImportResult) -> str:
     if result.spotify_stopped:
         message = join_sentences(message, SPOTIFY_STOPPED.format(reason=result.spotify_stopped))
     return message
+
+
+def process_stopping() -> bool:
+    """Whether this interpreter is shutting down: its server was told to stop or reload
+    (SIGTERM, SIGHUP, SIGINT), and the run's thread outlives the request that started it.
+
+    Then thread pools refuse new work ("cannot schedule new futures after interpreter
+    shutdown") and connections close: whatever the run raises is the stop, not a bug.
+    `threading._SHUTTING_DOWN` is set by CPython's threading module when that shutdown begins
+    (before the thread pools learn of it); `sys.is_finalizing()` covers the later phase.
+    """
+    return bool(getattr(threading, "_SHUTTING_DOWN", False)) or sys.is_finalizing()
 
 
 def is_expected_failure(exc: BaseException) -> bool:
@@ -579,13 +592,18 @@ class SyncManager:
             raise
         except Exception as exc:
             # The outside world failing is an outcome for the user (row, panel, command line);
-            # anything else is a bug, logged with its traceback.
-            if not is_expected_failure(exc):
-                logger.exception("Sync #%s failed unexpectedly", operation_id)
-            if self._cancel_requested(operation_id, writer):
-                outcome = _cancelled(None, *_last_counts(writer))
+            # so is the server stopping under the run; anything else is a bug, logged with its
+            # traceback.
+            if process_stopping():
+                logger.warning("Sync #%s interrupted: the server is stopping", operation_id)
+                outcome = _interrupted(*_last_counts(writer))
             else:
-                outcome = _Outcome(Status.FAILED, failure_message(exc))
+                if not is_expected_failure(exc):
+                    logger.exception("Sync #%s failed unexpectedly", operation_id)
+                if self._cancel_requested(operation_id, writer):
+                    outcome = _cancelled(None, *_last_counts(writer))
+                else:
+                    outcome = _Outcome(Status.FAILED, failure_message(exc))
         else:
             self.last_result = result
             finalized = writer.last is not None and writer.last.stage == STAGE_FINALIZING
@@ -594,6 +612,9 @@ class SyncManager:
                 # Spotify request that hung, a stop for another reason) after the click. Once
                 # it reached "Finalizing" everything is written: a late click changes nothing.
                 outcome = _cancelled(result, *_last_counts(writer))
+            elif not finalized and process_stopping():
+                # Stopped early by the server's stop (a lookup refused, say): not complete.
+                outcome = _interrupted(*_last_counts(writer), result)
             else:
                 processed, total = _last_counts(writer)
                 outcome = _Outcome(
@@ -675,3 +696,7 @@ def _last_counts(writer: ProgressWriter) -> tuple[int, int]:
 def _cancelled(result: ImportResult | None, processed: int, total: int) -> _Outcome:
     message = SYNC_CANCELLED.format(processed=processed, total=total)
     return _Outcome(Status.CANCELLED, message, result, processed, total)
+
+
+def _interrupted(processed: int, total: int, result: ImportResult | None = None) -> _Outcome:
+    return _Outcome(Status.FAILED, SYNC_INTERRUPTED, result, processed, total)
