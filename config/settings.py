@@ -204,6 +204,12 @@ GOOGLE_SHEETS_XLSX_URL = env_str(
 WORKBOOK_MAX_BYTES = env_int("WORKBOOK_MAX_BYTES", 100 * 1024 * 1024)
 WORKBOOK_CONNECT_TIMEOUT = env_int("WORKBOOK_CONNECT_TIMEOUT", 10)
 WORKBOOK_READ_TIMEOUT = env_int("WORKBOOK_READ_TIMEOUT", 60)
+# The whole download, however the bytes trickle in (the read timeout is per read).
+WORKBOOK_DOWNLOAD_TIMEOUT = env_int("WORKBOOK_DOWNLOAD_TIMEOUT", 120)
+# What a workbook may unpack to (its XML parts), and the longest cell or shared string (bytes):
+# memory and time stay bounded whatever the file holds. The real workbook unpacks to ~3 MB.
+WORKBOOK_MAX_UNPACKED_BYTES = env_int("WORKBOOK_MAX_UNPACKED_BYTES", 512 * 1024 * 1024)
+WORKBOOK_MAX_CELL_BYTES = env_int("WORKBOOK_MAX_CELL_BYTES", 1024 * 1024)
 
 SPOTIFY_CLIENT_ID = env_str("SPOTIFY_CLIENT_ID", "")
 SPOTIFY_CLIENT_SECRET = env_str("SPOTIFY_CLIENT_SECRET", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import signal
+import time
 from datetime import date
 from pathlib import Path
 
@@ -26,8 +27,8 @@ from catalog.services.spotify import NOT_FOUND
 from catalog.services.sync import SYNC_REMOVALS_KEPT, SYNC_UNEXPECTED_ERROR
 from tests.commands import import_albums as run
 from tests.processes import ScratchDatabase, clean_environment, manage, start_manage
-from tests.workbook_server import WorkbookServer
-from tests.workbooks import ReleaseSpec, save_workbook
+from tests.workbook_server import Route, WorkbookServer
+from tests.workbooks import ReleaseSpec, save_workbook, tail_bomb
 
 IDS = ("6eS23i4CUnkQph9azKMWYE", "7kni1yGJOEqirUTdvf1NDv")
 RELEASES = [
@@ -327,3 +328,45 @@ def test_dry_run_shows_the_guard_too(tmp_path):
 
     assert "1 unchanged, 0 removed. Nothing was written." in out
     assert REMOVALS_KEPT.format(count=19, percent="10%") in out
+
+
+CTRL_C_BOUND = 3.0  # seconds from Ctrl-C to the command's exit
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["trickling download", "slow parse"])
+def test_ctrl_c_ends_the_command_within_the_bound(
+    stage, tmp_path, command_env, scratch_database: ScratchDatabase
+):
+    """Ctrl-C while the download trickles in, or while a slow sheet is parsed: the command
+    ends within seconds, "Import interrupted", and its sync row reads cancelled."""
+    with WorkbookServer() as server:
+        if stage == "trickling download":
+            data = save_workbook(tmp_path / "a.xlsx", {"2025 Prog-metal": RELEASES}).read_bytes()
+            server.routes["/export"] = Route(body=data, trickle=2.0)
+            args = ("--url", server.url_for("/export"))
+        else:
+            path = tmp_path / "slow.xlsx"
+            path.write_bytes(tail_bomb(80 * 1024 * 1024, unannounced=False))  # ~25 s to read
+            args = ("--file", str(path))
+        process = start_manage("import_albums", *args, env=command_env)
+        if stage == "trickling download":
+            assert server.requested.wait(timeout=60)
+            time.sleep(1.0)
+        else:
+            deadline = time.monotonic() + 60
+            while not scratch_database.query("SELECT id FROM catalog_syncoperation"):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            time.sleep(2.0)  # the file is read at once: this is the parse
+        assert process.poll() is None
+        pressed = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        latency = time.monotonic() - pressed
+
+    assert latency < CTRL_C_BOUND, latency
+    assert process.returncode != 0
+    assert stderr.strip() == f"CommandError: {INTERRUPTED}"
+    assert scratch_database.query("SELECT status FROM catalog_syncoperation") == [("cancelled",)]
+    assert scratch_database.query("SELECT COUNT(*) FROM catalog_album") == [(0,)]

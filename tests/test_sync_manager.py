@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -48,6 +49,8 @@ from catalog.services.workbook import (
 from tests.factories import make_album, sheet_row
 from tests.loopback import silent_server
 from tests.sync_factories import RecordingRunner, make_operation
+from tests.workbook_server import Route, WorkbookServer
+from tests.workbooks import ReleaseSpec, make_workbook, tail_bomb
 
 Status = SyncOperation.Status
 
@@ -951,7 +954,7 @@ def test_cancel_during_a_spotify_token_request_that_never_answers_ends_cancelled
     timeouts."""
     settings.SPOTIFY_TIMEOUT = 30
     settings.SPOTIFY_API_BASE_URL = "http://127.0.0.1:9/v1/"  # never reached
-    monkeypatch.setattr(importer, "load_workbook", lambda source: linked_rows(3))
+    monkeypatch.setattr(importer, "load_workbook", lambda source, **options: linked_rows(3))
     runner = ThreadRunner()
 
     with silent_server() as token_service:
@@ -987,3 +990,87 @@ def test_missing_workbook_file_message_names_the_setting_first(
         f"Workbook file not found: {missing}: "
         "check the path in GOOGLE_SHEETS_XLSX_URL or the --file option"
     )
+
+
+# --- cancel at every stage, end to end: the button's flag to a cancelled row ------------------
+
+CANCEL_BOUND = 3.0  # seconds from the cancel request to the row reading cancelled
+
+
+def cancel_when(stage_reached: Callable[[SyncOperation], bool], runner: ThreadRunner) -> float:
+    """Wait for the running row to satisfy `stage_reached`, cancel it as the cancel view does,
+    and return how long the run took to end cancelled after that."""
+    deadline = time.monotonic() + 30
+    while True:
+        operation = SyncOperation.objects.get()
+        assert operation.status in SyncOperation.ACTIVE_STATUSES, operation.message
+        if stage_reached(operation):
+            break
+        assert time.monotonic() < deadline, "the run never reached the stage"
+        time.sleep(0.05)
+    clicked = time.monotonic()
+    assert SyncManager(RecordingRunner()).cancel() is not None
+    while SyncOperation.objects.get().status in SyncOperation.ACTIVE_STATUSES:
+        assert time.monotonic() - clicked < 20, "cancel was not honoured"
+        time.sleep(0.02)
+    latency = time.monotonic() - clicked
+    runner.join(timeout=20)
+    assert SyncOperation.objects.get().status == Status.CANCELLED
+    return latency
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_during_a_trickling_download_ends_the_run_within_the_bound(settings):
+    """The server sends one byte every 2 s: the run ends cancelled within seconds, and the
+    heartbeat no longer holds the lock."""
+    settings.SPOTIFY_ENABLED = False
+    data = make_workbook({"2025 Prog-metal": [ReleaseSpec("Mirar", "Ascension")]})
+    with WorkbookServer() as server:
+        server.routes["/export"] = Route(body=data, trickle=2.0)
+        settings.GOOGLE_SHEETS_XLSX_URL = server.url_for("/export")
+        runner = ThreadRunner()
+        SyncManager(runner).start(options=SyncOptions())
+        assert server.requested.wait(timeout=10)
+
+        latency = cancel_when(lambda operation: operation.stage == STAGE_FETCHING, runner)
+
+    assert latency < CANCEL_BOUND
+    assert Album.objects.count() == 0
+    assert not SyncOperation.objects.filter(status__in=SyncOperation.ACTIVE_STATUSES).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_during_a_slow_parse_ends_the_run_within_the_bound(settings, tmp_path):
+    """A workbook whose sheet takes many seconds to read: cancel ends the parse, nothing is
+    written."""
+    settings.SPOTIFY_ENABLED = False
+    path = tmp_path / "slow.xlsx"
+    path.write_bytes(tail_bomb(40 * 1024 * 1024, unannounced=False))
+    settings.GOOGLE_SHEETS_XLSX_URL = str(path)
+    runner = ThreadRunner()
+    SyncManager(runner).start(options=SyncOptions())
+    time.sleep(1.0)  # well into the parse (the file is read in milliseconds)
+
+    latency = cancel_when(lambda operation: operation.stage == STAGE_FETCHING, runner)
+
+    assert latency < CANCEL_BOUND
+    assert Album.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_during_a_hung_spotify_lookup_ends_the_run_within_the_bound(
+    settings, monkeypatch, spotify_standin
+):
+    """Album lookups that hang (30 s each, under a 30 s timeout): cancel ends enrichment."""
+    settings.SPOTIFY_TIMEOUT = 30
+    settings.SPOTIFY_CONCURRENCY = 1
+    spotify_standin.set_latency(30)
+    monkeypatch.setattr(importer, "load_workbook", lambda source, **options: linked_rows(3))
+    runner = ThreadRunner()
+    SyncManager(runner).start(options=SyncOptions())
+
+    latency = cancel_when(lambda operation: operation.stage == STAGE_ENRICHING, runner)
+
+    assert latency < CANCEL_BOUND
+    assert Album.objects.count() == 3  # the sheet import before enrichment stays
+    assert not Album.objects.filter(spotify_fetched_at__isnull=False).exists()

@@ -30,7 +30,12 @@ from catalog.services.spotify import (
     SpotifyClient,
     SpotifyError,
 )
-from catalog.services.workbook import SheetRow, WorkbookError, load_workbook
+from catalog.services.workbook import (
+    SheetRow,
+    WorkbookCancelled,
+    WorkbookError,
+    load_workbook,
+)
 
 STAGE_FETCHING = "fetching"
 STAGE_IMPORTING = "importing"
@@ -863,7 +868,12 @@ def import_catalog(
     the SYNC_MAX_HIDE_FRACTION guard of `import_rows`.
     """
     _report(on_progress, STAGE_FETCHING, 0, 0, FETCHING_MESSAGE)
-    workbook = load_workbook(source or settings.GOOGLE_SHEETS_XLSX_URL)
+    try:
+        workbook = load_workbook(
+            source or settings.GOOGLE_SHEETS_XLSX_URL, should_cancel=should_cancel
+        )
+    except WorkbookCancelled:
+        raise ImportCancelled(ImportResult(), 0, 0) from None
     if not workbook.rows:
         raise WorkbookError(EMPTY_WORKBOOK)
     result = ImportResult(warnings=[str(warning) for warning in workbook.warnings])

@@ -11,7 +11,19 @@ shared and inline strings. What it does not do in read-only mode is read cell hy
 carry most Spotify and Bandcamp links: `_sheet_hyperlinks` reads only those, the sheet's
 `<hyperlinks>` element and its relationships part, with zipfile and ElementTree.
 
-What is ours: which tabs and rows are releases, and what their cells mean.
+What is ours: which tabs and rows are releases, and what their cells mean; and the bounds on
+what a file may cost, since anyone who can edit the sheet (or the URL) chooses its bytes:
+
+* The download has an overall deadline (WORKBOOK_DOWNLOAD_TIMEOUT) on top of requests' per-read
+  timeout, and a size cap (WORKBOOK_MAX_BYTES). It runs in a helper thread, so the caller sees a
+  cancel or the deadline within a fraction of a second even while a read blocks.
+* Before openpyxl reads anything, `_check_parts` streams every XML part once: their unpacked
+  total must stay under WORKBOOK_MAX_UNPACKED_BYTES (zipfile never yields more than a member's
+  declared size, so the declared sizes are checked first, for free) and no run of bytes without
+  markup (one cell's text, one shared string, one attribute) may exceed WORKBOOK_MAX_CELL_BYTES:
+  openpyxl would hold such a text whole in memory, several times over.
+* `should_cancel()` is asked between download chunks, between the parts checked, and every
+  CANCEL_EVERY_ROWS rows; when it answers True, `WorkbookCancelled` is raised.
 
 Conventions, as the workbook is really written:
 
@@ -48,7 +60,7 @@ import re
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -89,6 +101,18 @@ WORKBOOK_TOO_LARGE = (
     "The workbook is larger than the {limit} limit (WORKBOOK_MAX_BYTES): check the URL, "
     "or raise the limit"
 )
+WORKBOOK_DOWNLOAD_DEADLINE = (
+    "The workbook download took longer than {seconds:g} s (WORKBOOK_DOWNLOAD_TIMEOUT) from "
+    "{url}: try again later, or raise WORKBOOK_DOWNLOAD_TIMEOUT"
+)
+WORKBOOK_UNPACKED_TOO_LARGE = (
+    "The workbook unpacks to more than {limit} (WORKBOOK_MAX_UNPACKED_BYTES): nothing was "
+    "imported; check the file, or raise the limit"
+)
+WORKBOOK_CELL_TOO_LARGE = (
+    "The workbook holds a cell or shared string longer than {limit} (WORKBOOK_MAX_CELL_BYTES) "
+    "in {part}: nothing was imported; check the file, or raise the limit"
+)
 WORKBOOK_FILE_NOT_FOUND = (
     "Workbook file not found: {path}: check the path in GOOGLE_SHEETS_XLSX_URL or the --file option"
 )
@@ -124,6 +148,17 @@ LIST_REISSUES = "reissues"
 
 class WorkbookError(Exception):
     """The workbook could not be fetched or read. `str(error)` is a message for the user."""
+
+
+class WorkbookCancelled(Exception):
+    """`should_cancel()` answered True while the workbook was fetched or parsed."""
+
+
+CancelFn = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +205,19 @@ class ParsedWorkbook:
 # --- Fetching --------------------------------------------------------------------------------
 
 
-def load_workbook(source: str | None = None) -> ParsedWorkbook:
+def load_workbook(
+    source: str | None = None, *, should_cancel: CancelFn | None = None
+) -> ParsedWorkbook:
     """Fetch and parse the workbook at `source` (default: settings.GOOGLE_SHEETS_XLSX_URL)."""
     if source is None:
         from django.conf import settings
 
         source = str(settings.GOOGLE_SHEETS_XLSX_URL)
-    return parse_workbook(fetch_workbook(source))
+    data = fetch_workbook(source, should_cancel=should_cancel)
+    return parse_workbook(data, should_cancel=should_cancel)
 
 
-def fetch_workbook(source: str) -> bytes:
+def fetch_workbook(source: str, *, should_cancel: CancelFn | None = None) -> bytes:
     """Return the workbook's bytes from an http(s) URL or a local path (`file://` too)."""
     from django.conf import settings
 
@@ -189,6 +227,8 @@ def fetch_workbook(source: str) -> bytes:
             source,
             timeout=(settings.WORKBOOK_CONNECT_TIMEOUT, settings.WORKBOOK_READ_TIMEOUT),
             max_bytes=max_bytes,
+            deadline=float(settings.WORKBOOK_DOWNLOAD_TIMEOUT),
+            should_cancel=should_cancel or _never,
         )
     path = Path(source.removeprefix("file://")).expanduser()
     try:
@@ -207,9 +247,64 @@ def fetch_workbook(source: str) -> bytes:
         raise WorkbookError(WORKBOOK_FILE_UNREADABLE.format(path=path, detail=detail)) from None
 
 
-def _download(url: str, *, timeout: tuple[float, float], max_bytes: int) -> bytes:
+# How often the caller's thread looks at the cancel flag and the deadline during a download.
+DOWNLOAD_POLL_SECONDS = 0.1
+
+
+class _Stopped(Exception):
+    """The caller gave up on the download (a cancel, the deadline): its thread just ends."""
+
+
+def _download(
+    url: str,
+    *,
+    timeout: tuple[float, float],
+    max_bytes: int,
+    deadline: float,
+    should_cancel: CancelFn,
+) -> bytes:
+    """Download in a helper thread; this thread waits, asking `should_cancel()` and watching
+    the overall deadline. A read may block up to `timeout[1]`: the helper then ends on its own
+    (it stops at its next chunk), but the caller is not kept waiting for it."""
+    import threading
+    import time
+
+    outcome: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["data"] = _download_body(url, timeout=timeout, max_bytes=max_bytes, stop=stop)
+        except _Stopped:
+            pass
+        except BaseException as error:  # handed to the caller below
+            outcome["error"] = error
+
+    helper = threading.Thread(target=work, name="workbook-download", daemon=True)
+    helper.start()
+    ends = time.monotonic() + deadline
+    try:
+        while helper.is_alive():
+            helper.join(DOWNLOAD_POLL_SECONDS)
+            if not helper.is_alive():
+                break
+            if should_cancel():
+                raise WorkbookCancelled
+            if time.monotonic() >= ends:
+                raise WorkbookError(
+                    WORKBOOK_DOWNLOAD_DEADLINE.format(seconds=deadline, url=_display_url(url))
+                )
+    finally:
+        stop.set()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["data"]
+
+
+def _download_body(url: str, *, timeout: tuple[float, float], max_bytes: int, stop: Any) -> bytes:
     # Imported here: the parser (and its benchmark) should not pay for requests' import.
     import requests
+    from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
 
     shown = _display_url(url)
     try:
@@ -219,6 +314,8 @@ def _download(url: str, *, timeout: tuple[float, float], max_bytes: int) -> byte
             timeout=timeout,
             headers={"User-Agent": "progmetal-catalog (workbook import)"},
         ) as response:
+            if stop.is_set():
+                raise _Stopped
             status = response.status_code
             if status == 404:
                 raise WorkbookError(WORKBOOK_NOT_FOUND.format(url=shown))
@@ -233,7 +330,11 @@ def _download(url: str, *, timeout: tuple[float, float], max_bytes: int) -> byte
                 raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=_megabytes(max_bytes)))
             chunks: list[bytes] = []
             received = 0
-            for chunk in response.iter_content(chunk_size=256 * 1024):
+            # read1, not iter_content: it returns what one socket read brings, so a server that
+            # trickles bytes does not hold the stop flag back until a whole chunk has arrived.
+            while chunk := response.raw.read1(_CHUNK, decode_content=True):
+                if stop.is_set():
+                    raise _Stopped
                 received += len(chunk)
                 if received > max_bytes:
                     raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=_megabytes(max_bytes)))
@@ -241,7 +342,9 @@ def _download(url: str, *, timeout: tuple[float, float], max_bytes: int) -> byte
             content_type = response.headers.get("Content-Type", "")
     except requests.exceptions.Timeout as error:
         raise WorkbookError(_timeout_message(error, timeout, shown)) from None
-    except requests.exceptions.ChunkedEncodingError:
+    except ReadTimeoutError as error:
+        raise WorkbookError(_timeout_message(error, timeout, shown)) from None
+    except (requests.exceptions.ChunkedEncodingError, ProtocolError):
         detail = "the download stopped before the end"
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail)) from None
     except requests.exceptions.ConnectionError as error:
@@ -249,7 +352,7 @@ def _download(url: str, *, timeout: tuple[float, float], max_bytes: int) -> byte
         if _is_read_timeout(error):
             raise WorkbookError(_timeout_message(error, timeout, shown)) from None
         raise WorkbookError(f"{NETWORK_ERROR} ({_network_detail(error, url)})") from None
-    except requests.exceptions.RequestException as error:
+    except (requests.exceptions.RequestException, HTTPError) as error:
         raise WorkbookError(f"{NETWORK_ERROR} ({type(error).__name__})") from None
     data = b"".join(chunks)
     if "text/html" in content_type and not data.startswith(b"PK"):
@@ -302,18 +405,25 @@ def _megabytes(count: int) -> str:
 
 # --- Parsing ---------------------------------------------------------------------------------
 
+CANCEL_EVERY_ROWS = 200  # rows read between two looks at the cancel flag
 _HEADER_SEARCH_ROWS = 40  # the header is on row 5 or 6; a tab without one by here has no table
 _LINK_KEYS = frozenset({"bandcamp", "spotify", "youtube", "amazon", "apple_music", "google_play"})
 _MISSING_PART = re.compile(r"There is no item named '([^']+)' in the archive")
 
 
-def parse_workbook(data: bytes) -> ParsedWorkbook:
-    """Parse every tab with a release table; row problems become warnings, never failures."""
+def parse_workbook(data: bytes, *, should_cancel: CancelFn | None = None) -> ParsedWorkbook:
+    """Parse every tab with a release table; row problems become warnings, never failures.
+
+    Raises WorkbookError for a file past the unpacked-size or cell-size caps (checked before
+    openpyxl reads anything) and WorkbookCancelled when `should_cancel()` answers True.
+    """
+    cancel = should_cancel or _never
     package = _open_package(data)
     try:
+        _check_parts(package, cancel)
         book = _open_book(data, package)
         try:
-            return _Workbook(book, package).parse()
+            return _Workbook(book, package, cancel).parse()
         finally:
             book.close()
     except (zipfile.BadZipFile, zlib.error, EOFError, ElementTree.ParseError) as error:
@@ -336,6 +446,46 @@ def _open_package(data: bytes) -> zipfile.ZipFile:
         return zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, EOFError, ValueError) as error:
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
+
+
+def _check_parts(package: zipfile.ZipFile, cancel: CancelFn) -> None:
+    """Enforce WORKBOOK_MAX_UNPACKED_BYTES and WORKBOOK_MAX_CELL_BYTES over the XML parts, by
+    streaming each once in chunks (see the module docstring)."""
+    from django.conf import settings
+
+    max_unpacked = int(settings.WORKBOOK_MAX_UNPACKED_BYTES)
+    max_cell = int(settings.WORKBOOK_MAX_CELL_BYTES)
+    parts = [info for info in package.infolist() if info.filename.endswith((".xml", ".rels"))]
+    if sum(info.file_size for info in parts) > max_unpacked:
+        raise WorkbookError(WORKBOOK_UNPACKED_TOO_LARGE.format(limit=_megabytes(max_unpacked)))
+    unpacked = 0
+    for info in parts:
+        if cancel():
+            raise WorkbookCancelled
+        run = 0  # bytes since the last "<" (text, or the inside of a tag)
+        with package.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                unpacked += len(chunk)
+                if unpacked > max_unpacked:
+                    limit = _megabytes(max_unpacked)
+                    raise WorkbookError(WORKBOOK_UNPACKED_TOO_LARGE.format(limit=limit))
+                pieces = chunk.split(b"<")
+                if len(pieces) == 1:
+                    run += len(chunk)
+                    longest = run
+                else:
+                    longest = max(run + len(pieces[0]), max(map(len, pieces[1:-1]), default=0))
+                    run = len(pieces[-1])
+                if max(longest, run) > max_cell:
+                    raise WorkbookError(
+                        WORKBOOK_CELL_TOO_LARGE.format(limit=_size(max_cell), part=info.filename)
+                    )
+                if cancel():
+                    raise WorkbookCancelled
+
+
+def _size(count: int) -> str:
+    return f"{count / 1024:g} KB" if count < 1024 * 1024 else _megabytes(count)
 
 
 def _open_book(data: bytes, package: zipfile.ZipFile) -> Any:
@@ -377,9 +527,10 @@ def _damage_detail(error: BaseException) -> str:
 class _Workbook:
     """One parse: openpyxl's workbook and its zip package, plus caches shared by the tabs."""
 
-    def __init__(self, book: Any, package: zipfile.ZipFile) -> None:
+    def __init__(self, book: Any, package: zipfile.ZipFile, cancel: CancelFn = _never) -> None:
         self.book = book
         self.package = package
+        self.cancel = cancel
         self.genres: dict[str, tuple[str, ...]] = {}
         self.vocals: dict[str, str] = {}
 
@@ -398,12 +549,14 @@ class _Workbook:
         if header is None:
             return False
         member = sheet._worksheet_path  # openpyxl has no public name for it
-        links = _sheet_hyperlinks(self.package, member, set(header.letters.values()))
+        links = _sheet_hyperlinks(self.package, member, set(header.letters.values()), self.cancel)
         builder = _TabBuilder(self, sheet.title, header, links, result)
         # Only the header's columns: openpyxl makes no cell objects for the others.
         first = header.row_number + 1
         rows = sheet.iter_rows(min_row=first, max_col=max(header.columns))
         for row_number, cells in enumerate(rows, start=first):
+            if row_number % CANCEL_EVERY_ROWS == 0 and self.cancel():
+                raise WorkbookCancelled
             if _is_unannounced(cells):
                 break
             values = [_value(cells, column) for column in header.columns]
@@ -505,9 +658,11 @@ _RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}R
 _CHUNK = 256 * 1024
 
 
-def _sheet_hyperlinks(package: zipfile.ZipFile, member: str, letters: set[str]) -> dict[str, str]:
+def _sheet_hyperlinks(
+    package: zipfile.ZipFile, member: str, letters: set[str], cancel: CancelFn = _never
+) -> dict[str, str]:
     """Cell ref ("I7") -> URL, for the cell hyperlinks in the columns `letters`."""
-    element = _hyperlinks_element(package, member)
+    element = _hyperlinks_element(package, member, cancel)
     if not element:
         return {}
     targets = _hyperlink_targets(package, member)
@@ -524,7 +679,7 @@ def _sheet_hyperlinks(package: zipfile.ZipFile, member: str, letters: set[str]) 
     return found
 
 
-def _hyperlinks_element(package: zipfile.ZipFile, member: str) -> bytes:
+def _hyperlinks_element(package: zipfile.ZipFile, member: str, cancel: CancelFn) -> bytes:
     """The sheet's <hyperlinks> element and what follows it, found by streaming the part.
 
     It sits after <sheetData>; a literal "<hyperlinks" can only be markup (text escapes "<"),
@@ -534,6 +689,8 @@ def _hyperlinks_element(package: zipfile.ZipFile, member: str) -> bytes:
     carry = b""
     with package.open(member) as stream:
         while chunk := stream.read(_CHUNK):
+            if cancel():
+                raise WorkbookCancelled
             if found:
                 found.append(chunk)
                 continue

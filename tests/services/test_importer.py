@@ -869,7 +869,7 @@ def test_import_catalog_reports_every_stage_in_order(spotify_standin, monkeypatc
         warnings=[RowWarning("2025 Prog-metal", 9, "unreadable date 'soon'")],
         tabs=["2025 Prog-metal"],
     )
-    monkeypatch.setattr(importer, "load_workbook", lambda source: parsed)
+    monkeypatch.setattr(importer, "load_workbook", lambda source, **options: parsed)
     seen: list[Progress] = []
 
     result = importer.import_catalog(source="x.xlsx", on_progress=seen.append)

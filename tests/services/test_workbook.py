@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import socket
+import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -26,14 +27,18 @@ from catalog.services.workbook import (
     WARN_NON_ALBUM_LINK,
     WARN_NOT_SPOTIFY_LINK,
     WARN_UNDATED,
+    WORKBOOK_CELL_TOO_LARGE,
     WORKBOOK_DAMAGED,
+    WORKBOOK_DOWNLOAD_DEADLINE,
     WORKBOOK_FILE_NOT_FOUND,
     WORKBOOK_FORBIDDEN,
     WORKBOOK_NOT_FOUND,
     WORKBOOK_SERVER_ERROR,
     WORKBOOK_TOO_LARGE,
+    WORKBOOK_UNPACKED_TOO_LARGE,
     ParsedWorkbook,
     RowWarning,
+    WorkbookCancelled,
     WorkbookError,
     fetch_workbook,
     load_workbook,
@@ -41,7 +46,16 @@ from catalog.services.workbook import (
     tab_list_and_year,
 )
 from tests.workbook_server import Route, WorkbookServer
-from tests.workbooks import OLD_COLUMNS, RECENT_COLUMNS, ReleaseSpec, make_workbook, save_workbook
+from tests.workbooks import (
+    OLD_COLUMNS,
+    RECENT_COLUMNS,
+    ReleaseSpec,
+    cell_bomb,
+    make_workbook,
+    save_workbook,
+    shared_string_bomb,
+    tail_bomb,
+)
 
 ALBUM_ID = "6eS23i4CUnkQph9azKMWYE"
 OTHER_ID = "7kni1yGJOEqirUTdvf1NDv"
@@ -942,3 +956,149 @@ def test_date_outside_the_tabs_year_warns_and_keeps_the_tabs_year():
     row = parsed.rows[0]
     assert (row.release_date, row.year) == (date(2005, 1, 30), 2025)
     assert messages(parsed) == [WARN_DATE_YEAR.format(date=date(2005, 1, 30), year=2025)]
+
+
+# --- Bounds: hostile files and slow servers --------------------------------------------------
+
+CANCEL_BOUND = 3.0  # seconds from a cancel to the end of the fetch or parse
+
+
+def test_a_cell_past_the_cell_cap_fails_naming_the_setting(settings):
+    """A cell longer than WORKBOOK_MAX_CELL_BYTES: a clear message, no rows."""
+    settings.WORKBOOK_MAX_CELL_BYTES = 64 * 1024
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(cell_bomb(100_000))
+
+    assert str(error.value) == WORKBOOK_CELL_TOO_LARGE.format(
+        limit="64 KB", part="xl/worksheets/sheet1.xml"
+    )
+    assert "WORKBOOK_MAX_CELL_BYTES" in str(error.value)
+
+
+def test_a_shared_string_past_the_cell_cap_fails_naming_the_setting(settings):
+    settings.WORKBOOK_MAX_CELL_BYTES = 64 * 1024
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(shared_string_bomb(100_000))
+
+    assert str(error.value) == WORKBOOK_CELL_TOO_LARGE.format(
+        limit="64 KB", part="xl/sharedStrings.xml"
+    )
+
+
+def test_long_cells_under_the_cap_are_read(settings):
+    """The cap is on length only: a long cell under it is read whole."""
+    settings.WORKBOOK_MAX_CELL_BYTES = 64 * 1024
+
+    [cell_row] = parse_workbook(cell_bomb(60_000)).rows
+    [shared_row] = parse_workbook(shared_string_bomb(60_000)).rows
+
+    assert len(cell_row.artist) == len(shared_row.artist) == len("Mirar") + 60_000
+
+
+def test_a_file_that_unpacks_past_the_cap_fails_at_once_naming_the_setting(settings):
+    """The declared sizes are checked before anything is unpacked: a quick, clear failure."""
+    settings.WORKBOOK_MAX_UNPACKED_BYTES = 4 * 1024 * 1024
+    data = tail_bomb(8 * 1024 * 1024)
+
+    started = time.monotonic()
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(data)
+
+    assert time.monotonic() - started < 0.5
+    assert str(error.value) == WORKBOOK_UNPACKED_TOO_LARGE.format(limit="4 MB")
+
+
+def test_a_member_that_lies_about_its_size_never_unpacks_past_it():
+    """A part declaring 1000 bytes and holding 2 MB: zipfile stops at the declared size and the
+    checksum no longer matches, so the file is damaged; it never costs more than it declared."""
+    data = tail_bomb(2 * 1024 * 1024)
+    name = b"xl/worksheets/sheet1.xml"
+    patched = bytearray(data)
+    at = 0
+    while (at := data.find(b"PK\x01\x02", at + 1)) != -1:  # central directory entries
+        if data[at + 46 : at + 46 + len(name)] == name:
+            patched[at + 24 : at + 28] = (1000).to_bytes(4, "little")  # uncompressed size
+    assert zipfile.ZipFile(io.BytesIO(bytes(patched))).getinfo(name.decode()).file_size == 1000
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(bytes(patched))
+
+    assert str(error.value).startswith("The workbook file is damaged or incomplete")
+
+
+def test_blank_rows_after_the_table_are_read_to_the_end_without_rows(settings):
+    """A long tail of blank rows (no Unannounced block): skipped, the table's rows kept."""
+    parsed = parse_workbook(tail_bomb(200_000, unannounced=False))
+
+    assert [row.title for row in parsed.rows] == ["Ascension", "Second"]
+
+
+def cancel_after(seconds: float) -> tuple[Callable[[], bool], list[float]]:
+    """A should_cancel that answers True from `seconds` on; `asked[0]` is when it first did."""
+    started = time.monotonic()
+    asked: list[float] = []
+
+    def should_cancel() -> bool:
+        if time.monotonic() - started < seconds:
+            return False
+        if not asked:
+            asked.append(time.monotonic())
+        return True
+
+    return should_cancel, asked
+
+
+def test_cancel_during_a_slow_parse_ends_it_within_the_bound():
+    """A sheet that takes seconds to read (a long tail of blank rows): cancel ends the parse
+    within the bound, not at the end of the sheet."""
+    data = tail_bomb(40 * 1024 * 1024, unannounced=False)  # ~13 s of rows to read
+    should_cancel, asked = cancel_after(1.0)
+
+    with pytest.raises(WorkbookCancelled):
+        parse_workbook(data, should_cancel=should_cancel)
+
+    assert asked
+    assert time.monotonic() - asked[0] < CANCEL_BOUND
+
+
+def test_cancel_during_a_trickling_download_ends_it_within_the_bound(server, workbook_bytes):
+    """One byte every 0.5 s: the download would take hours; cancel ends it at once."""
+    server.routes["/trickle"] = Route(body=workbook_bytes, trickle=0.5)
+    should_cancel, asked = cancel_after(1.0)
+
+    with pytest.raises(WorkbookCancelled):
+        fetch_workbook(server.url_for("/trickle"), should_cancel=should_cancel)
+
+    assert asked
+    assert time.monotonic() - asked[0] < CANCEL_BOUND
+
+
+def test_cancel_while_the_server_sends_nothing_ends_the_download_within_the_bound(
+    server, workbook_bytes, settings
+):
+    """Headers, then silence (a read blocks for WORKBOOK_READ_TIMEOUT): cancel still ends it."""
+    settings.WORKBOOK_READ_TIMEOUT = 30
+    server.routes["/silent"] = Route(body=workbook_bytes, delay_before_body=30)
+    should_cancel, asked = cancel_after(1.0)
+
+    with pytest.raises(WorkbookCancelled):
+        fetch_workbook(server.url_for("/silent"), should_cancel=should_cancel)
+
+    assert asked
+    assert time.monotonic() - asked[0] < CANCEL_BOUND
+
+
+def test_a_trickling_download_ends_at_the_overall_deadline(server, workbook_bytes, settings):
+    """Bytes keep coming (the per-read timeout never fires): WORKBOOK_DOWNLOAD_TIMEOUT ends it."""
+    settings.WORKBOOK_READ_TIMEOUT = 5
+    settings.WORKBOOK_DOWNLOAD_TIMEOUT = 1
+    server.routes["/trickle"] = Route(body=workbook_bytes, trickle=0.2)
+
+    started = time.monotonic()
+    message = fetch_error(server.url_for("/trickle?key=s3cr3t"))
+
+    assert 1.0 <= time.monotonic() - started < 1.0 + CANCEL_BOUND
+    assert message == WORKBOOK_DOWNLOAD_DEADLINE.format(seconds=1, url=server.url_for("/trickle"))
+    assert "WORKBOOK_DOWNLOAD_TIMEOUT" in message
