@@ -210,6 +210,8 @@ WORKBOOK_DOWNLOAD_TIMEOUT = env_int("WORKBOOK_DOWNLOAD_TIMEOUT", 120)
 # memory and time stay bounded whatever the file holds. The real workbook unpacks to ~3 MB.
 WORKBOOK_MAX_UNPACKED_BYTES = env_int("WORKBOOK_MAX_UNPACKED_BYTES", 512 * 1024 * 1024)
 WORKBOOK_MAX_CELL_BYTES = env_int("WORKBOOK_MAX_CELL_BYTES", 1024 * 1024)
+# Rows read over all release tabs (blank ones too); a real tab has a few thousand.
+WORKBOOK_MAX_ROWS = env_int("WORKBOOK_MAX_ROWS", 200_000)
 
 SPOTIFY_CLIENT_ID = env_str("SPOTIFY_CLIENT_ID", "")
 SPOTIFY_CLIENT_SECRET = env_str("SPOTIFY_CLIENT_SECRET", "")

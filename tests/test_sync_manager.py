@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-from django.db import connections
+from django.db import OperationalError, connections
 from django.utils import timezone
 
 from catalog.models import Album, SyncFailure, SyncOperation
@@ -997,12 +997,23 @@ def test_missing_workbook_file_message_names_the_setting_first(
 CANCEL_BOUND = 3.0  # seconds from the cancel request to the row reading cancelled
 
 
+def current_operation() -> SyncOperation:
+    """The one row, read while the run's threads write it: the tests' in-memory SQLite answers
+    "table is locked" at once instead of waiting, so a read is tried again."""
+    for _ in range(50):
+        try:
+            return SyncOperation.objects.get()
+        except OperationalError:
+            time.sleep(0.01)
+    return SyncOperation.objects.get()
+
+
 def cancel_when(stage_reached: Callable[[SyncOperation], bool], runner: ThreadRunner) -> float:
     """Wait for the running row to satisfy `stage_reached`, cancel it as the cancel view does,
     and return how long the run took to end cancelled after that."""
     deadline = time.monotonic() + 30
     while True:
-        operation = SyncOperation.objects.get()
+        operation = current_operation()
         assert operation.status in SyncOperation.ACTIVE_STATUSES, operation.message
         if stage_reached(operation):
             break
@@ -1010,7 +1021,7 @@ def cancel_when(stage_reached: Callable[[SyncOperation], bool], runner: ThreadRu
         time.sleep(0.05)
     clicked = time.monotonic()
     assert SyncManager(RecordingRunner()).cancel() is not None
-    while SyncOperation.objects.get().status in SyncOperation.ACTIVE_STATUSES:
+    while current_operation().status in SyncOperation.ACTIVE_STATUSES:
         assert time.monotonic() - clicked < 20, "cancel was not honoured"
         time.sleep(0.02)
     latency = time.monotonic() - clicked

@@ -22,6 +22,9 @@ what a file may cost, since anyone who can edit the sheet (or the URL) chooses i
   declared size, so the declared sizes are checked first, for free) and no run of bytes without
   markup (one cell's text, one shared string, one attribute) may exceed WORKBOOK_MAX_CELL_BYTES:
   openpyxl would hold such a text whole in memory, several times over.
+* At most WORKBOOK_MAX_ROWS rows are read over all release tabs (blank rows count: reading
+  them costs the same), and text is cut to MAX_TEXT characters as it is read (more than any
+  column stores), so neither a long tail of rows nor many long cells make the parse hold more.
 * `should_cancel()` is asked between download chunks, between the parts checked, and every
   CANCEL_EVERY_ROWS rows; when it answers True, `WorkbookCancelled` is raised.
 
@@ -112,6 +115,10 @@ WORKBOOK_UNPACKED_TOO_LARGE = (
 WORKBOOK_CELL_TOO_LARGE = (
     "The workbook holds a cell or shared string longer than {limit} (WORKBOOK_MAX_CELL_BYTES) "
     "in {part}: nothing was imported; check the file, or raise the limit"
+)
+WORKBOOK_TOO_MANY_ROWS = (
+    "The workbook has more than {limit:,} rows in its release tabs (WORKBOOK_MAX_ROWS): nothing "
+    "was imported; check the file, or raise the limit"
 )
 WORKBOOK_FILE_NOT_FOUND = (
     "Workbook file not found: {path}: check the path in GOOGLE_SHEETS_XLSX_URL or the --file option"
@@ -458,24 +465,26 @@ def _check_parts(package: zipfile.ZipFile, cancel: CancelFn) -> None:
     parts = [info for info in package.infolist() if info.filename.endswith((".xml", ".rels"))]
     if sum(info.file_size for info in parts) > max_unpacked:
         raise WorkbookError(WORKBOOK_UNPACKED_TOO_LARGE.format(limit=_megabytes(max_unpacked)))
+    # Chunks no longer than the cap: a run inside one chunk cannot pass it, so only the runs
+    # that cross chunk boundaries are counted (two byte searches a chunk, no split).
+    size = max(1, min(_CHUNK, max_cell))
     unpacked = 0
     for info in parts:
         if cancel():
             raise WorkbookCancelled
         run = 0  # bytes since the last "<" (text, or the inside of a tag)
         with package.open(info) as stream:
-            while chunk := stream.read(_CHUNK):
+            while chunk := stream.read(size):
                 unpacked += len(chunk)
                 if unpacked > max_unpacked:
                     limit = _megabytes(max_unpacked)
                     raise WorkbookError(WORKBOOK_UNPACKED_TOO_LARGE.format(limit=limit))
-                pieces = chunk.split(b"<")
-                if len(pieces) == 1:
-                    run += len(chunk)
-                    longest = run
+                first = chunk.find(b"<")
+                if first == -1:
+                    longest = run = run + len(chunk)
                 else:
-                    longest = max(run + len(pieces[0]), max(map(len, pieces[1:-1]), default=0))
-                    run = len(pieces[-1])
+                    longest = run + first  # the run that ends at this chunk's first "<"
+                    run = len(chunk) - chunk.rfind(b"<") - 1
                 if max(longest, run) > max_cell:
                     raise WorkbookError(
                         WORKBOOK_CELL_TOO_LARGE.format(limit=_size(max_cell), part=info.filename)
@@ -528,9 +537,12 @@ class _Workbook:
     """One parse: openpyxl's workbook and its zip package, plus caches shared by the tabs."""
 
     def __init__(self, book: Any, package: zipfile.ZipFile, cancel: CancelFn = _never) -> None:
+        from django.conf import settings
+
         self.book = book
         self.package = package
         self.cancel = cancel
+        self.rows_left = int(settings.WORKBOOK_MAX_ROWS)
         self.genres: dict[str, tuple[str, ...]] = {}
         self.vocals: dict[str, str] = {}
 
@@ -549,7 +561,13 @@ class _Workbook:
         if header is None:
             return False
         member = sheet._worksheet_path  # openpyxl has no public name for it
-        links = _sheet_hyperlinks(self.package, member, set(header.letters.values()), self.cancel)
+        links = _sheet_hyperlinks(
+            self.package,
+            member,
+            set(header.letters.values()),
+            self.cancel,
+            max_row=header.row_number + self.rows_left,  # rows past it are never read
+        )
         builder = _TabBuilder(self, sheet.title, header, links, result)
         # Only the header's columns: openpyxl makes no cell objects for the others.
         first = header.row_number + 1
@@ -557,6 +575,12 @@ class _Workbook:
         for row_number, cells in enumerate(rows, start=first):
             if row_number % CANCEL_EVERY_ROWS == 0 and self.cancel():
                 raise WorkbookCancelled
+            self.rows_left -= 1
+            if self.rows_left < 0:
+                from django.conf import settings
+
+                limit = int(settings.WORKBOOK_MAX_ROWS)
+                raise WorkbookError(WORKBOOK_TOO_MANY_ROWS.format(limit=limit))
             if _is_unannounced(cells):
                 break
             values = [_value(cells, column) for column in header.columns]
@@ -659,66 +683,107 @@ _CHUNK = 256 * 1024
 
 
 def _sheet_hyperlinks(
-    package: zipfile.ZipFile, member: str, letters: set[str], cancel: CancelFn = _never
+    package: zipfile.ZipFile,
+    member: str,
+    letters: set[str],
+    cancel: CancelFn = _never,
+    max_row: int = 2**31,
 ) -> dict[str, str]:
-    """Cell ref ("I7") -> URL, for the cell hyperlinks in the columns `letters`."""
-    element = _hyperlinks_element(package, member, cancel)
-    if not element:
+    """Cell ref ("I7") -> URL, for the cell hyperlinks in the columns `letters` up to `max_row`.
+
+    Both parts are streamed, and only the links of those cells are kept: what this holds does
+    not grow with the size of a hostile part.
+    """
+    wanted: dict[str, str] = {}  # cell ref -> relationship id
+    for attributes in _hyperlink_tags(package, member, cancel):
+        relationship = attributes.get("id", "")
+        for ref in _expand_ref(attributes.get("ref", ""), max_row):
+            if relationship and ref.rstrip("0123456789") in letters:
+                wanted[ref] = relationship
+    if not wanted:
         return {}
-    targets = _hyperlink_targets(package, member)
+    targets = _hyperlink_targets(package, member, set(wanted.values()))
     found: dict[str, str] = {}
-    for match in _HYPERLINK.finditer(element):
-        attributes = {
-            name.decode().rpartition(":")[2]: (double or single).decode()
-            for name, double, single in _ATTRIBUTE.findall(match.group(1))
-        }
-        target = targets.get(attributes.get("id", ""), "").strip()
-        for ref in _expand_ref(attributes.get("ref", "")):
-            if target and ref.rstrip("0123456789") in letters:
-                found[ref] = target
+    for ref, relationship in wanted.items():
+        target = targets.get(relationship, "").strip()
+        if target:
+            found[ref] = target
     return found
 
 
-def _hyperlinks_element(package: zipfile.ZipFile, member: str, cancel: CancelFn) -> bytes:
-    """The sheet's <hyperlinks> element and what follows it, found by streaming the part.
+def _hyperlink_tags(
+    package: zipfile.ZipFile, member: str, cancel: CancelFn
+) -> Iterator[dict[str, str]]:
+    """The attributes of each <hyperlink> of the sheet, found by streaming the part.
 
-    It sits after <sheetData>; a literal "<hyperlinks" can only be markup (text escapes "<"),
-    so a byte search finds it without parsing the rows a second time.
+    <hyperlinks> sits after <sheetData>; a literal "<hyperlinks" can only be markup (text
+    escapes "<"), so a byte search finds it without parsing the rows a second time.
     """
-    found: list[bytes] = []
+    started = False
     carry = b""
     with package.open(member) as stream:
         while chunk := stream.read(_CHUNK):
             if cancel():
                 raise WorkbookCancelled
-            if found:
-                found.append(chunk)
-                continue
             window = carry + chunk
-            match = _HYPERLINKS_START.search(window)
-            if match:
-                found.append(window[match.start() :])
-            else:
-                carry = window[-32:]  # a start tag split between two chunks
-    return b"".join(found)
+            if not started:
+                at = _hyperlinks_start(window)
+                if at == -1:
+                    carry = window[-32:]  # a start tag split between two chunks
+                    continue
+                started = True
+                window = window[at:]
+            end = 0
+            for match in _HYPERLINK.finditer(window):
+                end = match.end()
+                yield {
+                    name.decode().rpartition(":")[2]: (double or single).decode()
+                    for name, double, single in _ATTRIBUTE.findall(match.group(1))
+                }
+            rest = window[end:]
+            cut = rest.rfind(b"<")  # a tag split between two chunks (at most one cell long)
+            carry = rest[cut:] if cut != -1 else b""
 
 
-def _hyperlink_targets(package: zipfile.ZipFile, member: str) -> dict[str, str]:
-    """Relationship id -> URL from the sheet's relationships part."""
+def _hyperlinks_start(window: bytes) -> int:
+    """Where the <hyperlinks> start tag begins in `window`, or -1.
+
+    A byte search for the name first (a regular expression would try every "<" of the rows:
+    seconds on a large sheet), then the tag around it.
+    """
+    at = window.find(b"hyperlinks")
+    while at != -1:
+        opening = window.rfind(b"<", max(0, at - 16), at)
+        if opening != -1 and _HYPERLINKS_START.match(window, opening):
+            return opening
+        at = window.find(b"hyperlinks", at + 1)
+    return -1
+
+
+def _hyperlink_targets(package: zipfile.ZipFile, member: str, wanted: set[str]) -> dict[str, str]:
+    """Relationship id -> URL from the sheet's relationships part, for the `wanted` ids."""
     folder, name = posixpath.split(member)
     rels = posixpath.join(folder, "_rels", f"{name}.rels")
     if rels not in package.NameToInfo:
         return {}
-    root = ElementTree.fromstring(package.read(rels))
-    return {
-        element.get("Id", ""): element.get("Target", "")
-        for element in root.iter(_RELATIONSHIP)
-        if element.get("Type", "").endswith("/hyperlink")
-    }
+    targets: dict[str, str] = {}
+    root = None
+    with package.open(rels) as stream:
+        for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+            if root is None:
+                root = element
+                continue
+            if event != "end" or element.tag != _RELATIONSHIP:
+                continue
+            relationship = element.get("Id", "")
+            if relationship in wanted and element.get("Type", "").endswith("/hyperlink"):
+                targets[relationship] = element.get("Target", "")[:MAX_TEXT]
+            root.clear()  # a Relationship is a leaf of the root: keep none of them
+    return targets
 
 
-def _expand_ref(ref: str) -> Iterator[str]:
-    """ "I7" -> I7; "I7:I9" -> I7, I8, I9 (a range within one column)."""
+def _expand_ref(ref: str, max_row: int = 2**31) -> Iterator[str]:
+    """ "I7" -> I7; "I7:I9" -> I7, I8, I9 (a range within one column, up to `max_row`)."""
     if ":" not in ref:
         yield ref
         return
@@ -727,7 +792,7 @@ def _expand_ref(ref: str) -> Iterator[str]:
     if not start or not stop or start.group(1) != stop.group(1):
         yield first
         return
-    for row in range(int(start.group(2)), int(stop.group(2)) + 1):
+    for row in range(int(start.group(2)), min(int(stop.group(2)), max_row) + 1):
         yield f"{start.group(1)}{row}"
 
 
@@ -887,11 +952,14 @@ def _month_name_date(value: str, tab_year: int | None) -> tuple[date, str] | Non
     return date(year, month, day), "day"
 
 
+MAX_TEXT = 2000  # characters kept of any cell: more than any column of the catalog stores
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        return value[: MAX_TEXT * 2].strip()[:MAX_TEXT]
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
@@ -1048,6 +1116,7 @@ class _TabBuilder:
         value = values[self.slots[key]]
         if not isinstance(value, str):
             return ""
+        value = value[:MAX_TEXT]
         if value.startswith("="):
             match = _HYPERLINK_FORMULA.match(value)
             return match.group(1).replace('""', '"').strip() if match else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import socket
 import time
 import zipfile
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from catalog.services.workbook import (
+    MAX_TEXT,
     NETWORK_ERROR,
     NO_RELEASE_TABS,
     NOT_A_WORKBOOK,
@@ -35,6 +37,7 @@ from catalog.services.workbook import (
     WORKBOOK_NOT_FOUND,
     WORKBOOK_SERVER_ERROR,
     WORKBOOK_TOO_LARGE,
+    WORKBOOK_TOO_MANY_ROWS,
     WORKBOOK_UNPACKED_TOO_LARGE,
     ParsedWorkbook,
     RowWarning,
@@ -49,6 +52,7 @@ from tests.workbook_server import Route, WorkbookServer
 from tests.workbooks import (
     OLD_COLUMNS,
     RECENT_COLUMNS,
+    TAIL_ROW,
     ReleaseSpec,
     cell_bomb,
     make_workbook,
@@ -987,14 +991,54 @@ def test_a_shared_string_past_the_cell_cap_fails_naming_the_setting(settings):
     )
 
 
-def test_long_cells_under_the_cap_are_read(settings):
-    """The cap is on length only: a long cell under it is read whole."""
+def test_long_cells_under_the_cap_are_read_and_cut_to_the_text_bound(settings):
+    """A long cell under the cap is read, its text cut to MAX_TEXT characters (more than any
+    column stores): many such cells cost the parse no more than short ones."""
     settings.WORKBOOK_MAX_CELL_BYTES = 64 * 1024
 
     [cell_row] = parse_workbook(cell_bomb(60_000)).rows
     [shared_row] = parse_workbook(shared_string_bomb(60_000)).rows
 
-    assert len(cell_row.artist) == len(shared_row.artist) == len("Mirar") + 60_000
+    assert cell_row.artist == shared_row.artist == ("Mirar" + "A" * 60_000)[:MAX_TEXT]
+    assert MAX_TEXT >= 800  # the longest column of the catalog (Album.identity_key)
+
+
+def test_rows_past_the_row_cap_fail_naming_the_setting(settings):
+    """More rows than WORKBOOK_MAX_ROWS in the release tabs (blank ones count): refused."""
+    settings.WORKBOOK_MAX_ROWS = 1000
+    data = tail_bomb(2000 * len(TAIL_ROW), unannounced=False)
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(data)
+
+    assert str(error.value) == WORKBOOK_TOO_MANY_ROWS.format(limit=1000)
+    assert "WORKBOOK_MAX_ROWS" in str(error.value)
+    settings.WORKBOOK_MAX_ROWS = 5000
+    assert len(parse_workbook(data).rows) == 2
+
+
+def test_a_hyperlink_range_is_expanded_only_up_to_the_rows_that_can_be_read(settings):
+    """A hostile ref such as "I7:I999999999" costs no more than the rows the cap allows."""
+    settings.WORKBOOK_MAX_ROWS = 100
+    data = make_workbook(
+        {TAB: [spec("Mirar", "Ascension", bandcamp="https://mirar.bandcamp.com/")]}
+    )
+    sheet = "xl/worksheets/sheet1.xml"
+    source = zipfile.ZipFile(io.BytesIO(data))
+    text = source.read(sheet).decode()
+    text = re.sub(r'(<hyperlink [^>]*ref=")([A-Z]+)7(")', r"\g<1>\g<2>7:\g<2>999999999\3", text)
+    assert ":H999999999" in text
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = text.encode() if info.filename == sheet else source.read(info.filename)
+            target.writestr(info.filename, content)
+
+    started = time.monotonic()
+    [row] = parse_workbook(output.getvalue()).rows
+
+    assert time.monotonic() - started < 2
+    assert row.bandcamp_url == "https://mirar.bandcamp.com/"
 
 
 def test_a_file_that_unpacks_past_the_cap_fails_at_once_naming_the_setting(settings):
