@@ -37,6 +37,7 @@ COUNT_NEW = "new"
 COUNT_CHANGED = "changed"
 COUNT_UNCHANGED = "unchanged"
 COUNT_REMOVED = "removed (no longer in the workbook)"
+COUNT_KEPT = "kept visible (no longer in the workbook; not confirmed)"
 # Where recent_operations() puts each run's first failed albums (Prefetch's to_attr).
 _FIRST_FAILURES = "first_failures"
 
@@ -152,6 +153,8 @@ def count_parts(operation: SyncOperation) -> list[str]:
     ]
     if operation.removed_count:
         parts.append(f"{operation.removed_count} {COUNT_REMOVED}")
+    if operation.kept_count:
+        parts.append(f"{operation.kept_count} {COUNT_KEPT}")
     return parts
 
 
@@ -253,6 +256,15 @@ class SyncPanel:
         if self.operation is None:
             return 0
         return max(self.operation.warnings_count - len(self.notes), 0)
+
+    @property
+    def kept_visible(self) -> int:
+        """Albums the latest finished run kept visible though they left the workbook (the
+        panel then offers staff the confirmation: a run that hides them)."""
+        op = self.operation
+        if op is None or op.is_active() or op.status != Status.COMPLETED:
+            return 0
+        return op.kept_count
 
     @property
     def shows_previous(self) -> bool:

@@ -309,6 +309,8 @@ def test_a_workbook_that_would_hide_most_albums_hides_none_until_confirmed(tmp_p
     assert operation.status == SyncOperation.Status.COMPLETED
     assert operation.message == SYNC_REMOVALS_KEPT.format(warning=warning)
     assert operation.warnings[0] == warning
+    assert (operation.kept_count, operation.removed_count) == (19, 0)
+    assert operation.has_warnings()
 
     out = run("--file", str(one_row), "--skip-spotify", "--allow-removals")
 

@@ -652,6 +652,7 @@ class SyncManager:
                 updated_count=result.updated,
                 unchanged_count=result.unchanged,
                 removed_count=result.removed,
+                kept_count=result.removals_kept,
                 failed_count=result.failed,
                 warnings_count=len(result.warnings),
                 warnings=[_fit(warning) for warning in result.warnings[:WARNINGS_KEPT]],
