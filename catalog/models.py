@@ -158,6 +158,9 @@ class SyncOperation(models.Model):
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
     removed_count = models.PositiveIntegerField(default=0)
+    # Albums no longer in the workbook that the run kept visible: too many to hide unconfirmed
+    # (SYNC_MAX_HIDE_FRACTION); a completed run "with warnings".
+    kept_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
     # Notes from the workbook (row-level problems): how many, and the first ones' text.
     warnings_count = models.PositiveIntegerField(default=0)
@@ -214,10 +217,11 @@ class SyncOperation(models.Model):
         return end - self.started_at
 
     def has_warnings(self) -> bool:
-        """A completed run that some albums failed in, or whose Spotify enrichment stopped
-        early. Notes from the workbook alone do not count: the sync did what it could."""
+        """A completed run that some albums failed in, whose Spotify enrichment stopped early,
+        or that kept albums visible that left the workbook. Notes from the workbook alone do
+        not count: the sync did what it could."""
         return self.status == self.Status.COMPLETED and bool(
-            self.failed_count or self.spotify_stopped
+            self.failed_count or self.spotify_stopped or self.kept_count
         )
 
     def display_status(self) -> str:

@@ -41,6 +41,8 @@ CANCELLING = (
     "Cancelling: the sync stops after the albums it is working on; albums already synced stay."
 )
 
+# A run that found more albums gone than SYNC_MAX_HIDE_FRACTION allows keeps them visible.
+COUNT_KEPT = "kept visible (no longer in the workbook; not confirmed)"
 # Where recent_operations() puts each run's first failed albums (Prefetch's to_attr).
 _FIRST_FAILURES = "first_failures"
 
@@ -217,12 +219,15 @@ def count_parts(operation: SyncOperation) -> list[str]:
     albums have their own list below it in both places."""
     if not counts_reached(operation):
         return []
-    return counts.count_parts(
+    parts = counts.count_parts(
         created=operation.created_count,
         updated=operation.updated_count,
         unchanged=operation.unchanged_count,
         removed=operation.removed_count,
     )
+    if operation.kept_count:
+        parts.append(f"{counts.number(operation.kept_count)} {COUNT_KEPT}")
+    return parts
 
 
 @dataclass(frozen=True)
@@ -322,6 +327,15 @@ class SyncPanel:
         if self.operation is None or self.operation.is_active():
             return 0
         return self.operation.warnings_count
+
+    @property
+    def kept_visible(self) -> int:
+        """Albums the latest finished run kept visible though they left the workbook (the
+        panel then offers staff the confirmation: a run that hides them)."""
+        op = self.operation
+        if op is None or op.is_active() or op.status != Status.COMPLETED:
+            return 0
+        return op.kept_count
 
     @property
     def shows_previous(self) -> bool:

@@ -254,11 +254,16 @@ def _staff_only(request: HtmxHttpRequest) -> HttpResponse | None:
 def sync_trigger(request: HtmxHttpRequest) -> HttpResponse:
     """Start a sync: 202 (HX-Trigger: syncStarted) at once; 409 while one runs; 503 when
     Spotify enrichment is on without credentials or the runner refuses the job. The import
-    runs in the runner, not here."""
+    runs in the runner, not here.
+
+    `allow_removals=1` (the panel's confirm button after a run kept albums visible) is
+    `import_albums --allow-removals`: this run hides every album no longer in the workbook.
+    """
     if denied := _staff_only(request):
         return denied
+    options = SyncOptions(allow_removals=request.POST.get("allow_removals") == "1")
     try:
-        operation = SyncManager().start(options=SyncOptions(), user=request.user)
+        operation = SyncManager().start(options=options, user=request.user)
     except sync.SpotifyNotConfigured:
         return _sync_answer(
             request,

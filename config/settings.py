@@ -28,6 +28,16 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
@@ -242,6 +252,14 @@ GOOGLE_SHEETS_XLSX_URL = env_str(
 WORKBOOK_MAX_BYTES = env_int("WORKBOOK_MAX_BYTES", 100 * 1024 * 1024)
 WORKBOOK_CONNECT_TIMEOUT = env_int("WORKBOOK_CONNECT_TIMEOUT", 10)
 WORKBOOK_READ_TIMEOUT = env_int("WORKBOOK_READ_TIMEOUT", 60)
+# The whole download, however the bytes trickle in (the read timeout is per read).
+WORKBOOK_DOWNLOAD_TIMEOUT = env_int("WORKBOOK_DOWNLOAD_TIMEOUT", 120)
+# What a workbook may unpack to (its XML parts), and the longest cell or shared string (bytes):
+# memory and time stay bounded whatever the file holds. The real workbook unpacks to ~3 MB.
+WORKBOOK_MAX_UNPACKED_BYTES = env_int("WORKBOOK_MAX_UNPACKED_BYTES", 512 * 1024 * 1024)
+WORKBOOK_MAX_CELL_BYTES = env_int("WORKBOOK_MAX_CELL_BYTES", 1024 * 1024)
+# Rows read over all release tabs (blank ones too); a real tab has a few thousand.
+WORKBOOK_MAX_ROWS = env_int("WORKBOOK_MAX_ROWS", 200_000)
 
 SPOTIFY_CLIENT_ID = env_str("SPOTIFY_CLIENT_ID", "")
 SPOTIFY_CLIENT_SECRET = env_str("SPOTIFY_CLIENT_SECRET", "")
@@ -255,6 +273,10 @@ SPOTIFY_ENABLED = env_bool("SPOTIFY_ENABLED", True)
 
 SYNC_STALE_AFTER_SECONDS = env_int("SYNC_STALE_AFTER_SECONDS", 60)
 SYNC_HEARTBEAT_SECONDS = env_int("SYNC_HEARTBEAT_SECONDS", 5)
+# A sync hides at most this fraction of the visible albums (those that left the workbook) unless
+# confirmed (import_albums --allow-removals, or the panel's button): a wrong or damaged
+# workbook must not empty the catalog.
+SYNC_MAX_HIDE_FRACTION = env_float("SYNC_MAX_HIDE_FRACTION", 0.10)
 # How often an open list page asks whether a sync started elsewhere (the shell, another staff
 # member): a tiny request, answered 204 while nothing changed, skipped while the tab is hidden.
 SYNC_IDLE_CHECK_SECONDS = env_int("SYNC_IDLE_CHECK_SECONDS", 30)

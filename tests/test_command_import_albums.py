@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import signal
+import time
 from datetime import date
 from pathlib import Path
 
@@ -23,15 +24,15 @@ from catalog.management.commands.import_albums import (
     SPOTIFY_SKIPPED,
     ProgressDisplay,
 )
-from catalog.models import Album
+from catalog.models import Album, SyncOperation
 from catalog.services import importer
-from catalog.services.importer import STAGE_FETCHING, STAGE_IMPORTING, Progress
+from catalog.services.importer import REMOVALS_KEPT, STAGE_FETCHING, STAGE_IMPORTING, Progress
 from catalog.services.spotify import NOT_FOUND
-from catalog.services.sync import SYNC_UNEXPECTED_ERROR
+from catalog.services.sync import SYNC_REMOVALS_KEPT, SYNC_UNEXPECTED_ERROR
 from tests.commands import import_albums as run
 from tests.processes import ScratchDatabase, clean_environment, manage, start_manage
-from tests.workbook_server import WorkbookServer
-from tests.workbooks import ReleaseSpec, save_workbook
+from tests.workbook_server import Route, WorkbookServer
+from tests.workbooks import ReleaseSpec, save_workbook, tail_bomb
 
 IDS = ("6eS23i4CUnkQph9azKMWYE", "7kni1yGJOEqirUTdvf1NDv")
 RELEASES = [
@@ -209,7 +210,9 @@ def test_dry_run_lists_the_albums_that_would_be_new_changed_and_removed(tmp_path
     ]
     path = save_workbook(tmp_path / "edited.xlsx", {"2025 Prog-metal": edited})
 
-    out = run("--file", str(path), "--dry-run", "--skip-spotify")
+    # One of three albums gone is past the removal guard: --allow-removals lists it as a run
+    # with that option would hide it.
+    out = run("--file", str(path), "--dry-run", "--skip-spotify", "--allow-removals")
 
     assert "a sync now would find 1 new album, 1 changed, 1 removed." in out
     assert "Albums: 1 new · 1 changed · 1 unchanged · 1 removed. Took " in out
@@ -217,7 +220,9 @@ def test_dry_run_lists_the_albums_that_would_be_new_changed_and_removed(tmp_path
     assert "Changed (1):\n  ~ Coffret de Bijoux - lei\n" in out
     assert "would be hidden) (1):\n  - Estuarine - Corporeal Furnace\n" in out
 
-    detailed = run("--file", str(path), "--dry-run", "--skip-spotify", "-v", "2")
+    detailed = run(
+        "--file", str(path), "--dry-run", "--skip-spotify", "--allow-removals", "-v", "2"
+    )
 
     assert "  ~ Coffret de Bijoux - lei (genres)\n" in detailed
     assert Album.objects.filter(in_workbook=True).count() == 3  # nothing was written
@@ -395,3 +400,111 @@ def test_ctrl_c_stops_cleanly(command_env):
 
     assert process.returncode != 0
     assert stderr.strip() == f"CommandError: {INTERRUPTED}"
+
+
+def many_releases(count: int) -> list[ReleaseSpec]:
+    return [ReleaseSpec(f"Artist {n}", f"Album {n}", date(2025, 1, 1)) for n in range(count)]
+
+
+@pytest.mark.django_db
+def test_a_blank_row_in_the_table_hides_nothing(tmp_path):
+    """The same tab with a blank row inserted at row 10: every album is still in the workbook."""
+    releases = many_releases(20)
+    run(
+        "--file",
+        str(save_workbook(tmp_path / "a.xlsx", {"2025 Prog-metal": releases})),
+        "--skip-spotify",
+    )
+    blank = ReleaseSpec(None, None, None, length=None, genres=None, vocal_style=None, country=None)
+    with_gap = [*releases[:3], blank, *releases[3:]]  # header on row 6: the blank is row 10
+    gapped = save_workbook(tmp_path / "b.xlsx", {"2025 Prog-metal": with_gap})
+
+    out = run("--file", str(gapped), "--skip-spotify")
+
+    assert "Albums: 0 new · 0 changed · 20 unchanged. Took " in out
+    assert Album.objects.filter(in_workbook=True).count() == 20
+
+
+@pytest.mark.django_db
+def test_a_workbook_that_would_hide_most_albums_hides_none_until_confirmed(tmp_path):
+    """A one-row workbook (a wrong URL, a deleted tab) keeps the catalog visible and says how
+    to confirm; --allow-removals confirms."""
+    first = save_workbook(tmp_path / "a.xlsx", {"2025 Prog-metal": many_releases(20)})
+    run("--file", str(first), "--skip-spotify")
+    one_row = save_workbook(tmp_path / "b.xlsx", {"2025 Prog-metal": many_releases(1)})
+
+    out = run("--file", str(one_row), "--skip-spotify")
+
+    warning = REMOVALS_KEPT.format(count=19, percent="10%")
+    assert "Albums: 0 new · 0 changed · 1 unchanged. Took " in out
+    assert warning in out
+    assert Album.objects.filter(in_workbook=True).count() == 20
+    operation = SyncOperation.objects.latest("pk")
+    assert operation.status == SyncOperation.Status.COMPLETED
+    assert operation.message == SYNC_REMOVALS_KEPT.format(warning=warning)
+    assert operation.warnings[0] == warning
+    assert (operation.kept_count, operation.removed_count) == (19, 0)
+    assert operation.has_warnings()
+
+    out = run("--file", str(one_row), "--skip-spotify", "--allow-removals")
+
+    assert "Albums: 0 new · 0 changed · 1 unchanged · 19 removed. Took " in out
+    assert Album.objects.filter(in_workbook=True).count() == 1
+    assert SyncOperation.objects.latest("pk").options["allow_removals"] is True
+
+
+@pytest.mark.django_db
+def test_dry_run_shows_the_guard_too(tmp_path):
+    """A dry run counts what a real run would do: nothing hidden, and the warning."""
+    first = save_workbook(tmp_path / "a.xlsx", {"2025 Prog-metal": many_releases(20)})
+    run("--file", str(first), "--skip-spotify")
+    one_row = save_workbook(tmp_path / "b.xlsx", {"2025 Prog-metal": many_releases(1)})
+
+    out = run("--file", str(one_row), "--dry-run", "--skip-spotify")
+
+    assert "Dry run, nothing was written" in out
+    assert "Albums: 0 new · 0 changed · 1 unchanged. Took " in out
+    assert REMOVALS_KEPT.format(count=19, percent="10%") in out
+
+
+CTRL_C_BOUND = 3.0  # seconds from Ctrl-C to the command's exit
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["trickling download", "slow parse"])
+def test_ctrl_c_ends_the_command_within_the_bound(
+    stage, tmp_path, command_env, scratch_database: ScratchDatabase
+):
+    """Ctrl-C while the download trickles in, or while a slow sheet is parsed: the command
+    ends within seconds, "Import interrupted", and its sync row reads cancelled."""
+    with WorkbookServer() as server:
+        if stage == "trickling download":
+            data = save_workbook(tmp_path / "a.xlsx", {"2025 Prog-metal": RELEASES}).read_bytes()
+            server.routes["/export"] = Route(body=data, trickle=2.0)
+            args = ("--url", server.url_for("/export"))
+        else:
+            path = tmp_path / "slow.xlsx"
+            path.write_bytes(tail_bomb(80 * 1024 * 1024, unannounced=False))  # ~25 s to read
+            args = ("--file", str(path))
+        process = start_manage("import_albums", *args, env=command_env)
+        if stage == "trickling download":
+            assert server.requested.wait(timeout=60)
+            time.sleep(1.0)
+        else:
+            deadline = time.monotonic() + 60
+            while not scratch_database.query("SELECT id FROM catalog_syncoperation"):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            time.sleep(2.0)  # the file is read at once: this is the parse
+        assert process.poll() is None
+        pressed = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        latency = time.monotonic() - pressed
+    print(f"Ctrl-C latency during the {stage}: {latency:.2f} s")  # shown with pytest -s
+
+    assert latency < CTRL_C_BOUND, latency
+    assert process.returncode != 0
+    assert stderr.strip() == f"CommandError: {INTERRUPTED}"
+    assert scratch_database.query("SELECT status FROM catalog_syncoperation") == [("cancelled",)]
+    assert scratch_database.query("SELECT COUNT(*) FROM catalog_album") == [(0,)]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import requests
-from django.db import connections
+from django.db import OperationalError, connection, connections
 from django.utils import timezone
 
 from catalog.models import Album, SyncFailure, SyncOperation
@@ -49,6 +50,8 @@ from catalog.services.workbook import (
 from tests.factories import make_album, sheet_row
 from tests.loopback import silent_server
 from tests.sync_factories import RecordingRunner, make_operation
+from tests.workbook_server import Route, WorkbookServer
+from tests.workbooks import ReleaseSpec, make_workbook, tail_bomb
 
 Status = SyncOperation.Status
 
@@ -146,6 +149,7 @@ def test_start_creates_a_pending_web_row_and_submits_its_id_after_commit(
         "skip_spotify": False,
         "refresh_spotify": True,
         "workbook": source_label(None),  # the setting's URL without its query
+        "allow_removals": False,
     }
 
 
@@ -456,6 +460,24 @@ def test_expected_failures_end_failed_with_their_message(
         message,
     )
     assert not operation.is_active()
+
+
+@pytest.mark.django_db
+def test_an_error_while_the_interpreter_shuts_down_reads_as_interrupted(
+    monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    """A server stopping under the run (thread pools refuse work): interrupted, not a bug."""
+    error = RuntimeError("cannot schedule new futures after interpreter shutdown")
+    monkeypatch.setattr(threading, "_SHUTTING_DOWN", True, raising=False)
+
+    with caplog.at_level(logging.ERROR, logger="catalog.services.sync"):
+        operation = run_web_sync(
+            inline_manager(FakeImport(raises=error)), django_capture_on_commit_callbacks
+        )
+
+    assert (operation.status, operation.error) == (Status.FAILED, sync.SYNC_INTERRUPTED)
+    assert operation.message == sync.SYNC_INTERRUPTED
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
 
 
 @pytest.mark.django_db
@@ -959,7 +981,7 @@ def test_cancel_during_a_spotify_token_request_that_never_answers_ends_cancelled
     timeouts."""
     settings.SPOTIFY_TIMEOUT = 30
     settings.SPOTIFY_API_BASE_URL = "http://127.0.0.1:9/v1/"  # never reached
-    monkeypatch.setattr(importer, "load_workbook", lambda source: linked_rows(3))
+    monkeypatch.setattr(importer, "load_workbook", lambda source, **options: linked_rows(3))
     runner = ThreadRunner()
 
     with silent_server() as token_service:
@@ -1016,3 +1038,127 @@ def test_a_file_source_is_stored_as_given():
     assert SyncOptions(source="/srv/exports/progmetal.xlsx").for_storage()["source"] == (
         "/srv/exports/progmetal.xlsx"
     )
+
+
+# --- cancel at every stage, end to end: the button's flag to a cancelled row ------------------
+
+CANCEL_BOUND = 3.0  # seconds from the cancel request to the row reading cancelled
+T = TypeVar("T")
+
+
+def while_unlocked(query: Callable[[], T]) -> T:
+    """Run `query` while the run's threads write: the tests' in-memory SQLite answers "table is
+    locked" at once instead of waiting, so it is tried again."""
+    for _ in range(100):
+        try:
+            return query()
+        except OperationalError:
+            time.sleep(0.01)
+    return query()
+
+
+def current_operation() -> SyncOperation:
+    return while_unlocked(SyncOperation.objects.get)
+
+
+def cancel_when(stage_reached: Callable[[SyncOperation], bool], runner: ThreadRunner) -> float:
+    """Wait for the running row to satisfy `stage_reached`, cancel it as the cancel view does,
+    and return how long the run took to end cancelled after that."""
+    deadline = time.monotonic() + 30
+    while True:
+        operation = current_operation()
+        assert operation.status in SyncOperation.ACTIVE_STATUSES, operation.message
+        if stage_reached(operation):
+            break
+        assert time.monotonic() < deadline, "the run never reached the stage"
+        time.sleep(0.05)
+    clicked = time.monotonic()
+    assert while_unlocked(SyncManager(RecordingRunner()).cancel) is not None
+    while current_operation().status in SyncOperation.ACTIVE_STATUSES:
+        assert time.monotonic() - clicked < 20, "cancel was not honoured"
+        time.sleep(0.02)
+    latency = time.monotonic() - clicked
+    print(f"cancel latency at {operation.stage}: {latency:.2f} s")  # shown with pytest -s
+    runner.join(timeout=20)
+    assert SyncOperation.objects.get().status == Status.CANCELLED
+    return latency
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_during_a_trickling_download_ends_the_run_within_the_bound(settings):
+    """The server sends one byte every 2 s: the run ends cancelled within seconds, and the
+    heartbeat no longer holds the lock."""
+    settings.SPOTIFY_ENABLED = False
+    data = make_workbook({"2025 Prog-metal": [ReleaseSpec("Mirar", "Ascension")]})
+    with WorkbookServer() as server:
+        server.routes["/export"] = Route(body=data, trickle=2.0)
+        settings.GOOGLE_SHEETS_XLSX_URL = server.url_for("/export")
+        runner = ThreadRunner()
+        SyncManager(runner).start(options=SyncOptions())
+        assert server.requested.wait(timeout=10)
+
+        latency = cancel_when(lambda operation: operation.stage == STAGE_FETCHING, runner)
+
+    assert latency < CANCEL_BOUND
+    assert Album.objects.count() == 0
+    assert not SyncOperation.objects.filter(status__in=SyncOperation.ACTIVE_STATUSES).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_during_a_slow_parse_ends_the_run_within_the_bound(settings, tmp_path):
+    """A workbook whose sheet takes many seconds to read: cancel ends the parse, nothing is
+    written."""
+    settings.SPOTIFY_ENABLED = False
+    path = tmp_path / "slow.xlsx"
+    path.write_bytes(tail_bomb(40 * 1024 * 1024, unannounced=False))
+    settings.GOOGLE_SHEETS_XLSX_URL = str(path)
+    runner = ThreadRunner()
+    SyncManager(runner).start(options=SyncOptions())
+    time.sleep(1.0)  # well into the parse (the file is read in milliseconds)
+
+    latency = cancel_when(lambda operation: operation.stage == STAGE_FETCHING, runner)
+
+    assert latency < CANCEL_BOUND
+    assert Album.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_during_a_hung_spotify_lookup_ends_the_run_within_the_bound(
+    settings, monkeypatch, spotify_standin
+):
+    """Album lookups that hang (30 s each, under a 30 s timeout): cancel ends enrichment."""
+    settings.SPOTIFY_TIMEOUT = 30
+    settings.SPOTIFY_CONCURRENCY = 1
+    spotify_standin.set_latency(30)
+    monkeypatch.setattr(importer, "load_workbook", lambda source, **options: linked_rows(3))
+    runner = ThreadRunner()
+    SyncManager(runner).start(options=SyncOptions())
+
+    latency = cancel_when(lambda operation: operation.stage == STAGE_ENRICHING, runner)
+
+    assert latency < CANCEL_BOUND
+    assert Album.objects.count() == 3  # the sheet import before enrichment stays
+    assert not Album.objects.filter(spotify_fetched_at__isnull=False).exists()
+
+
+@pytest.mark.skipif(
+    connection.vendor == "sqlite",
+    reason="the tests' in-memory SQLite answers 'table is locked' at once to the writer thread "
+    "while a batch is written; a file database waits, PostgreSQL runs it",
+)
+@pytest.mark.django_db(transaction=True)
+def test_cancel_during_the_import_ends_the_run_within_the_bound(settings, monkeypatch):
+    """Thousands of albums to write: cancel stops between batches, the written ones stay."""
+    settings.SPOTIFY_ENABLED = False
+    rows = [sheet_row(f"Band {n}", f"Album {n}", row_number=7 + n) for n in range(6000)]
+    parsed = ParsedWorkbook(rows=rows, tabs=["2025 Prog-metal"])
+    monkeypatch.setattr(importer, "load_workbook", lambda source, **options: parsed)
+    runner = ThreadRunner()
+    SyncManager(runner).start(options=SyncOptions())
+
+    latency = cancel_when(
+        lambda operation: operation.stage == STAGE_IMPORTING and operation.processed > 0, runner
+    )
+
+    assert latency < CANCEL_BOUND
+    assert 0 < Album.objects.count() < 6000

@@ -1266,3 +1266,114 @@ def test_a_sync_that_started_and_ended_between_two_checks_refreshes_the_grid(cli
     assert response.status_code == 200
     assert json.loads(response["HX-Trigger"])["syncCompleted"]["id"] == newer.pk
     assert f'"since": "{newer.pk}"' in panel_html(response)
+
+
+# --- confirming a large removal -------------------------------------------------------------------
+
+KEPT_WARNING = importer.REMOVALS_KEPT.format(count=2552, percent="10%")
+CONFIRM = "sync-confirm-removals"
+
+
+def kept_run() -> SyncOperation:
+    """A completed run that kept 2552 albums visible (a workbook with one tab left, say)."""
+    return make_operation(
+        message=sync.SYNC_REMOVALS_KEPT.format(warning=KEPT_WARNING),
+        unchanged_count=3,
+        kept_count=2552,
+        warnings=[KEPT_WARNING],
+        warnings_count=1,
+    )
+
+
+def test_a_run_that_kept_albums_reads_completed_with_warnings_and_offers_staff_the_confirmation(
+    staff_client,
+):
+    kept_run()
+
+    html = panel_html(staff_client.get(STATUS, headers=HTMX))
+
+    assert 'data-sync-state="warnings"' in html
+    assert text_of(html, "sync-message") == (
+        "Sync completed with warnings: 2552 albums are no longer in the workbook; more than 10% "
+        "of the catalog, so they stay visible. Run import_albums --allow-removals to confirm."
+    )
+    assert text_of(html, "sync-counts") == (
+        "0 new · 0 changed · 3 unchanged · 2,552 kept visible (no longer in the workbook; "
+        "not confirmed)"
+    )
+    assert text_of(html, f"{CONFIRM}-button") == (
+        "Sync and hide the 2552 albums no longer in the workbook"
+    )
+    form = re.search(rf'<form id="{CONFIRM}"[^>]*>(.*?)</form>', html, re.S)
+    assert (
+        form
+        and 'method="post"' in form.group(0)
+        and 'hx-post="/catalog/sync/trigger/"' in (form.group(0))
+    )
+    assert 'name="csrfmiddlewaretoken"' in form.group(1)
+    assert '<input type="hidden" name="allow_removals" value="1">' in form.group(1)
+
+
+@pytest.mark.parametrize("who", ["visitor", "member"])
+def test_visitors_and_members_see_the_warning_but_no_confirmation(who, client, member_client):
+    kept_run()
+    viewer = client if who == "visitor" else member_client
+
+    html = panel_html(viewer.get(STATUS, headers=HTMX))
+
+    assert KEPT_WARNING in html
+    assert CONFIRM not in html
+
+
+def test_no_confirmation_after_a_run_that_kept_nothing(staff_client):
+    make_operation(message="Sync complete! Updated 2 albums", updated_count=2, removed_count=1)
+
+    assert CONFIRM not in panel_html(staff_client.get(STATUS, headers=HTMX))
+
+
+def test_the_confirmation_starts_a_sync_that_allows_removals(staff_client):
+    """The button's POST: a new sync whose stored options allow removals."""
+    kept_run()
+
+    response = staff_client.post(TRIGGER, {"allow_removals": "1"}, headers=HTMX)
+
+    assert response.status_code == 202
+    latest = SyncOperation.objects.latest("pk")
+    assert latest.status == Status.PENDING
+    assert latest.options["allow_removals"] is True
+
+
+def test_sync_now_never_allows_removals(staff_client):
+    staff_client.post(TRIGGER, headers=HTMX)
+
+    assert SyncOperation.objects.get().options["allow_removals"] is False
+
+
+def test_the_confirmation_is_staff_only(member_client):
+    kept_run()
+
+    response = member_client.post(TRIGGER, {"allow_removals": "1"}, headers=HTMX)
+
+    assert response.status_code == 403
+    assert SyncOperation.objects.count() == 1
+
+
+def test_the_confirmation_needs_the_csrf_token(staff_user):
+    kept_run()
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(staff_user)
+
+    response = csrf_client.post(TRIGGER, {"allow_removals": "1"}, headers=HTMX)
+
+    assert response.status_code == 403
+    assert SyncOperation.objects.count() == 1
+
+
+def test_history_shows_the_kept_albums(client):
+    kept_run()
+
+    html = client.get(HISTORY).content.decode()
+
+    assert "Completed with warnings" in html
+    assert KEPT_WARNING in html
+    assert "2,552 kept visible" in html

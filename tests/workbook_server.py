@@ -1,7 +1,8 @@
 """A loopback HTTP server standing in for Google Sheets' XLSX export, for every test that downloads.
 
 Each path (the query string is ignored) is answered by its `Route`: status, body, content type,
-delays before the headers and before the body, and a Content-Length that may lie or be left out.
+delays before the headers and before the body, a body that trickles (one byte every `trickle`
+s), and a Content-Length that may lie or be left out.
 Paths without a route of their own get the workbook (`set_workbook`), or 404 while there is none.
 `delay` slows every answer and, like the workbook, may change while the server runs:
 
@@ -39,6 +40,7 @@ class Route:
     delay_before_body: float = 0.0
     declared_length: int | None = None  # Content-Length to announce; None: the body's length
     send_length: bool = True  # False: no Content-Length, the body ends when the connection does
+    trickle: float = 0.0  # > 0: send the body one byte at a time, this many seconds apart
 
 
 MISSING = Route(status=404, body=b"missing", content_type="text/plain")
@@ -134,7 +136,15 @@ class WorkbookServer:
                     self.end_headers()
                     self.wfile.flush()
                     server._pause(route.delay_before_body)
-                    self.wfile.write(route.body)
+                    if route.trickle > 0:
+                        for index in range(len(route.body)):
+                            if server._stopping.is_set():
+                                break
+                            self.wfile.write(route.body[index : index + 1])
+                            self.wfile.flush()
+                            server._pause(route.trickle)
+                    else:
+                        self.wfile.write(route.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up first (a timeout test, a killed app server)
 

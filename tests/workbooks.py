@@ -377,3 +377,66 @@ def _write_statistics(sheet: Worksheet, tabs: list[str]) -> None:
         sheet.cell(row, 2, f"=COUNTA('{tab}'!A:A)")
     sheet.cell(len(tabs) + 5, 1, "Artist")  # a stray "Artist" label lower down, not a table header
     sheet.cell(len(tabs) + 5, 2, "Most releases")
+
+
+# --- hostile files: small on disk, huge once unpacked ------------------------------------------
+
+_INFLATE_CHUNK = 1024 * 1024
+
+
+def inflate_part(
+    data: bytes, member: str, marker: bytes, filler: bytes, size: int, *, before: bool = False
+) -> bytes:
+    """Copy the workbook `data`, inserting `filler` repeated to about `size` bytes into `member`
+    right after (or, with `before`, right before) the first `marker`.
+
+    Written in chunks, so that a 1 GB part costs the builder a few MB of memory; deflate packs a
+    repeated filler about 1000:1, so the file stays small (a 400 MB cell in ~400 KB).
+    """
+    source = zipfile.ZipFile(io.BytesIO(data))
+    output = io.BytesIO()
+    repeat = max(1, _INFLATE_CHUNK // len(filler))
+    block = filler * repeat
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename != member:
+                target.writestr(info.filename, content)
+                continue
+            at = content.index(marker) + (0 if before else len(marker))
+            with target.open(info.filename, "w", force_zip64=size > 2**31) as stream:
+                stream.write(content[:at])
+                written = 0
+                while written + len(block) <= size:
+                    stream.write(block)
+                    written += len(block)
+                stream.write(filler * ((size - written) // len(filler)))
+                stream.write(content[at:])
+    return output.getvalue()
+
+
+HOSTILE_TAB = "2025 Prog-metal"
+HOSTILE_SHEET = "xl/worksheets/sheet1.xml"
+# A row of one blank cell and no row number: openpyxl numbers it after the previous row.
+TAIL_ROW = b'<row><c t="inlineStr"><is><t> </t></is></c></row>'
+
+
+def cell_bomb(size: int) -> bytes:
+    """One release row whose Artist cell (an inline string) holds `size` more bytes of text."""
+    data = make_workbook({HOSTILE_TAB: [ReleaseSpec("Mirar", "Ascension")]}, shared_strings=False)
+    return inflate_part(data, HOSTILE_SHEET, b"<t>Mirar", b"A", size)
+
+
+def shared_string_bomb(size: int) -> bytes:
+    """One release row whose Artist is a shared string of `size` more bytes."""
+    data = make_workbook({HOSTILE_TAB: [ReleaseSpec("Mirar", "Ascension")]})
+    return inflate_part(data, "xl/sharedStrings.xml", b">Mirar", b"A", size)
+
+
+def tail_bomb(size: int, *, unannounced: bool = True) -> bytes:
+    """A normal table followed by about `size` bytes of blank rows at the end of the sheet
+    (after the Unannounced block, or after the table itself with `unannounced=False`)."""
+    releases = [ReleaseSpec("Mirar", "Ascension"), ReleaseSpec("Mirar", "Second")]
+    block = DEFAULT_UNANNOUNCED if unannounced else ()
+    data = make_workbook({HOSTILE_TAB: releases}, unannounced=block)
+    return inflate_part(data, HOSTILE_SHEET, b"</sheetData>", TAIL_ROW, size, before=True)

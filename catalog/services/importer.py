@@ -30,7 +30,13 @@ from catalog.services.spotify import (
     SpotifyClient,
     SpotifyError,
 )
-from catalog.services.workbook import SheetRow, WorkbookError, load_workbook, reading_message
+from catalog.services.workbook import (
+    SheetRow,
+    WorkbookCancelled,
+    WorkbookError,
+    load_workbook,
+    reading_message,
+)
 
 STAGE_FETCHING = "fetching"
 STAGE_IMPORTING = "importing"
@@ -46,6 +52,10 @@ EMPTY_WORKBOOK = (
     "Check that GOOGLE_SHEETS_XLSX_URL points at the r/progmetal workbook"
 )
 NO_ARTIST_WARNING = "{tab}, row {row}: no artist name, row skipped"
+REMOVALS_KEPT = (
+    "{count} albums are no longer in the workbook; more than {percent} of the catalog, so they "
+    "stay visible. Run import_albums --allow-removals to confirm"
+)
 
 # Albums per batch: one transaction, a handful of bulk queries. Cancel is checked between
 # batches, so a batch is kept small enough to end within a fraction of a second.
@@ -124,6 +134,8 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0  # no longer in the workbook: hidden, not deleted
+    # No longer in the workbook but kept visible: too many to hide without a confirmation.
+    removals_kept: int = 0
     failed: int = 0
     failures: list[AlbumFailure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -429,6 +441,7 @@ def import_rows(
     on_progress: ProgressFn | None = None,
     should_cancel: Callable[[], bool] | None = None,
     batch_size: int = BATCH_SIZE,
+    allow_removals: bool = False,
 ) -> ImportResult:
     """Upsert the albums of `rows` in batches and hide stored albums that are not among them.
 
@@ -436,6 +449,11 @@ def import_rows(
     written for an album whose values and genres already match, nor at all with `dry_run`.
     "Syncing album N of M..." is reported every PROGRESS_EVERY albums and after each batch.
     Raises ImportCancelled between batches when `should_cancel()` answers True.
+
+    Our guard against a careless or wrong workbook (a renamed header, a deleted tab, another
+    sheet's URL): when more than settings.SYNC_MAX_HIDE_FRACTION of the visible albums would
+    be hidden, none is, unless `allow_removals`; `result.removals_kept` counts them and a
+    warning says how to confirm.
     """
     result = result if result is not None else ImportResult()
     cancel = should_cancel or _never
@@ -464,7 +482,15 @@ def import_rows(
         raise ImportCancelled(result, total, total)
 
     claimed = {album.pk for album in matches if album is not None}
+    visible = sum(1 for album in catalog.albums if album.in_workbook)
     gone = [a.pk for a in catalog.albums if a.in_workbook and a.pk not in claimed]
+    fraction = float(settings.SYNC_MAX_HIDE_FRACTION)
+    if gone and not allow_removals and len(gone) > fraction * visible:
+        result.removals_kept = len(gone)
+        result.warnings.insert(
+            0, REMOVALS_KEPT.format(count=len(gone), percent=f"{fraction * 100:g}%")
+        )
+        return result
     result.removed += len(gone)
     if dry_run:
         by_id = {album.pk: album for album in catalog.albums}
@@ -875,15 +901,20 @@ def import_catalog(
     on_progress: ProgressFn | None = None,
     should_cancel: Callable[[], bool] | None = None,
     spotify: SpotifyClient | None = None,
+    allow_removals: bool = False,
 ) -> ImportResult:
     """Fetch the workbook, import its albums, enrich them from Spotify; return the counts.
 
     Raises WorkbookError (nothing written) when the workbook cannot be fetched or read, and
     ImportCancelled (with the partial result) when `should_cancel()` answers True. A dry run
-    compares and counts without writing and without asking Spotify.
+    compares and counts without writing and without asking Spotify. `allow_removals` lifts
+    the SYNC_MAX_HIDE_FRACTION guard of `import_rows`.
     """
     _report(on_progress, STAGE_FETCHING, 0, 0, reading_message(source or None))
-    workbook = load_workbook(source or None)
+    try:
+        workbook = load_workbook(source or None, should_cancel=should_cancel)
+    except WorkbookCancelled:
+        raise ImportCancelled(ImportResult(), 0, 0) from None
     if not workbook.rows:
         raise WorkbookError(EMPTY_WORKBOOK)
     result = ImportResult(warnings=[str(warning) for warning in workbook.warnings])
@@ -893,6 +924,7 @@ def import_catalog(
         dry_run=dry_run,
         on_progress=on_progress,
         should_cancel=should_cancel,
+        allow_removals=allow_removals,
     )
     if not (dry_run or skip_spotify) and settings.SPOTIFY_ENABLED:
         enrich_albums(

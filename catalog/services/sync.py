@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -68,6 +69,7 @@ SYNC_COMPLETE = "Sync complete: {changes}."
 SYNC_COMPLETE_WITH_WARNINGS = (
     "Sync completed with warnings: {failed} of {attempted} failed; {changes}."
 )
+SYNC_REMOVALS_KEPT = "Sync completed with warnings: {warning}."
 SPOTIFY_STOPPED = "Spotify enrichment stopped early: {reason}"
 SYNC_CANCELLED = "Sync cancelled after {processed} of {total}"  # "after 500 of 2,556 albums"
 SYNC_UNEXPECTED_ERROR = (
@@ -117,6 +119,7 @@ class SyncOptions:
     source: str | None = None  # workbook URL or file path; None: settings.GOOGLE_SHEETS_XLSX_URL
     skip_spotify: bool = False
     refresh_spotify: bool = False
+    allow_removals: bool = False  # hide albums past SYNC_MAX_HIDE_FRACTION (a confirmation)
 
     def for_storage(self) -> dict[str, Any]:
         """The options as saved on the row, for the history and for a runner: a URL source
@@ -300,9 +303,25 @@ def completion_message(result: ImportResult) -> str:
         )
     else:
         message = SYNC_COMPLETE.format(changes=changed)
+    if result.removals_kept:
+        # The guard's warning comes first in the result's warnings (see import_rows).
+        kept = SYNC_REMOVALS_KEPT.format(warning=result.warnings[0])
+        message = kept if not result.failed else join_sentences(message, result.warnings[0])
     if result.spotify_stopped:
         message = join_sentences(message, SPOTIFY_STOPPED.format(reason=result.spotify_stopped))
     return message
+
+
+def process_stopping() -> bool:
+    """Whether this interpreter is shutting down: its server was told to stop or reload
+    (SIGTERM, SIGHUP, SIGINT), and the run's thread outlives the request that started it.
+
+    Then thread pools refuse new work ("cannot schedule new futures after interpreter
+    shutdown") and connections close: whatever the run raises is the stop, not a bug.
+    `threading._SHUTTING_DOWN` is set by CPython's threading module when that shutdown begins
+    (before the thread pools learn of it); `sys.is_finalizing()` covers the later phase.
+    """
+    return bool(getattr(threading, "_SHUTTING_DOWN", False)) or sys.is_finalizing()
 
 
 def is_expected_failure(exc: BaseException) -> bool:
@@ -644,6 +663,7 @@ class SyncManager:
                     source=options.source,
                     skip_spotify=options.skip_spotify or not settings.SPOTIFY_ENABLED,
                     refresh_spotify=options.refresh_spotify,
+                    allow_removals=options.allow_removals,
                     on_progress=report,
                     should_cancel=reporter.should_cancel,
                 )
@@ -658,13 +678,18 @@ class SyncManager:
             raise
         except Exception as exc:
             # The outside world failing is an outcome for the user (row, panel, command line);
-            # anything else is a bug, logged with its traceback.
-            if not is_expected_failure(exc):
-                logger.exception("Sync #%s failed unexpectedly", operation_id)
-            if self._cancel_requested(operation_id, writer):
-                outcome = _cancelled(None, *_last_counts(writer))
+            # so is the server stopping under the run; anything else is a bug, logged with its
+            # traceback.
+            if process_stopping():
+                logger.warning("Sync #%s interrupted: the server is stopping", operation_id)
+                outcome = _interrupted(*_last_counts(writer))
             else:
-                outcome = _Outcome(Status.FAILED, failure_message(exc))
+                if not is_expected_failure(exc):
+                    logger.exception("Sync #%s failed unexpectedly", operation_id)
+                if self._cancel_requested(operation_id, writer):
+                    outcome = _cancelled(None, *_last_counts(writer))
+                else:
+                    outcome = _Outcome(Status.FAILED, failure_message(exc))
         else:
             self.last_result = result
             finalized = writer.last is not None and writer.last.stage == STAGE_FINALIZING
@@ -673,6 +698,9 @@ class SyncManager:
                 # Spotify request that hung, a stop for another reason) after the click. Once
                 # it reached "Finalizing" everything is written: a late click changes nothing.
                 outcome = _cancelled(result, *_last_counts(writer))
+            elif not finalized and process_stopping():
+                # Stopped early by the server's stop (a lookup refused, say): not complete.
+                outcome = _interrupted(*_last_counts(writer), result)
             else:
                 processed, total = _last_counts(writer)
                 outcome = _Outcome(
@@ -710,6 +738,7 @@ class SyncManager:
                 updated_count=result.updated,
                 unchanged_count=result.unchanged,
                 removed_count=result.removed,
+                kept_count=result.removals_kept,
                 failed_count=result.failed,
                 warnings_count=len(result.warnings),
                 warnings=[_fit(warning) for warning in result.warnings[:WARNINGS_KEPT]],
@@ -755,3 +784,7 @@ def _last_counts(writer: ProgressWriter) -> tuple[int, int]:
 def _cancelled(result: ImportResult | None, processed: int, total: int) -> _Outcome:
     message = SYNC_CANCELLED.format(processed=counts.number(processed), total=counts.albums(total))
     return _Outcome(Status.CANCELLED, message, result, processed, total)
+
+
+def _interrupted(processed: int, total: int, result: ImportResult | None = None) -> _Outcome:
+    return _Outcome(Status.FAILED, SYNC_INTERRUPTED, result, processed, total)

@@ -11,14 +11,30 @@ shared and inline strings. What it does not do in read-only mode is read cell hy
 carry most Spotify and Bandcamp links: `_sheet_hyperlinks` reads only those, the sheet's
 `<hyperlinks>` element and its relationships part, with zipfile and ElementTree.
 
-What is ours: which tabs and rows are releases, and what their cells mean.
+What is ours: which tabs and rows are releases, and what their cells mean; and the bounds on
+what a file may cost, since anyone who can edit the sheet (or the URL) chooses its bytes:
+
+* The download has an overall deadline (WORKBOOK_DOWNLOAD_TIMEOUT) on top of requests' per-read
+  timeout, and a size cap (WORKBOOK_MAX_BYTES). It runs in a helper thread, so the caller sees a
+  cancel or the deadline within a fraction of a second even while a read blocks.
+* Before openpyxl reads anything, `_check_parts` streams every XML part once: their unpacked
+  total must stay under WORKBOOK_MAX_UNPACKED_BYTES (zipfile never yields more than a member's
+  declared size, so the declared sizes are checked first, for free) and no run of bytes without
+  markup (one cell's text, one shared string, one attribute) may exceed WORKBOOK_MAX_CELL_BYTES:
+  openpyxl would hold such a text whole in memory, several times over.
+* At most WORKBOOK_MAX_ROWS rows are read over all release tabs (blank rows count: reading
+  them costs the same), and text is cut to MAX_TEXT characters as it is read (more than any
+  column stores), so neither a long tail of rows nor many long cells make the parse hold more.
+* `should_cancel()` is asked between download chunks, between the parts checked, and every
+  CANCEL_EVERY_ROWS rows; when it answers True, `WorkbookCancelled` is raised.
 
 Conventions, as the workbook is really written:
 
 * A tab has a release table when one of its first rows has `Artist` in column A and the header
   row also has an `Album` column; other tabs (`Statistics`) are skipped. Columns are found by
-  header name. Release rows run from the header to the first blank row (the gap before the
-  "Unannounced Projects" block).
+  header name. Release rows run from the header to the "Unannounced" block (a row whose first
+  cell starts with "Unannounced", as "Unannounced Projects" in the real tabs), or to the sheet's
+  last row (older tabs have no such block); blank rows inside are skipped, never an end.
 * List and year come from the tab name: "2025 Prog-metal" -> ("prog-metal", 2025),
   "2020 Reissues & Special Release" -> ("reissues", 2020), "2018" -> ("prog-metal", 2018).
   Every row of a reissues tab is a reissue, whatever its fill.
@@ -31,7 +47,9 @@ Conventions, as the workbook is really written:
   "Instru./Clean" -> "Instrumental/Clean" (an instrumental record with some clean vocals keeps
   both facts); unknown text is kept as written, trimmed.
 * Link cells: the cell hyperlink's URL, else the `=HYPERLINK("url", ...)` formula's, else a bare
-  URL. The Length cell's fill marks a debut (DEBUT_FILL) or a reissue (REISSUE_FILL).
+  URL. Only http(s) links are kept: another scheme (`javascript:`, `data:`, a bare host) is
+  dropped with a warning and the row is kept; a `spotify:album:` URI in the Spotify column is
+  read as its album. The Length cell's fill marks a debut (DEBUT_FILL) or a reissue (REISSUE_FILL).
 * Spotify links: album links give `spotify_album_id` and a canonical `spotify_url` without
   `?si=`; any other link in the Spotify column (track, artist, playlist, not Spotify) leaves both
   empty, with a warning.
@@ -45,7 +63,7 @@ import re
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -88,6 +106,22 @@ WORKBOOK_TOO_LARGE = (
     "The workbook is larger than the {limit} limit (WORKBOOK_MAX_BYTES): check the URL, "
     "or raise the limit"
 )
+WORKBOOK_DOWNLOAD_DEADLINE = (
+    "The workbook download took longer than {seconds:g} s (WORKBOOK_DOWNLOAD_TIMEOUT) from "
+    "{url}: try again later, or raise WORKBOOK_DOWNLOAD_TIMEOUT"
+)
+WORKBOOK_UNPACKED_TOO_LARGE = (
+    "The workbook unpacks to more than {limit} (WORKBOOK_MAX_UNPACKED_BYTES): nothing was "
+    "imported; check the file, or raise the limit"
+)
+WORKBOOK_CELL_TOO_LARGE = (
+    "The workbook holds a cell or shared string longer than {limit} (WORKBOOK_MAX_CELL_BYTES) "
+    "in {part}: nothing was imported; check the file, or raise the limit"
+)
+WORKBOOK_TOO_MANY_ROWS = (
+    "The workbook has more than {limit:,} rows in its release tabs (WORKBOOK_MAX_ROWS): nothing "
+    "was imported; check the file, or raise the limit"
+)
 WORKBOOK_FILE_NOT_FOUND = "Workbook file not found: {path}: check the path given to {origin}"
 # A path that does not exist but reads like a web address ("127.0.0.1:8948/x.xlsx").
 WORKBOOK_MISSING_SCHEME = (
@@ -125,6 +159,7 @@ WARN_FILL = (
     "({reissue}) colour"
 )
 WARN_NO_ARTIST = "no artist; row skipped"
+WARN_LINK_SCHEME = "the {column} link is not an http(s) address ({scheme}); link dropped"
 WARN_NO_TITLE = "no album title"
 
 DEBUT_FILL = "FFFFBA4A"
@@ -137,6 +172,17 @@ LIST_REISSUES = "reissues"
 
 class WorkbookError(Exception):
     """The workbook could not be fetched or read. `str(error)` is a message for the user."""
+
+
+class WorkbookCancelled(Exception):
+    """`should_cancel()` answered True while the workbook was fetched or parsed."""
+
+
+CancelFn = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,16 +229,18 @@ class ParsedWorkbook:
 # --- Fetching --------------------------------------------------------------------------------
 
 
-def load_workbook(source: str | None = None) -> ParsedWorkbook:
+def load_workbook(
+    source: str | None = None, *, should_cancel: CancelFn | None = None
+) -> ParsedWorkbook:
     """Fetch and parse the workbook at `source` (default: settings.GOOGLE_SHEETS_XLSX_URL)."""
     origin = source_origin(source)
     location = resolve_source(source)
-    data = fetch_workbook(location, origin=origin)
+    data = fetch_workbook(location, origin=origin, should_cancel=should_cancel)
     if not is_web_source(location) and data and not data.startswith(b"PK"):
         detail = "a web page" if _looks_like_html(data) else "not a zip archive"
         name = source_label(location)
         raise WorkbookError(NOT_AN_XLSX_FILE.format(name=name, detail=detail, origin=origin))
-    return parse_workbook(data)
+    return parse_workbook(data, should_cancel=should_cancel)
 
 
 def resolve_source(source: str | None) -> str:
@@ -240,7 +288,9 @@ def reading_message(source: str | None) -> str:
     return READING_FILE.format(name=source_label(location))
 
 
-def fetch_workbook(source: str, *, origin: str = SOURCE_SETTING) -> bytes:
+def fetch_workbook(
+    source: str, *, origin: str = SOURCE_SETTING, should_cancel: CancelFn | None = None
+) -> bytes:
     """Return the workbook's bytes from an http(s) URL or a local path (`file://` too)."""
     from django.conf import settings
 
@@ -251,6 +301,8 @@ def fetch_workbook(source: str, *, origin: str = SOURCE_SETTING) -> bytes:
             timeout=(settings.WORKBOOK_CONNECT_TIMEOUT, settings.WORKBOOK_READ_TIMEOUT),
             max_bytes=max_bytes,
             origin=origin,
+            deadline=float(settings.WORKBOOK_DOWNLOAD_TIMEOUT),
+            should_cancel=should_cancel or _never,
         )
     scheme = _scheme(source)
     if scheme and scheme != "file":
@@ -293,11 +345,69 @@ def _looks_like_html(data: bytes) -> bool:
     )
 
 
+# How often the caller's thread looks at the cancel flag and the deadline during a download.
+DOWNLOAD_POLL_SECONDS = 0.1
+
+
+class _Stopped(Exception):
+    """The caller gave up on the download (a cancel, the deadline): its thread just ends."""
+
+
 def _download(
-    url: str, *, timeout: tuple[float, float], max_bytes: int, origin: str = SOURCE_SETTING
+    url: str,
+    *,
+    timeout: tuple[float, float],
+    max_bytes: int,
+    deadline: float,
+    should_cancel: CancelFn,
+    origin: str = SOURCE_SETTING,
+) -> bytes:
+    """Download in a helper thread; this thread waits, asking `should_cancel()` and watching
+    the overall deadline. A read may block up to `timeout[1]`: the helper then ends on its own
+    (it stops at its next chunk), but the caller is not kept waiting for it."""
+    import threading
+    import time
+
+    outcome: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["data"] = _download_body(
+                url, timeout=timeout, max_bytes=max_bytes, stop=stop, origin=origin
+            )
+        except _Stopped:
+            pass
+        except BaseException as error:  # handed to the caller below
+            outcome["error"] = error
+
+    helper = threading.Thread(target=work, name="workbook-download", daemon=True)
+    helper.start()
+    ends = time.monotonic() + deadline
+    try:
+        while helper.is_alive():
+            helper.join(DOWNLOAD_POLL_SECONDS)
+            if not helper.is_alive():
+                break
+            if should_cancel():
+                raise WorkbookCancelled
+            if time.monotonic() >= ends:
+                raise WorkbookError(
+                    WORKBOOK_DOWNLOAD_DEADLINE.format(seconds=deadline, url=display_url(url))
+                )
+    finally:
+        stop.set()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["data"]
+
+
+def _download_body(
+    url: str, *, timeout: tuple[float, float], max_bytes: int, stop: Any, origin: str
 ) -> bytes:
     # Imported here: the parser (and its benchmark) should not pay for requests' import.
     import requests
+    from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
 
     shown = display_url(url)
     try:
@@ -307,6 +417,8 @@ def _download(
             timeout=timeout,
             headers={"User-Agent": "progmetal-catalog (workbook import)"},
         ) as response:
+            if stop.is_set():
+                raise _Stopped
             status = response.status_code
             if status == 404:
                 raise WorkbookError(WORKBOOK_NOT_FOUND.format(url=shown, origin=origin))
@@ -321,7 +433,11 @@ def _download(
                 raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=_megabytes(max_bytes)))
             chunks: list[bytes] = []
             received = 0
-            for chunk in response.iter_content(chunk_size=256 * 1024):
+            # read1, not iter_content: it returns what one socket read brings, so a server that
+            # trickles bytes does not hold the stop flag back until a whole chunk has arrived.
+            while chunk := response.raw.read1(_CHUNK, decode_content=True):
+                if stop.is_set():
+                    raise _Stopped
                 received += len(chunk)
                 if received > max_bytes:
                     raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=_megabytes(max_bytes)))
@@ -329,7 +445,9 @@ def _download(
             content_type = response.headers.get("Content-Type", "")
     except requests.exceptions.Timeout as error:
         raise WorkbookError(_timeout_message(error, timeout, shown)) from None
-    except requests.exceptions.ChunkedEncodingError:
+    except ReadTimeoutError as error:
+        raise WorkbookError(_timeout_message(error, timeout, shown)) from None
+    except (requests.exceptions.ChunkedEncodingError, ProtocolError):
         detail = "the download stopped before the end"
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail)) from None
     except requests.exceptions.ConnectionError as error:
@@ -337,7 +455,7 @@ def _download(
         if _is_read_timeout(error):
             raise WorkbookError(_timeout_message(error, timeout, shown)) from None
         raise WorkbookError(f"{NETWORK_ERROR} ({_network_detail(error, url)})") from None
-    except requests.exceptions.RequestException as error:
+    except (requests.exceptions.RequestException, HTTPError) as error:
         raise WorkbookError(f"{NETWORK_ERROR} ({type(error).__name__})") from None
     data = b"".join(chunks)
     if "text/html" in content_type and not data.startswith(b"PK"):
@@ -391,18 +509,25 @@ def _megabytes(count: int) -> str:
 
 # --- Parsing ---------------------------------------------------------------------------------
 
+CANCEL_EVERY_ROWS = 200  # rows read between two looks at the cancel flag
 _HEADER_SEARCH_ROWS = 40  # the header is on row 5 or 6; a tab without one by here has no table
 _LINK_KEYS = frozenset({"bandcamp", "spotify", "youtube", "amazon", "apple_music", "google_play"})
 _MISSING_PART = re.compile(r"There is no item named '([^']+)' in the archive")
 
 
-def parse_workbook(data: bytes) -> ParsedWorkbook:
-    """Parse every tab with a release table; row problems become warnings, never failures."""
+def parse_workbook(data: bytes, *, should_cancel: CancelFn | None = None) -> ParsedWorkbook:
+    """Parse every tab with a release table; row problems become warnings, never failures.
+
+    Raises WorkbookError for a file past the unpacked-size or cell-size caps (checked before
+    openpyxl reads anything) and WorkbookCancelled when `should_cancel()` answers True.
+    """
+    cancel = should_cancel or _never
     package = _open_package(data)
     try:
+        _check_parts(package, cancel)
         book = _open_book(data, package)
         try:
-            return _Workbook(book, package).parse()
+            return _Workbook(book, package, cancel).parse()
         finally:
             book.close()
     except (zipfile.BadZipFile, zlib.error, EOFError, ElementTree.ParseError) as error:
@@ -422,6 +547,48 @@ def _open_package(data: bytes) -> zipfile.ZipFile:
         return zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, EOFError, ValueError) as error:
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
+
+
+def _check_parts(package: zipfile.ZipFile, cancel: CancelFn) -> None:
+    """Enforce WORKBOOK_MAX_UNPACKED_BYTES and WORKBOOK_MAX_CELL_BYTES over the XML parts, by
+    streaming each once in chunks (see the module docstring)."""
+    from django.conf import settings
+
+    max_unpacked = int(settings.WORKBOOK_MAX_UNPACKED_BYTES)
+    max_cell = int(settings.WORKBOOK_MAX_CELL_BYTES)
+    parts = [info for info in package.infolist() if info.filename.endswith((".xml", ".rels"))]
+    if sum(info.file_size for info in parts) > max_unpacked:
+        raise WorkbookError(WORKBOOK_UNPACKED_TOO_LARGE.format(limit=_megabytes(max_unpacked)))
+    # Chunks no longer than the cap: a run inside one chunk cannot pass it, so only the runs
+    # that cross chunk boundaries are counted (two byte searches a chunk, no split).
+    size = max(1, min(_CHUNK, max_cell))
+    unpacked = 0
+    for info in parts:
+        if cancel():
+            raise WorkbookCancelled
+        run = 0  # bytes since the last "<" (text, or the inside of a tag)
+        with package.open(info) as stream:
+            while chunk := stream.read(size):
+                unpacked += len(chunk)
+                if unpacked > max_unpacked:
+                    limit = _megabytes(max_unpacked)
+                    raise WorkbookError(WORKBOOK_UNPACKED_TOO_LARGE.format(limit=limit))
+                first = chunk.find(b"<")
+                if first == -1:
+                    longest = run = run + len(chunk)
+                else:
+                    longest = run + first  # the run that ends at this chunk's first "<"
+                    run = len(chunk) - chunk.rfind(b"<") - 1
+                if max(longest, run) > max_cell:
+                    raise WorkbookError(
+                        WORKBOOK_CELL_TOO_LARGE.format(limit=_size(max_cell), part=info.filename)
+                    )
+                if cancel():
+                    raise WorkbookCancelled
+
+
+def _size(count: int) -> str:
+    return f"{count / 1024:g} KB" if count < 1024 * 1024 else _megabytes(count)
 
 
 def _open_book(data: bytes, package: zipfile.ZipFile) -> Any:
@@ -463,9 +630,13 @@ def _damage_detail(error: BaseException) -> str:
 class _Workbook:
     """One parse: openpyxl's workbook and its zip package, plus caches shared by the tabs."""
 
-    def __init__(self, book: Any, package: zipfile.ZipFile) -> None:
+    def __init__(self, book: Any, package: zipfile.ZipFile, cancel: CancelFn = _never) -> None:
+        from django.conf import settings
+
         self.book = book
         self.package = package
+        self.cancel = cancel
+        self.rows_left = int(settings.WORKBOOK_MAX_ROWS)
         self.genres: dict[str, tuple[str, ...]] = {}
         self.vocals: dict[str, str] = {}
 
@@ -479,20 +650,36 @@ class _Workbook:
         return result
 
     def parse_sheet(self, sheet: Any, result: ParsedWorkbook) -> bool:
-        sheet.reset_dimensions()  # the table ends at its first blank row, not at <dimension>
+        sheet.reset_dimensions()  # read to the last <row>, whatever <dimension> claims
         header = _find_header(sheet.iter_rows(max_row=_HEADER_SEARCH_ROWS))
         if header is None:
             return False
         member = sheet._worksheet_path  # openpyxl has no public name for it
-        links = _sheet_hyperlinks(self.package, member, set(header.letters.values()))
+        links = _sheet_hyperlinks(
+            self.package,
+            member,
+            set(header.letters.values()),
+            self.cancel,
+            max_row=header.row_number + self.rows_left,  # rows past it are never read
+        )
         builder = _TabBuilder(self, sheet.title, header, links, result)
         # Only the header's columns: openpyxl makes no cell objects for the others.
         first = header.row_number + 1
         rows = sheet.iter_rows(min_row=first, max_col=max(header.columns))
         for row_number, cells in enumerate(rows, start=first):
+            if row_number % CANCEL_EVERY_ROWS == 0 and self.cancel():
+                raise WorkbookCancelled
+            self.rows_left -= 1
+            if self.rows_left < 0:
+                from django.conf import settings
+
+                limit = int(settings.WORKBOOK_MAX_ROWS)
+                raise WorkbookError(WORKBOOK_TOO_MANY_ROWS.format(limit=limit))
+            if _is_unannounced(cells):
+                break
             values = [_value(cells, column) for column in header.columns]
             if _is_blank(values):
-                break
+                continue  # a gap inside the table (or before the Unannounced block)
             builder.add(row_number, values, _fill_colour(cells, header.length_column))
         result.warnings.extend(builder.warnings)
         return True
@@ -563,6 +750,15 @@ def _fill_colour(cells: tuple[Any, ...], column: int) -> str | None:
     return colour.rgb.upper().rjust(8, "F")
 
 
+def _is_unannounced(cells: tuple[Any, ...]) -> bool:
+    """Whether the row starts the "Unannounced Projects" block (in column A, or B)."""
+    for column in (1, 2):
+        value = _value(cells, column)
+        if isinstance(value, str) and value.strip().casefold().startswith("unannounced"):
+            return True
+    return False
+
+
 def _is_blank(values: list[Any]) -> bool:
     for value in values:
         if value is not None and (not isinstance(value, str) or value.strip()):
@@ -580,63 +776,108 @@ _RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}R
 _CHUNK = 256 * 1024
 
 
-def _sheet_hyperlinks(package: zipfile.ZipFile, member: str, letters: set[str]) -> dict[str, str]:
-    """Cell ref ("I7") -> URL, for the cell hyperlinks in the columns `letters`."""
-    element = _hyperlinks_element(package, member)
-    if not element:
+def _sheet_hyperlinks(
+    package: zipfile.ZipFile,
+    member: str,
+    letters: set[str],
+    cancel: CancelFn = _never,
+    max_row: int = 2**31,
+) -> dict[str, str]:
+    """Cell ref ("I7") -> URL, for the cell hyperlinks in the columns `letters` up to `max_row`.
+
+    Both parts are streamed, and only the links of those cells are kept: what this holds does
+    not grow with the size of a hostile part.
+    """
+    wanted: dict[str, str] = {}  # cell ref -> relationship id
+    for attributes in _hyperlink_tags(package, member, cancel):
+        relationship = attributes.get("id", "")
+        for ref in _expand_ref(attributes.get("ref", ""), max_row):
+            if relationship and ref.rstrip("0123456789") in letters:
+                wanted[ref] = relationship
+    if not wanted:
         return {}
-    targets = _hyperlink_targets(package, member)
+    targets = _hyperlink_targets(package, member, set(wanted.values()))
     found: dict[str, str] = {}
-    for match in _HYPERLINK.finditer(element):
-        attributes = {
-            name.decode().rpartition(":")[2]: (double or single).decode()
-            for name, double, single in _ATTRIBUTE.findall(match.group(1))
-        }
-        target = targets.get(attributes.get("id", ""), "").strip()
-        for ref in _expand_ref(attributes.get("ref", "")):
-            if target and ref.rstrip("0123456789") in letters:
-                found[ref] = target
+    for ref, relationship in wanted.items():
+        target = targets.get(relationship, "").strip()
+        if target:
+            found[ref] = target
     return found
 
 
-def _hyperlinks_element(package: zipfile.ZipFile, member: str) -> bytes:
-    """The sheet's <hyperlinks> element and what follows it, found by streaming the part.
+def _hyperlink_tags(
+    package: zipfile.ZipFile, member: str, cancel: CancelFn
+) -> Iterator[dict[str, str]]:
+    """The attributes of each <hyperlink> of the sheet, found by streaming the part.
 
-    It sits after <sheetData>; a literal "<hyperlinks" can only be markup (text escapes "<"),
-    so a byte search finds it without parsing the rows a second time.
+    <hyperlinks> sits after <sheetData>; a literal "<hyperlinks" can only be markup (text
+    escapes "<"), so a byte search finds it without parsing the rows a second time.
     """
-    found: list[bytes] = []
+    started = False
     carry = b""
     with package.open(member) as stream:
         while chunk := stream.read(_CHUNK):
-            if found:
-                found.append(chunk)
-                continue
+            if cancel():
+                raise WorkbookCancelled
             window = carry + chunk
-            match = _HYPERLINKS_START.search(window)
-            if match:
-                found.append(window[match.start() :])
-            else:
-                carry = window[-32:]  # a start tag split between two chunks
-    return b"".join(found)
+            if not started:
+                at = _hyperlinks_start(window)
+                if at == -1:
+                    carry = window[-32:]  # a start tag split between two chunks
+                    continue
+                started = True
+                window = window[at:]
+            end = 0
+            for match in _HYPERLINK.finditer(window):
+                end = match.end()
+                yield {
+                    name.decode().rpartition(":")[2]: (double or single).decode()
+                    for name, double, single in _ATTRIBUTE.findall(match.group(1))
+                }
+            rest = window[end:]
+            cut = rest.rfind(b"<")  # a tag split between two chunks (at most one cell long)
+            carry = rest[cut:] if cut != -1 else b""
 
 
-def _hyperlink_targets(package: zipfile.ZipFile, member: str) -> dict[str, str]:
-    """Relationship id -> URL from the sheet's relationships part."""
+def _hyperlinks_start(window: bytes) -> int:
+    """Where the <hyperlinks> start tag begins in `window`, or -1.
+
+    A byte search for the name first (a regular expression would try every "<" of the rows:
+    seconds on a large sheet), then the tag around it.
+    """
+    at = window.find(b"hyperlinks")
+    while at != -1:
+        opening = window.rfind(b"<", max(0, at - 16), at)
+        if opening != -1 and _HYPERLINKS_START.match(window, opening):
+            return opening
+        at = window.find(b"hyperlinks", at + 1)
+    return -1
+
+
+def _hyperlink_targets(package: zipfile.ZipFile, member: str, wanted: set[str]) -> dict[str, str]:
+    """Relationship id -> URL from the sheet's relationships part, for the `wanted` ids."""
     folder, name = posixpath.split(member)
     rels = posixpath.join(folder, "_rels", f"{name}.rels")
     if rels not in package.NameToInfo:
         return {}
-    root = ElementTree.fromstring(package.read(rels))
-    return {
-        element.get("Id", ""): element.get("Target", "")
-        for element in root.iter(_RELATIONSHIP)
-        if element.get("Type", "").endswith("/hyperlink")
-    }
+    targets: dict[str, str] = {}
+    root = None
+    with package.open(rels) as stream:
+        for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+            if root is None:
+                root = element
+                continue
+            if event != "end" or element.tag != _RELATIONSHIP:
+                continue
+            relationship = element.get("Id", "")
+            if relationship in wanted and element.get("Type", "").endswith("/hyperlink"):
+                targets[relationship] = element.get("Target", "")[:MAX_TEXT]
+            root.clear()  # a Relationship is a leaf of the root: keep none of them
+    return targets
 
 
-def _expand_ref(ref: str) -> Iterator[str]:
-    """ "I7" -> I7; "I7:I9" -> I7, I8, I9 (a range within one column)."""
+def _expand_ref(ref: str, max_row: int = 2**31) -> Iterator[str]:
+    """ "I7" -> I7; "I7:I9" -> I7, I8, I9 (a range within one column, up to `max_row`)."""
     if ":" not in ref:
         yield ref
         return
@@ -645,7 +886,7 @@ def _expand_ref(ref: str) -> Iterator[str]:
     if not start or not stop or start.group(1) != stop.group(1):
         yield first
         return
-    for row in range(int(start.group(2)), int(stop.group(2)) + 1):
+    for row in range(int(start.group(2)), min(int(stop.group(2)), max_row) + 1):
         yield f"{start.group(1)}{row}"
 
 
@@ -686,6 +927,16 @@ _SPOTIFY_LINK = re.compile(
     r"|spotify:([a-z]+):([0-9A-Za-z]{22})$",
     re.IGNORECASE,
 )
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):\S")
+_WEB_URL = re.compile(r"https?://[^\s/?#]+", re.IGNORECASE)
+_COLUMN_NAMES = {
+    "bandcamp": "Bandcamp",
+    "spotify": "Spotify",
+    "youtube": "YouTube",
+    "amazon": "Amazon",
+    "apple_music": "Apple Music",
+    "google_play": "Google Play",
+}
 _HYPERLINK_FORMULA = re.compile(r'\s*=?\s*HYPERLINK\s*\(\s*"((?:[^"]|"")*)"', re.IGNORECASE)
 _TAB_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 
@@ -795,11 +1046,14 @@ def _month_name_date(value: str, tab_year: int | None) -> tuple[date, str] | Non
     return date(year, month, day), "day"
 
 
+MAX_TEXT = 2000  # characters kept of any cell: more than any column of the catalog stores
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        return value[: MAX_TEXT * 2].strip()[:MAX_TEXT]
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
@@ -933,7 +1187,20 @@ class _TabBuilder:
         return cached
 
     def link(self, row_number: int, values: list[Any], key: str) -> str:
-        """The URL of a link cell: its hyperlink, else its =HYPERLINK formula, else a bare URL."""
+        """The URL of a link cell (its hyperlink, else its =HYPERLINK formula, else a bare URL),
+        only when it is an http(s) address: anything else is dropped with a warning."""
+        url = self.raw_link(values, row_number, key)
+        if not url or _WEB_URL.match(url):
+            return url
+        if key == "spotify" and spotify_album(url)[0]:
+            return url  # spotify:album:... or open.spotify.com/album/...: stored as https
+        match = _SCHEME.match(url)
+        scheme = f"{match.group(1).lower()}:" if match else "no scheme"
+        column = _COLUMN_NAMES.get(key, key)
+        self.warn(row_number, WARN_LINK_SCHEME.format(column=column, scheme=scheme))
+        return ""
+
+    def raw_link(self, values: list[Any], row_number: int, key: str) -> str:
         letters = self.header.letters.get(key)
         if letters is None:
             return ""
@@ -943,11 +1210,13 @@ class _TabBuilder:
         value = values[self.slots[key]]
         if not isinstance(value, str):
             return ""
+        value = value[:MAX_TEXT]
         if value.startswith("="):
             match = _HYPERLINK_FORMULA.match(value)
             return match.group(1).replace('""', '"').strip() if match else ""
         text = value.strip()
-        return text if text.startswith(("http://", "https://")) else ""
+        # Plain text is a link only when it looks like one ("BC" or "TBA" are labels).
+        return text if _SCHEME.match(text) else ""
 
     def spotify(self, row_number: int, values: list[Any]) -> tuple[str | None, str]:
         url = self.link(row_number, values, "spotify")

@@ -277,3 +277,39 @@ def test_an_open_page_follows_a_sync_started_from_the_shell(
     finally:
         if command.poll() is None:
             command.kill()
+
+
+def test_staff_confirm_a_large_removal_from_the_panel(
+    page: Page, start_app: StartApp, workbook_server: WorkbookServer
+) -> None:
+    """A workbook that lost most of its rows: the sync keeps every album visible and says so;
+    the staff's confirm button (a CSRF-protected POST) runs a sync that hides them."""
+    specs = releases(12, prefix="confirm")
+    workbook_server.set_workbook(workbook(specs))
+    app = start_app(workers=2, spotify=False, env={"SPOTIFY_ENABLED": "0"})
+    log_in(page, app)
+    button = page.locator("#sync-button")
+    message = page.locator("#sync-message")
+    tiles = page.locator("#album-grid article.album-tile[data-album-id]")
+    button.click()
+    expect(message).to_contain_text("Sync complete!", timeout=SYNC_TIMEOUT_MS)
+    expect(tiles).to_have_count(12)
+
+    workbook_server.set_workbook(workbook(specs[:2]))  # a tab deleted, say: 10 of 12 gone
+    button.click()
+    expect(message).to_contain_text(
+        "Sync completed with warnings: 10 albums are no longer in the workbook; more than 10% "
+        "of the catalog, so they stay visible.",
+        timeout=SYNC_TIMEOUT_MS,
+    )
+    expect(tiles).to_have_count(12)
+    confirm = page.locator("#sync-confirm-removals-button")
+    expect(confirm).to_have_text("Sync and hide the 10 albums no longer in the workbook")
+
+    confirm.click()
+    expect(message).to_contain_text("Sync complete!", timeout=SYNC_TIMEOUT_MS)
+    expect(tiles).to_have_count(2)
+    expect(page.locator("#sync-counts")).to_contain_text("10 removed (no longer in the workbook)")
+    expect(confirm).to_have_count(0)
+    operations = app.sync_operations()
+    assert [status for _, status, _, _ in operations] == ["completed"] * 3

@@ -19,6 +19,7 @@ from catalog.services.importer import (
     ENRICHING_MESSAGE,
     FINALIZING_MESSAGE,
     RATE_LIMIT_MESSAGE,
+    REMOVALS_KEPT,
     STAGE_ENRICHING,
     STAGE_FETCHING,
     STAGE_FINALIZING,
@@ -346,7 +347,7 @@ def test_removed_row_hides_the_album_without_deleting_it():
     """An album no longer in the sheet is hidden (in_workbook False) and counted removed."""
     import_rows(rows=[row("A", "One"), row("B", "Two")])
 
-    result = import_rows(rows=[row("A", "One")])
+    result = import_rows(rows=[row("A", "One")], allow_removals=True)
 
     assert (result.removed, result.unchanged) == (1, 1)
     assert Album.objects.count() == 2
@@ -354,10 +355,57 @@ def test_removed_row_hides_the_album_without_deleting_it():
     assert Album.objects.get(title="One").in_workbook
 
 
+def ten_rows() -> list[SheetRow]:
+    return [row(f"Artist {n}", f"Album {n}") for n in range(10)]
+
+
+def test_hiding_up_to_the_fraction_of_the_visible_albums_goes_ahead():
+    """1 of 10 visible albums gone is 10%, not more than SYNC_MAX_HIDE_FRACTION: it is hidden."""
+    import_rows(rows=ten_rows())
+
+    result = import_rows(rows=ten_rows()[1:])
+
+    assert (result.removed, result.removals_kept) == (1, 0)
+    assert not Album.objects.get(title="Album 0").in_workbook
+    assert not any(warning.startswith("1 albums") for warning in result.warnings)
+
+
+def test_hiding_more_than_the_fraction_hides_nothing_and_says_how_to_confirm(settings):
+    """2 of 10 gone (20%): every album stays visible, and a warning says how to confirm."""
+    import_rows(rows=ten_rows())
+
+    with CaptureQueriesContext(connection) as queries:
+        result = import_rows(rows=ten_rows()[2:])
+
+    assert (result.removed, result.removals_kept, result.unchanged) == (0, 2, 8)
+    assert result.warnings[0] == REMOVALS_KEPT.format(count=2, percent="10%")
+    assert result.warnings[0] == (
+        "2 albums are no longer in the workbook; more than 10% of the catalog, so they stay "
+        "visible. Run import_albums --allow-removals to confirm"
+    )
+    assert writes(queries) == []
+    assert Album.objects.filter(in_workbook=True).count() == 10
+
+    settings.SYNC_MAX_HIDE_FRACTION = 0.25
+    assert import_rows(rows=ten_rows()[2:]).removed == 2
+
+
+def test_allow_removals_hides_them_all():
+    """The confirmation: every album that left the workbook is hidden, however many."""
+    import_rows(rows=ten_rows())
+
+    result = import_rows(rows=ten_rows()[:1], allow_removals=True)
+
+    assert (result.removed, result.removals_kept) == (9, 0)
+    assert list(Album.objects.filter(in_workbook=True).values_list("title", flat=True)) == [
+        "Album 0"
+    ]
+
+
 def test_album_coming_back_to_the_sheet_is_visible_again_and_counted_updated():
     """A hidden album that reappears is shown again."""
     import_rows(rows=[row("A", "One"), row("B", "Two")])
-    import_rows(rows=[row("A", "One")])
+    import_rows(rows=[row("A", "One")], allow_removals=True)
 
     result = import_rows(rows=[row("A", "One"), row("B", "Two")])
 
@@ -371,7 +419,7 @@ def test_dry_run_counts_without_writing():
     rows = [row("A", "One", country="Norway", genres=("Brand new genre",)), row("C", "Three")]
 
     with CaptureQueriesContext(connection) as queries:
-        result = import_rows(rows=rows, dry_run=True)
+        result = import_rows(rows=rows, dry_run=True, allow_removals=True)
 
     assert (result.created, result.updated, result.unchanged, result.removed) == (1, 1, 0, 1)
     assert writes(queries) == []
@@ -613,7 +661,7 @@ def test_hidden_albums_are_not_enriched(spotify_standin, spotify_client):
     import_rows(
         rows=[row("A", "One", spotify_album_id=sid(1)), row("B", "Two", spotify_album_id=sid(2))]
     )
-    import_rows(rows=[row("A", "One", spotify_album_id=sid(1))])
+    import_rows(rows=[row("A", "One", spotify_album_id=sid(1))], allow_removals=True)
 
     result = enrich_albums(client=spotify_client)
 
@@ -821,7 +869,7 @@ def test_import_catalog_reports_every_stage_in_order(spotify_standin, monkeypatc
         warnings=[RowWarning("2025 Prog-metal", 9, "unreadable date 'soon'")],
         tabs=["2025 Prog-metal"],
     )
-    monkeypatch.setattr(importer, "load_workbook", lambda source: parsed)
+    monkeypatch.setattr(importer, "load_workbook", lambda source, **options: parsed)
     seen: list[Progress] = []
 
     result = importer.import_catalog(source="x.xlsx", on_progress=seen.append)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import re
 import socket
+import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
 import pytest
 
 from catalog.services.workbook import (
+    MAX_TEXT,
     NETWORK_ERROR,
     NO_RELEASE_TABS,
     NOT_A_WORKBOOK,
@@ -20,19 +23,25 @@ from catalog.services.workbook import (
     WARN_DUPLICATE_ROW,
     WARN_FILL,
     WARN_LENGTH,
+    WARN_LINK_SCHEME,
     WARN_NO_ARTIST,
     WARN_NO_DATE,
     WARN_NON_ALBUM_LINK,
     WARN_NOT_SPOTIFY_LINK,
     WARN_UNDATED,
+    WORKBOOK_CELL_TOO_LARGE,
     WORKBOOK_DAMAGED,
+    WORKBOOK_DOWNLOAD_DEADLINE,
     WORKBOOK_FILE_NOT_FOUND,
     WORKBOOK_FORBIDDEN,
     WORKBOOK_NOT_FOUND,
     WORKBOOK_SERVER_ERROR,
     WORKBOOK_TOO_LARGE,
+    WORKBOOK_TOO_MANY_ROWS,
+    WORKBOOK_UNPACKED_TOO_LARGE,
     ParsedWorkbook,
     RowWarning,
+    WorkbookCancelled,
     WorkbookError,
     fetch_workbook,
     load_workbook,
@@ -40,7 +49,17 @@ from catalog.services.workbook import (
     tab_list_and_year,
 )
 from tests.workbook_server import Route, WorkbookServer
-from tests.workbooks import OLD_COLUMNS, RECENT_COLUMNS, ReleaseSpec, make_workbook, save_workbook
+from tests.workbooks import (
+    OLD_COLUMNS,
+    RECENT_COLUMNS,
+    TAIL_ROW,
+    ReleaseSpec,
+    cell_bomb,
+    make_workbook,
+    save_workbook,
+    shared_string_bomb,
+    tail_bomb,
+)
 
 ALBUM_ID = "6eS23i4CUnkQph9azKMWYE"
 OTHER_ID = "7kni1yGJOEqirUTdvf1NDv"
@@ -142,8 +161,13 @@ def test_old_tabs_google_play_column_is_ignored_and_apple_music_left_empty():
     assert row.spotify_album_id == ALBUM_ID
 
 
-def test_release_rows_stop_at_the_first_blank_row_and_skip_the_unannounced_block():
-    """Rows after the blank gap (the Unannounced Projects block) are not releases."""
+BLANK = ReleaseSpec(
+    None, None, None, length=None, genres=None, vocal_style=None, country=None
+)  # a row of empty (styled) cells, as a deleted row leaves in the export
+
+
+def test_release_rows_stop_at_the_unannounced_block():
+    """Rows from the "Unannounced Projects" row on are not releases."""
     parsed = parse(
         [spec("One", "First"), spec("Two", "Second")],
         unannounced=(spec("Later", "Someday", "TBA"), spec("Sadhaka", None, "TBA")),
@@ -153,11 +177,50 @@ def test_release_rows_stop_at_the_first_blank_row_and_skip_the_unannounced_block
     assert parsed.warnings == []
 
 
-def test_a_wider_gap_also_ends_the_table():
-    """Several blank rows before the Unannounced block end the table just the same."""
+def test_a_wider_gap_before_the_unannounced_block_adds_nothing():
+    """Several blank rows before the Unannounced block: the block still stays out."""
     parsed = parse([spec("One", "First")], gap_rows=5)
 
     assert [row.artist for row in parsed.rows] == ["One"]
+    assert parsed.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("layout", "numbers"),
+    [
+        ("top", [8, 9, 10]),
+        ("middle", [7, 9, 10]),
+        ("several in the middle", [7, 11, 12]),
+        ("end", [7, 8, 9]),
+    ],
+)
+def test_blank_rows_inside_a_table_are_skipped_not_an_end(layout, numbers):
+    """One blank row (or several) anywhere in the table: every release row is still read."""
+    releases = [spec("One", "First"), spec("Two", "Second"), spec("Three", "Third")]
+    if layout == "top":
+        releases.insert(0, BLANK)
+    elif layout == "middle":
+        releases.insert(1, BLANK)
+    elif layout == "several in the middle":
+        releases[1:1] = [BLANK, BLANK, BLANK]
+    else:
+        releases.append(BLANK)
+
+    parsed = parse(releases, unannounced=(spec("Later", "Someday", "TBA"),))
+
+    assert [row.artist for row in parsed.rows] == ["One", "Two", "Three"]
+    assert [row.row_number for row in parsed.rows] == numbers
+    assert parsed.warnings == []
+
+
+def test_a_tab_without_an_unannounced_block_runs_to_its_last_row():
+    """Older tabs just end: rows after blank gaps are read up to the sheet's last row."""
+    releases = [spec("One", "First"), BLANK, BLANK, spec("Two", "Second"), BLANK]
+    releases += [spec("Three", "Third")]
+
+    parsed = parse(releases, unannounced=(), gap_rows=3)
+
+    assert [row.artist for row in parsed.rows] == ["One", "Two", "Three"]
 
 
 def test_statistics_tab_is_ignored():
@@ -305,6 +368,60 @@ def test_a_plain_url_in_a_link_cell_is_read():
     row = only_row([spec("A", "B", spotify=ALBUM_ID, link_style="text")])
 
     assert row.spotify_album_id == ALBUM_ID
+
+
+HOSTILE_TARGETS = [
+    ("javascript:alert(document.cookie)", "javascript:"),
+    ("JavaScript:alert(1)", "javascript:"),
+    ("data:text/html;base64,PHNjcmlwdD4=", "data:"),
+    ("vbscript:msgbox(1)", "vbscript:"),
+    ("mirar.bandcamp.com/album/ascension", "no scheme"),
+]
+
+
+@pytest.mark.parametrize(
+    ("link_style", "target", "scheme"),
+    [
+        (style, target, scheme)
+        for style in ("hyperlink", "formula", "text")
+        for target, scheme in HOSTILE_TARGETS
+        if style != "text" or scheme != "no scheme"  # plain text without a scheme is a label
+    ],
+)
+def test_links_that_are_not_http_are_dropped_with_a_note(link_style, target, scheme):
+    """Any other scheme, in a cell hyperlink, a =HYPERLINK formula or as plain text, is not
+    stored; the row says why, and the album is still read with its other links."""
+    parsed = parse(
+        [
+            spec(
+                "Mirar",
+                "Ascension",
+                bandcamp=target,
+                youtube=target,
+                spotify=target,
+                amazon="https://amazon.com/dp/B0",
+                link_style=link_style,
+            )
+        ]
+    )
+
+    [row] = parsed.rows
+    assert (row.bandcamp_url, row.youtube_url, row.spotify_url) == ("", "", "")
+    assert row.spotify_album_id is None
+    assert row.amazon_url == "https://amazon.com/dp/B0"
+    assert sorted(messages(parsed)) == [
+        WARN_LINK_SCHEME.format(column=column, scheme=scheme)
+        for column in ("Bandcamp", "Spotify", "YouTube")
+    ]
+
+
+def test_a_spotify_uri_in_the_spotify_column_is_stored_as_its_https_link():
+    """spotify:album:ID is an album link: its canonical https URL is stored, without a note."""
+    parsed = parse([spec("Mirar", "Ascension", spotify=f"spotify:album:{ALBUM_ID}")])
+
+    [row] = parsed.rows
+    assert row.spotify_url == f"https://open.spotify.com/album/{ALBUM_ID}"
+    assert parsed.warnings == []
 
 
 @pytest.mark.parametrize("link_style", ["hyperlink", "formula"])
@@ -843,3 +960,189 @@ def test_date_outside_the_tabs_year_warns_and_keeps_the_tabs_year():
     row = parsed.rows[0]
     assert (row.release_date, row.year) == (date(2005, 1, 30), 2025)
     assert messages(parsed) == [WARN_DATE_YEAR.format(date=date(2005, 1, 30), year=2025)]
+
+
+# --- Bounds: hostile files and slow servers --------------------------------------------------
+
+CANCEL_BOUND = 3.0  # seconds from a cancel to the end of the fetch or parse
+
+
+def test_a_cell_past_the_cell_cap_fails_naming_the_setting(settings):
+    """A cell longer than WORKBOOK_MAX_CELL_BYTES: a clear message, no rows."""
+    settings.WORKBOOK_MAX_CELL_BYTES = 64 * 1024
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(cell_bomb(100_000))
+
+    assert str(error.value) == WORKBOOK_CELL_TOO_LARGE.format(
+        limit="64 KB", part="xl/worksheets/sheet1.xml"
+    )
+    assert "WORKBOOK_MAX_CELL_BYTES" in str(error.value)
+
+
+def test_a_shared_string_past_the_cell_cap_fails_naming_the_setting(settings):
+    settings.WORKBOOK_MAX_CELL_BYTES = 64 * 1024
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(shared_string_bomb(100_000))
+
+    assert str(error.value) == WORKBOOK_CELL_TOO_LARGE.format(
+        limit="64 KB", part="xl/sharedStrings.xml"
+    )
+
+
+def test_long_cells_under_the_cap_are_read_and_cut_to_the_text_bound(settings):
+    """A long cell under the cap is read, its text cut to MAX_TEXT characters (more than any
+    column stores): many such cells cost the parse no more than short ones."""
+    settings.WORKBOOK_MAX_CELL_BYTES = 64 * 1024
+
+    [cell_row] = parse_workbook(cell_bomb(60_000)).rows
+    [shared_row] = parse_workbook(shared_string_bomb(60_000)).rows
+
+    assert cell_row.artist == shared_row.artist == ("Mirar" + "A" * 60_000)[:MAX_TEXT]
+    assert MAX_TEXT >= 800  # the longest column of the catalog (Album.identity_key)
+
+
+def test_rows_past_the_row_cap_fail_naming_the_setting(settings):
+    """More rows than WORKBOOK_MAX_ROWS in the release tabs (blank ones count): refused."""
+    settings.WORKBOOK_MAX_ROWS = 1000
+    data = tail_bomb(2000 * len(TAIL_ROW), unannounced=False)
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(data)
+
+    assert str(error.value) == WORKBOOK_TOO_MANY_ROWS.format(limit=1000)
+    assert "WORKBOOK_MAX_ROWS" in str(error.value)
+    settings.WORKBOOK_MAX_ROWS = 5000
+    assert len(parse_workbook(data).rows) == 2
+
+
+def test_a_hyperlink_range_is_expanded_only_up_to_the_rows_that_can_be_read(settings):
+    """A hostile ref such as "I7:I999999999" costs no more than the rows the cap allows."""
+    settings.WORKBOOK_MAX_ROWS = 100
+    data = make_workbook(
+        {TAB: [spec("Mirar", "Ascension", bandcamp="https://mirar.bandcamp.com/")]}
+    )
+    sheet = "xl/worksheets/sheet1.xml"
+    source = zipfile.ZipFile(io.BytesIO(data))
+    text = source.read(sheet).decode()
+    text = re.sub(r'(<hyperlink [^>]*ref=")([A-Z]+)7(")', r"\g<1>\g<2>7:\g<2>999999999\3", text)
+    assert ":H999999999" in text
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = text.encode() if info.filename == sheet else source.read(info.filename)
+            target.writestr(info.filename, content)
+
+    started = time.monotonic()
+    [row] = parse_workbook(output.getvalue()).rows
+
+    assert time.monotonic() - started < 2
+    assert row.bandcamp_url == "https://mirar.bandcamp.com/"
+
+
+def test_a_file_that_unpacks_past_the_cap_fails_at_once_naming_the_setting(settings):
+    """The declared sizes are checked before anything is unpacked: a quick, clear failure."""
+    settings.WORKBOOK_MAX_UNPACKED_BYTES = 4 * 1024 * 1024
+    data = tail_bomb(8 * 1024 * 1024)
+
+    started = time.monotonic()
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(data)
+
+    assert time.monotonic() - started < 0.5
+    assert str(error.value) == WORKBOOK_UNPACKED_TOO_LARGE.format(limit="4 MB")
+
+
+def test_a_member_that_lies_about_its_size_never_unpacks_past_it():
+    """A part declaring 1000 bytes and holding 2 MB: zipfile stops at the declared size and the
+    checksum no longer matches, so the file is damaged; it never costs more than it declared."""
+    data = tail_bomb(2 * 1024 * 1024)
+    name = b"xl/worksheets/sheet1.xml"
+    patched = bytearray(data)
+    at = 0
+    while (at := data.find(b"PK\x01\x02", at + 1)) != -1:  # central directory entries
+        if data[at + 46 : at + 46 + len(name)] == name:
+            patched[at + 24 : at + 28] = (1000).to_bytes(4, "little")  # uncompressed size
+    assert zipfile.ZipFile(io.BytesIO(bytes(patched))).getinfo(name.decode()).file_size == 1000
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(bytes(patched))
+
+    assert str(error.value).startswith("The workbook file is damaged or incomplete")
+
+
+def test_blank_rows_after_the_table_are_read_to_the_end_without_rows(settings):
+    """A long tail of blank rows (no Unannounced block): skipped, the table's rows kept."""
+    parsed = parse_workbook(tail_bomb(200_000, unannounced=False))
+
+    assert [row.title for row in parsed.rows] == ["Ascension", "Second"]
+
+
+def cancel_after(seconds: float) -> tuple[Callable[[], bool], list[float]]:
+    """A should_cancel that answers True from `seconds` on; `asked[0]` is when it first did."""
+    started = time.monotonic()
+    asked: list[float] = []
+
+    def should_cancel() -> bool:
+        if time.monotonic() - started < seconds:
+            return False
+        if not asked:
+            asked.append(time.monotonic())
+        return True
+
+    return should_cancel, asked
+
+
+def test_cancel_during_a_slow_parse_ends_it_within_the_bound():
+    """A sheet that takes seconds to read (a long tail of blank rows): cancel ends the parse
+    within the bound, not at the end of the sheet."""
+    data = tail_bomb(40 * 1024 * 1024, unannounced=False)  # ~13 s of rows to read
+    should_cancel, asked = cancel_after(1.0)
+
+    with pytest.raises(WorkbookCancelled):
+        parse_workbook(data, should_cancel=should_cancel)
+
+    assert asked
+    assert time.monotonic() - asked[0] < CANCEL_BOUND
+
+
+def test_cancel_during_a_trickling_download_ends_it_within_the_bound(server, workbook_bytes):
+    """One byte every 0.5 s: the download would take hours; cancel ends it at once."""
+    server.routes["/trickle"] = Route(body=workbook_bytes, trickle=0.5)
+    should_cancel, asked = cancel_after(1.0)
+
+    with pytest.raises(WorkbookCancelled):
+        fetch_workbook(server.url_for("/trickle"), should_cancel=should_cancel)
+
+    assert asked
+    assert time.monotonic() - asked[0] < CANCEL_BOUND
+
+
+def test_cancel_while_the_server_sends_nothing_ends_the_download_within_the_bound(
+    server, workbook_bytes, settings
+):
+    """Headers, then silence (a read blocks for WORKBOOK_READ_TIMEOUT): cancel still ends it."""
+    settings.WORKBOOK_READ_TIMEOUT = 30
+    server.routes["/silent"] = Route(body=workbook_bytes, delay_before_body=30)
+    should_cancel, asked = cancel_after(1.0)
+
+    with pytest.raises(WorkbookCancelled):
+        fetch_workbook(server.url_for("/silent"), should_cancel=should_cancel)
+
+    assert asked
+    assert time.monotonic() - asked[0] < CANCEL_BOUND
+
+
+def test_a_trickling_download_ends_at_the_overall_deadline(server, workbook_bytes, settings):
+    """Bytes keep coming (the per-read timeout never fires): WORKBOOK_DOWNLOAD_TIMEOUT ends it."""
+    settings.WORKBOOK_READ_TIMEOUT = 5
+    settings.WORKBOOK_DOWNLOAD_TIMEOUT = 1
+    server.routes["/trickle"] = Route(body=workbook_bytes, trickle=0.2)
+
+    started = time.monotonic()
+    message = fetch_error(server.url_for("/trickle?key=s3cr3t"))
+
+    assert 1.0 <= time.monotonic() - started < 1.0 + CANCEL_BOUND
+    assert message == WORKBOOK_DOWNLOAD_DEADLINE.format(seconds=1, url=server.url_for("/trickle"))
+    assert "WORKBOOK_DOWNLOAD_TIMEOUT" in message

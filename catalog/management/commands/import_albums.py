@@ -1,5 +1,6 @@
 """`python manage.py import_albums [--file PATH | --url URL] [--skip-spotify] [--refresh-spotify]
-[--dry-run] [-v 0|1|2]`: the Sync Now import from a shell, with a progress bar and a summary.
+[--dry-run] [--allow-removals] [-v 0|1|2]`: the Sync Now import from a shell, with a progress
+bar and a summary.
 
 It runs through the same SyncManager as the Sync Now button: it takes the same lock (while a web
 sync runs it refuses with "Sync already in progress" and names that run), and the web panel shows
@@ -241,6 +242,12 @@ class Command(BaseCommand):
             help="list the albums that would be new, changed or removed (-v 2: and what would "
             "change), write nothing",
         )
+        parser.add_argument(
+            "--allow-removals",
+            action="store_true",
+            help="hide every album no longer in the workbook, even more than "
+            "SYNC_MAX_HIDE_FRACTION of the catalog (confirms a large removal)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         check_options(options)
@@ -294,7 +301,11 @@ class Command(BaseCommand):
             raise CommandError(SPOTIFY_HINT)
         try:
             return importer.import_catalog(
-                source=_source(options), dry_run=True, skip_spotify=True, on_progress=on_progress
+                source=_source(options),
+                dry_run=True,
+                skip_spotify=True,
+                on_progress=on_progress,
+                allow_removals=options.get("allow_removals", False),
             )
         except Exception as exc:
             if not is_expected_failure(exc):
@@ -321,9 +332,11 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(DRY_RUN_HEAD.format(changes=changes)))
             self.stdout.write(albums_line)
             self.stdout.write(self._spotify_line(result, options))
+            if result.removals_kept:
+                self.stdout.write(self.style.WARNING(result.warnings[0]))
             self._planned(result, verbosity=verbosity)
         else:
-            warned = bool(result.failed or result.spotify_stopped)
+            warned = bool(result.failed or result.spotify_stopped or result.removals_kept)
             style = self.style.WARNING if warned else self.style.SUCCESS
             self.stdout.write(style(completion_message(result)))
             self.stdout.write(albums_line)
@@ -391,6 +404,7 @@ def sync_options(options: dict[str, Any]) -> SyncOptions:
         source=_source(options),
         skip_spotify=bool(options.get("skip_spotify")),
         refresh_spotify=bool(options.get("refresh_spotify")),
+        allow_removals=bool(options.get("allow_removals")),
     )
 
 
