@@ -26,7 +26,7 @@ from catalog.management.commands.import_albums import (
 )
 from catalog.models import Album, SyncOperation
 from catalog.services import importer
-from catalog.services.importer import REMOVALS_KEPT, STAGE_FETCHING, STAGE_IMPORTING, Progress
+from catalog.services.importer import STAGE_FETCHING, STAGE_IMPORTING, Progress, removals_kept
 from catalog.services.spotify import NOT_FOUND
 from catalog.services.sync import SYNC_REMOVALS_KEPT, SYNC_UNEXPECTED_ERROR
 from tests.commands import import_albums as run
@@ -435,7 +435,7 @@ def test_a_workbook_that_would_hide_most_albums_hides_none_until_confirmed(tmp_p
 
     out = run("--file", str(one_row), "--skip-spotify")
 
-    warning = REMOVALS_KEPT.format(count=19, percent="10%")
+    warning = removals_kept(19, percent="10%")
     assert "Albums: 0 new · 0 changed · 1 unchanged. Took " in out
     assert warning in out
     assert Album.objects.filter(in_workbook=True).count() == 20
@@ -464,7 +464,7 @@ def test_dry_run_shows_the_guard_too(tmp_path):
 
     assert "Dry run, nothing was written" in out
     assert "Albums: 0 new · 0 changed · 1 unchanged. Took " in out
-    assert REMOVALS_KEPT.format(count=19, percent="10%") in out
+    assert removals_kept(19, percent="10%") in out
 
 
 CTRL_C_BOUND = 3.0  # seconds from Ctrl-C to the command's exit

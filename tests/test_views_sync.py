@@ -1270,7 +1270,7 @@ def test_a_sync_that_started_and_ended_between_two_checks_refreshes_the_grid(cli
 
 # --- confirming a large removal -------------------------------------------------------------------
 
-KEPT_WARNING = importer.REMOVALS_KEPT.format(count=2552, percent="10%")
+KEPT_WARNING = importer.removals_kept(2552, percent="10%")
 CONFIRM = "sync-confirm-removals"
 
 
@@ -1294,7 +1294,7 @@ def test_a_run_that_kept_albums_reads_completed_with_warnings_and_offers_staff_t
 
     assert 'data-sync-state="warnings"' in html
     assert text_of(html, "sync-message") == (
-        "Sync completed with warnings: 2552 albums are no longer in the workbook; more than 10% "
+        "Sync completed with warnings: 2,552 albums are no longer in the workbook; more than 10% "
         "of the catalog, so they stay visible. Run import_albums --allow-removals to confirm."
     )
     assert text_of(html, "sync-counts") == (
@@ -1302,7 +1302,7 @@ def test_a_run_that_kept_albums_reads_completed_with_warnings_and_offers_staff_t
         "not confirmed)"
     )
     assert text_of(html, f"{CONFIRM}-button") == (
-        "Sync and hide the 2552 albums no longer in the workbook"
+        "Sync and hide the 2,552 albums no longer in the workbook"
     )
     form = re.search(rf'<form id="{CONFIRM}"[^>]*>(.*?)</form>', html, re.S)
     assert (

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from catalog import counts
 from catalog.models import Album, Artist, Genre, VocalStyle
 from catalog.search import set_search_fields
 from catalog.services.spotify import (
@@ -53,9 +54,21 @@ EMPTY_WORKBOOK = (
 )
 NO_ARTIST_WARNING = "{tab}, row {row}: no artist name, row skipped"
 REMOVALS_KEPT = (
-    "{count} albums are no longer in the workbook; more than {percent} of the catalog, so they "
-    "stay visible. Run import_albums --allow-removals to confirm"
+    "{albums} no longer in the workbook; more than {percent} of the catalog, so {they} "
+    "visible. Run import_albums --allow-removals to confirm"
 )
+
+
+def removals_kept(count: int, *, percent: str) -> str:
+    """ "2,552 albums are no longer in the workbook; ... so they stay visible. ..." (or "1 album
+    is ... so it stays")."""
+    one = count == 1
+    return REMOVALS_KEPT.format(
+        albums=f"{counts.albums(count)} {'is' if one else 'are'}",
+        percent=percent,
+        they="it stays" if one else "they stay",
+    )
+
 
 # Albums per batch: one transaction, a handful of bulk queries. Cancel is checked between
 # batches, so a batch is kept small enough to end within a fraction of a second.
@@ -487,9 +500,7 @@ def import_rows(
     fraction = float(settings.SYNC_MAX_HIDE_FRACTION)
     if gone and not allow_removals and len(gone) > fraction * visible:
         result.removals_kept = len(gone)
-        result.warnings.insert(
-            0, REMOVALS_KEPT.format(count=len(gone), percent=f"{fraction * 100:g}%")
-        )
+        result.warnings.insert(0, removals_kept(len(gone), percent=f"{fraction * 100:g}%"))
         return result
     result.removed += len(gone)
     if dry_run:

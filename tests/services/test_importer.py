@@ -19,7 +19,6 @@ from catalog.services.importer import (
     ENRICHING_MESSAGE,
     FINALIZING_MESSAGE,
     RATE_LIMIT_MESSAGE,
-    REMOVALS_KEPT,
     STAGE_ENRICHING,
     STAGE_FETCHING,
     STAGE_FINALIZING,
@@ -30,6 +29,7 @@ from catalog.services.importer import (
     Progress,
     enrich_albums,
     import_rows,
+    removals_kept,
 )
 from catalog.services.spotify import (
     AUTH_UNAVAILABLE,
@@ -378,7 +378,7 @@ def test_hiding_more_than_the_fraction_hides_nothing_and_says_how_to_confirm(set
         result = import_rows(rows=ten_rows()[2:])
 
     assert (result.removed, result.removals_kept, result.unchanged) == (0, 2, 8)
-    assert result.warnings[0] == REMOVALS_KEPT.format(count=2, percent="10%")
+    assert result.warnings[0] == removals_kept(2, percent="10%")
     assert result.warnings[0] == (
         "2 albums are no longer in the workbook; more than 10% of the catalog, so they stay "
         "visible. Run import_albums --allow-removals to confirm"
