@@ -292,7 +292,7 @@ def test_staff_confirm_a_large_removal_from_the_panel(
     message = page.locator("#sync-message")
     tiles = page.locator("#album-grid article.album-tile[data-album-id]")
     button.click()
-    expect(message).to_contain_text("Sync complete!", timeout=SYNC_TIMEOUT_MS)
+    expect(message).to_contain_text("Sync complete:", timeout=SYNC_TIMEOUT_MS)
     expect(tiles).to_have_count(12)
 
     workbook_server.set_workbook(workbook(specs[:2]))  # a tab deleted, say: 10 of 12 gone
@@ -307,7 +307,7 @@ def test_staff_confirm_a_large_removal_from_the_panel(
     expect(confirm).to_have_text("Sync and hide the 10 albums no longer in the workbook")
 
     confirm.click()
-    expect(message).to_contain_text("Sync complete!", timeout=SYNC_TIMEOUT_MS)
+    expect(message).to_contain_text("Sync complete:", timeout=SYNC_TIMEOUT_MS)
     expect(tiles).to_have_count(2)
     expect(page.locator("#sync-counts")).to_contain_text("10 removed (no longer in the workbook)")
     expect(confirm).to_have_count(0)
