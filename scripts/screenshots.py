@@ -1,5 +1,6 @@
 """Take the README screenshot (docs/screenshot-albums.png, the album list at 1280 x 900) and
-review shots of the list at 375 px and of the sync panel's states, from the real 2025 export.
+review shots of every page at 375 and 1280 px (as a visitor and as staff) and of the sync panel's
+states, from the real 2025 export.
 
     .venv/bin/python scripts/screenshots.py [path/to/progmetal_releases_2025.xlsx] [out_dir]
 
@@ -71,7 +72,7 @@ def shoot() -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from catalog.models import SyncFailure, SyncOperation
+    from catalog.models import Album, SyncFailure, SyncOperation
     from catalog.services import importer
 
     get_user_model().objects.create_user("shots", password="shots-password", is_staff=True)
@@ -82,14 +83,35 @@ def shoot() -> None:
         page.goto(URL + "/catalog/albums/")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(ROOT / "docs/screenshot-albums.png"))
-        page.set_viewport_size({"width": 375, "height": 812})
-        page.goto(URL + "/catalog/albums/")
-        page.screenshot(path=str(OUT / "list-375.png"))
+        album = Album.objects.filter(in_workbook=True).order_by("-release_date").first()
+        assert album is not None
+        pages = {
+            "list": "/catalog/albums/",
+            "list-filtered": "/catalog/albums/?genre=progressive-metal&format=EP&sort=artist",
+            "search": "/catalog/albums/?q=haken+live",
+            "detail": album.get_absolute_url(),
+            "artist": f"/catalog/artists/{album.artist_id}/",
+            "upcoming": "/catalog/upcoming/",
+            "stats": "/catalog/stats/",
+            "history": "/catalog/sync/history/",
+            "login": "/admin/login/?next=/catalog/albums/",
+            "missing": "/catalog/albums/99999999/",
+        }
 
+        def shoot_pages(who: str) -> None:
+            for name, path in pages.items():
+                for width in (375, 1280):
+                    page.set_viewport_size({"width": width, "height": 900})
+                    page.goto(URL + path)
+                    page.screenshot(path=str(OUT / f"{who}-{name}-{width}.png"), full_page=True)
+
+        shoot_pages("visitor")
         page.goto(URL + "/admin/login/?next=/catalog/albums/")
         page.fill("#id_username", "shots")
         page.fill("#id_password", "shots-password")
         page.click("input[type=submit]")
+        del pages["login"]
+        shoot_pages("staff")
         now = timezone.now()
         states = {
             "running": {
@@ -100,11 +122,31 @@ def shoot() -> None:
                 "message": "Syncing album 412 of 2555...",
                 "stage_started_at": now - timedelta(seconds=40),  # an estimate is shown
             },
-            "completed": {"status": "completed", "created_count": 3, "message": "Sync complete!"},
-            "warnings": {"status": "completed", "failed_count": 2, "message": "Sync complete!"},
-            "failed": {"status": "failed", "error": "The workbook could not be read"},
-            "cancelled": {"status": "cancelled", "created_count": 40, "message": "Sync cancelled"},
+            "completed": {
+                "status": "completed",
+                "created_count": 3,
+                "unchanged_count": 2552,
+                "message": "Sync complete: 3 new albums.",
+            },
+            "warnings": {
+                "status": "completed",
+                "failed_count": 2,
+                "updated_count": 48,
+                "message": "Sync completed with warnings: 2 of 50 albums failed; 48 changed.",
+            },
+            "failed": {
+                "status": "failed",
+                "stage": importer.STAGE_FETCHING,
+                "error": "The workbook URL answered 404 Not Found (https://docs.google.com/x): "
+                "check GOOGLE_SHEETS_XLSX_URL",
+            },
+            "cancelled": {
+                "status": "cancelled",
+                "created_count": 40,
+                "message": "Sync cancelled after 40 of 2,555 albums",
+            },
         }
+        visitor = browser.new_page(viewport={"width": 1280, "height": 900})
         for name, fields in states.items():
             active = fields["status"] == "running"
             now = timezone.now()  # the newest run is the one the panel shows
@@ -123,6 +165,10 @@ def shoot() -> None:
                 page.set_viewport_size({"width": width, "height": 900})
                 page.goto(URL + "/catalog/albums/")
                 page.locator("#sync-panel").screenshot(path=str(OUT / f"panel-{name}-{width}.png"))
+            if name == "failed":  # what a visitor reads of the same failure
+                visitor.goto(URL + "/catalog/albums/")
+                shot = OUT / "panel-failed-visitor.png"
+                visitor.locator("#sync-panel").screenshot(path=str(shot))
             if active:
                 operation.status = "cancelled"
                 operation.finished_at = now
