@@ -260,6 +260,8 @@ WORKBOOK_MAX_UNPACKED_BYTES = env_int("WORKBOOK_MAX_UNPACKED_BYTES", 512 * 1024 
 WORKBOOK_MAX_CELL_BYTES = env_int("WORKBOOK_MAX_CELL_BYTES", 1024 * 1024)
 # Rows read over all release tabs (blank ones too); a real tab has a few thousand.
 WORKBOOK_MAX_ROWS = env_int("WORKBOOK_MAX_ROWS", 200_000)
+# The 19-tab workbook has some 50,000 distinct texts; each costs openpyxl ~70 bytes in memory.
+WORKBOOK_MAX_SHARED_STRINGS = env_int("WORKBOOK_MAX_SHARED_STRINGS", 1_000_000)
 
 SPOTIFY_CLIENT_ID = env_str("SPOTIFY_CLIENT_ID", "")
 SPOTIFY_CLIENT_SECRET = env_str("SPOTIFY_CLIENT_SECRET", "")

@@ -433,6 +433,14 @@ def shared_string_bomb(size: int) -> bytes:
     return inflate_part(data, "xl/sharedStrings.xml", b">Mirar", b"A", size)
 
 
+def many_strings_bomb(size: int) -> bytes:
+    """One release row, then about `size` bytes of one-letter shared strings (17 bytes each)."""
+    data = make_workbook({HOSTILE_TAB: [ReleaseSpec("Mirar", "Ascension")]})
+    return inflate_part(
+        data, "xl/sharedStrings.xml", b"</sst>", b"<si><t>x</t></si>", size, before=True
+    )
+
+
 def tail_bomb(size: int, *, unannounced: bool = True) -> bytes:
     """A normal table followed by about `size` bytes of blank rows at the end of the sheet
     (after the Unannounced block, or after the table itself with `unannounced=False`)."""

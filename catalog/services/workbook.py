@@ -22,6 +22,9 @@ what a file may cost, since anyone who can edit the sheet (or the URL) chooses i
   declared size, so the declared sizes are checked first, for free) and no run of bytes without
   markup (one cell's text, one shared string, one attribute) may exceed WORKBOOK_MAX_CELL_BYTES:
   openpyxl would hold such a text whole in memory, several times over.
+* At most WORKBOOK_MAX_SHARED_STRINGS entries in the shared-strings table, counted in the same
+  pass: openpyxl keeps that whole table in memory, about 70 bytes a string however short, so
+  500 MB of one-letter strings would take gigabytes and minutes before the first row.
 * At most WORKBOOK_MAX_ROWS rows are read over all release tabs (blank rows count: reading
   them costs the same), and text is cut to MAX_TEXT characters as it is read (more than any
   column stores), so neither a long tail of rows nor many long cells make the parse hold more.
@@ -118,6 +121,11 @@ WORKBOOK_CELL_TOO_LARGE = (
     "The workbook holds a cell or shared string longer than {limit} (WORKBOOK_MAX_CELL_BYTES) "
     "in {part}: nothing was imported; check the file, or raise the limit"
 )
+WORKBOOK_TOO_MANY_STRINGS = (
+    "The workbook's shared-strings table has more than {limit:,} entries "
+    "(WORKBOOK_MAX_SHARED_STRINGS): nothing was imported; check the file, or raise the limit"
+)
+SHARED_STRINGS_PART = "xl/sharedStrings.xml"
 WORKBOOK_TOO_MANY_ROWS = (
     "The workbook has more than {limit:,} rows in its release tabs (WORKBOOK_MAX_ROWS): nothing "
     "was imported; check the file, or raise the limit"
@@ -556,6 +564,7 @@ def _check_parts(package: zipfile.ZipFile, cancel: CancelFn) -> None:
 
     max_unpacked = int(settings.WORKBOOK_MAX_UNPACKED_BYTES)
     max_cell = int(settings.WORKBOOK_MAX_CELL_BYTES)
+    max_strings = int(settings.WORKBOOK_MAX_SHARED_STRINGS)
     parts = [info for info in package.infolist() if info.filename.endswith((".xml", ".rels"))]
     if sum(info.file_size for info in parts) > max_unpacked:
         raise WorkbookError(WORKBOOK_UNPACKED_TOO_LARGE.format(limit=_megabytes(max_unpacked)))
@@ -567,8 +576,17 @@ def _check_parts(package: zipfile.ZipFile, cancel: CancelFn) -> None:
         if cancel():
             raise WorkbookCancelled
         run = 0  # bytes since the last "<" (text, or the inside of a tag)
+        strings, tail = 0, b""  # <si> entries so far; the chunk's end, for one cut in two
+        counts_strings = info.filename == SHARED_STRINGS_PART
         with package.open(info) as stream:
             while chunk := stream.read(size):
+                if counts_strings:
+                    # The last two bytes go round again: an "<si" cut by the chunk's end is
+                    # counted once, and those two bytes alone can never hold one.
+                    strings += (tail + chunk).count(b"<si")
+                    tail = chunk[-2:]
+                    if strings > max_strings:
+                        raise WorkbookError(WORKBOOK_TOO_MANY_STRINGS.format(limit=max_strings))
                 unpacked += len(chunk)
                 if unpacked > max_unpacked:
                     limit = _megabytes(max_unpacked)

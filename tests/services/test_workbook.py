@@ -38,6 +38,7 @@ from catalog.services.workbook import (
     WORKBOOK_SERVER_ERROR,
     WORKBOOK_TOO_LARGE,
     WORKBOOK_TOO_MANY_ROWS,
+    WORKBOOK_TOO_MANY_STRINGS,
     WORKBOOK_UNPACKED_TOO_LARGE,
     ParsedWorkbook,
     RowWarning,
@@ -56,6 +57,7 @@ from tests.workbooks import (
     ReleaseSpec,
     cell_bomb,
     make_workbook,
+    many_strings_bomb,
     save_workbook,
     shared_string_bomb,
     tail_bomb,
@@ -989,6 +991,21 @@ def test_a_shared_string_past_the_cell_cap_fails_naming_the_setting(settings):
     assert str(error.value) == WORKBOOK_CELL_TOO_LARGE.format(
         limit="64 KB", part="xl/sharedStrings.xml"
     )
+
+
+def test_a_shared_strings_table_past_its_cap_fails_naming_the_setting(settings):
+    """Millions of one-letter shared strings pass every size cap but would cost openpyxl
+    gigabytes: the count is capped too, before openpyxl reads the table."""
+    settings.WORKBOOK_MAX_SHARED_STRINGS = 5_000
+    bomb = many_strings_bomb(17 * 6_000)
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(bomb)
+
+    assert str(error.value) == WORKBOOK_TOO_MANY_STRINGS.format(limit=5_000)
+    assert "WORKBOOK_MAX_SHARED_STRINGS" in str(error.value)
+    settings.WORKBOOK_MAX_SHARED_STRINGS = 7_000
+    assert [row.artist for row in parse_workbook(bomb).rows] == ["Mirar"]
 
 
 def test_long_cells_under_the_cap_are_read_and_cut_to_the_text_bound(settings):
