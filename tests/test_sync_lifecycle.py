@@ -280,14 +280,14 @@ def test_the_panel_read_that_recovers_a_stale_row_shows_its_stored_kind(settings
 
 # --- the data migration ---------------------------------------------------------------------------
 
-BEFORE = [("catalog", "0005_syncoperation_kept_count")]
-AFTER = [("catalog", "0006_syncoperation_failure_kind")]
+BEFORE = ("catalog", "0005_syncoperation_kept_count")
+AFTER = ("catalog", "0006_syncoperation_failure_kind")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_fills_the_kind_of_older_rows_from_their_text():
     executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
+    executor.migrate([BEFORE])
     try:
         old_model = executor.loader.project_state(BEFORE).apps.get_model("catalog", "SyncOperation")
         errors = {
@@ -306,7 +306,7 @@ def test_the_migration_fills_the_kind_of_older_rows_from_their_text():
         ids[""] = old_model.objects.create(status="completed", message="Sync complete").pk
 
         executor = MigrationExecutor(connection)
-        executor.migrate(AFTER)
+        executor.migrate([AFTER])
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes("catalog"))
