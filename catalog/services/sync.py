@@ -6,7 +6,8 @@ daemon thread by default); a writer thread stamps progress and a heartbeat on th
 UPDATEs; a row whose heartbeat stopped is marked interrupted by the next status read or trigger;
 cancel is a flag on the row that the importer sees between albums. A run that finds its row no
 longer active (it was marked interrupted while it ran) has lost the lock: it stops, and records
-nothing.
+nothing. Each of those moves is one method of `SyncOperationQuerySet` (catalog/models.py), which
+decides which rows may move; this module decides when, and the words written on the row.
 
 A runner gets only the row's id (`Runner.submit(operation_id)`) and calls `run_operation(id)`,
 which reads the options stored on the row: a task queue can carry that job as it is.
