@@ -231,14 +231,17 @@ class SyncOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "removed",
         "failed_count",
     ]
-    list_filter = ["status", "source", "started_at"]
+    list_filter = ["status", "failure_kind", "source", "started_at"]
     list_select_related = ["triggered_by"]
     search_fields = ["message", "error", "failures__label"]
     date_hierarchy = "started_at"
     inlines = [SyncFailureInline]
     fieldsets = [
         (None, {"fields": ["status", "source", "triggered_by", "options", "cancel_requested"]}),
-        ("Progress", {"fields": ["stage", "message", "processed", "total", "error"]}),
+        (
+            "Progress",
+            {"fields": ["stage", "message", "processed", "total", "error", "failure_kind"]},
+        ),
         ("Warnings", {"fields": ["spotify_stopped", "warnings"]}),
         (
             "Counts",

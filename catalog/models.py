@@ -1,9 +1,11 @@
-from datetime import timedelta
-from typing import Any
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 from django.conf import settings
-from django.db import models
-from django.db.models import ExpressionWrapper, Q
+from django.db import models, transaction
+from django.db.models import Case, ExpressionWrapper, F, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -135,6 +137,111 @@ class Album(models.Model):
         return reverse("catalog:album-detail", args=[self.pk])
 
 
+class SyncOperationQuerySet(models.QuerySet["SyncOperation"]):
+    """The sync rows by lifecycle state, and every transition of the lifecycle.
+
+    Each transition is one narrow conditional UPDATE over the row it may move, never a whole
+    `save()`: `filter(pk=..., status__in=ACTIVE).update(...)` cannot overwrite a flag another
+    request set meanwhile, and matches nothing once the row has left the state the transition
+    starts from (it was recovered as stale, say), which is how a run learns it lost the lock.
+    Each returns how many rows it moved. The words written on the row (messages, errors) are
+    the caller's: catalog/services/sync.py chooses them; this class chooses which rows move.
+    The lifecycle is drawn in docs/architecture.md.
+    """
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def active(self) -> SyncOperationQuerySet:
+        """Pending or running: the rows that hold the lock (one at most, `one_active_sync`)."""
+        return self.filter(status__in=SyncOperation.ACTIVE_STATUSES)
+
+    def stale(self, before: datetime) -> SyncOperationQuerySet:
+        """Active rows whose last heartbeat is older than `before`: their run is gone."""
+        return self.active().filter(heartbeat_at__lt=before)
+
+    def latest_first(self) -> SyncOperationQuerySet:
+        return self.order_by("-started_at", "-id")
+
+    def last_completed(self) -> SyncOperationQuerySet:
+        """Completed runs (with warnings or not; failed ones do not count), the latest finished
+        first: "last synced"."""
+        return self.filter(
+            status=SyncOperation.Status.COMPLETED, finished_at__isnull=False
+        ).order_by("-finished_at")
+
+    def run_state(self, pk: int) -> tuple[bool, bool] | None:
+        """(still active, cancel requested) for a running sync's poll; None: the row is gone."""
+        row = self.filter(pk=pk).values_list("status", "cancel_requested").first()
+        if row is None:
+            return None
+        return row[0] in SyncOperation.ACTIVE_STATUSES, row[1]
+
+    def cancel_was_requested(self, pk: int) -> bool:
+        return self.filter(pk=pk, cancel_requested=True).exists()
+
+    # --- transitions -----------------------------------------------------------------------
+
+    def take_lock(self, **fields: Any) -> SyncOperation:
+        """Create the pending row: taking the lock. Raises IntegrityError (`one_active_sync`)
+        when another row is active; inside atomic(), so the caller's transaction survives."""
+        with transaction.atomic():
+            return self.create(status=SyncOperation.Status.PENDING, **fields)
+
+    def claim(self, pk: int, *, now: datetime) -> int:
+        """Pending -> running, for the one run that gets there first."""
+        return self.filter(pk=pk, status=SyncOperation.Status.PENDING).update(
+            status=SyncOperation.Status.RUNNING, heartbeat_at=now, stage_started_at=now
+        )
+
+    def update_pending(self, pk: int, **fields: Any) -> int:
+        """Write on a row still pending (no run has claimed it)."""
+        return self.filter(pk=pk, status=SyncOperation.Status.PENDING).update(**fields)
+
+    def update_active(self, pk: int, **fields: Any) -> int:
+        """Write progress or a heartbeat on a row that still holds the lock."""
+        return self.filter(pk=pk).active().update(**fields)
+
+    def request_cancel(self, pk: int) -> int:
+        """Raise the cancel flag of an active row; its run sees it at its next check."""
+        return self.update_active(pk, cancel_requested=True)
+
+    def finish(self, pk: int, *, status: str, failure_kind: str = "", **fields: Any) -> int:
+        """Active -> completed, cancelled or failed (with why, `failure_kind`)."""
+        if status in SyncOperation.ACTIVE_STATUSES:
+            raise ValueError(f"finish() needs a terminal status, not {status!r}")
+        return self.update_active(pk, status=status, failure_kind=failure_kind, **fields)
+
+    def refuse(self, pk: int, *, reason: str, now: datetime) -> int:
+        """Pending -> failed: the runner would not take the job, so no run ever claims it."""
+        return self.update_pending(
+            pk,
+            status=SyncOperation.Status.FAILED,
+            failure_kind=SyncOperation.FailureKind.RUNNER_REFUSED,
+            error=reason,
+            message=reason,
+            finished_at=now,
+        )
+
+    def mark_stale(
+        self, before: datetime, *, interrupted: str, never_started: str, waiting: str
+    ) -> int:
+        """Stale rows -> failed, in one UPDATE: a pending row that still says `waiting` (no
+        worker claimed it) never started; any other was interrupted. The texts written are
+        `never_started` or `interrupted`. `finished_at` becomes the last heartbeat: the moment
+        the run was last known to be alive."""
+        kinds = SyncOperation.FailureKind
+        waited = Q(status=SyncOperation.Status.PENDING, message=waiting)
+        reason = Case(When(waited, then=Value(never_started)), default=Value(interrupted))
+        kind = Case(When(waited, then=Value(kinds.NEVER_STARTED)), default=Value(kinds.INTERRUPTED))
+        return self.stale(before).update(
+            status=SyncOperation.Status.FAILED,
+            failure_kind=kind,
+            error=reason,
+            message=reason,
+            finished_at=F("heartbeat_at"),
+        )
+
+
 class SyncOperation(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -147,7 +254,20 @@ class SyncOperation(models.Model):
         WEB = "web", "Web"
         CLI = "cli", "Command line"
 
+    class FailureKind(models.TextChoices):
+        """Why a failed run failed; "" for any other run. The panel tells visitors about the
+        first two in full (they name nothing private) and shows them as "interrupted"."""
+
+        INTERRUPTED = "interrupted", "Interrupted"  # the server stopped under the run
+        NEVER_STARTED = "never_started", "Never started"  # no worker claimed it
+        RUNNER_REFUSED = "runner_refused", "Runner refused"
+        WORKBOOK = "workbook", "Workbook"
+        SPOTIFY = "spotify", "Spotify"
+        NETWORK = "network", "Network"
+        UNEXPECTED = "unexpected", "Unexpected error"
+
     ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
+    STOPPED_KINDS = (FailureKind.INTERRUPTED, FailureKind.NEVER_STARTED)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     stage = models.CharField(max_length=20, blank=True)
@@ -168,6 +288,9 @@ class SyncOperation(models.Model):
     # Why Spotify enrichment stopped early ("" when it did not): a completed run "with warnings".
     spotify_stopped = models.CharField(max_length=500, blank=True)
     error = models.TextField(blank=True)
+    failure_kind = models.CharField(
+        max_length=20, choices=FailureKind.choices, blank=True, default=""
+    )
     source = models.CharField(max_length=3, choices=Source.choices, default=Source.WEB)
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
@@ -179,6 +302,10 @@ class SyncOperation(models.Model):
     stage_started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(default=timezone.now)
+
+    # A manager with every method of the QuerySet. Typed as the QuerySet (which it proxies) for
+    # type checkers without the django-stubs mypy plugin, which cannot see through as_manager().
+    objects: ClassVar[SyncOperationQuerySet] = SyncOperationQuerySet.as_manager()  # pyright: ignore[reportAssignmentType]
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -204,6 +331,11 @@ class SyncOperation(models.Model):
 
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    def was_interrupted(self) -> bool:
+        """A failed run that stopped without failing (the server stopped, or it never started):
+        the panel's "interrupted"."""
+        return self.status == self.Status.FAILED and self.failure_kind in self.STOPPED_KINDS
 
     def progress_percentage(self) -> int:
         if self.status == self.Status.COMPLETED:

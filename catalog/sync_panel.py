@@ -73,8 +73,6 @@ PUBLIC_FAILURES = {
     importer.STAGE_FINALIZING: "Sync failed while saving the results.",
 }
 PUBLIC_FAILURE = "Sync failed."
-# Failures that name nothing private: everyone reads them as they are.
-PUBLIC_ERRORS = frozenset({sync.SYNC_INTERRUPTED, sync.SYNC_NO_WORKER})
 PUBLIC_FAILURE_DETAILS = "Staff members can see the details."
 
 
@@ -84,7 +82,9 @@ def visible_result(operation: SyncOperation, *, staff: bool) -> str:
     written for everyone and names no path or URL.)"""
     if operation.status == Status.FAILED:
         error = operation.error or operation.message
-        if staff or error in PUBLIC_ERRORS:
+        # An interrupted run (or one that never started) names nothing private: everyone
+        # reads it as it is.
+        if staff or operation.was_interrupted():
             return error
         general = PUBLIC_FAILURES.get(operation.stage, PUBLIC_FAILURE)
         return f"{general} {PUBLIC_FAILURE_DETAILS}"
@@ -259,7 +259,7 @@ class SyncPanel:
             return "never"
         if op.has_warnings():
             return "warnings"
-        if op.status == Status.FAILED and op.error in (sync.SYNC_INTERRUPTED, sync.SYNC_NO_WORKER):
+        if op.was_interrupted():
             return "interrupted"
         return op.status
 
@@ -413,7 +413,8 @@ def load_sync_panel(*, alert: str = "", staff: bool = False) -> SyncPanel:
     last_synced_at = getattr(operation, "last_synced_at", None)
     if operation is not None and sync.is_stale(operation) and sync.recover_stale():
         # Same values as the UPDATE wrote: no second SELECT.
-        operation.error = operation.message = sync.stale_reason(operation)
+        operation.failure_kind, operation.error = sync.stale_outcome(operation)
+        operation.message = operation.error
         operation.status = Status.FAILED
         operation.finished_at = operation.heartbeat_at
     failures: list[SyncFailure] = []

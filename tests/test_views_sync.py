@@ -1185,7 +1185,12 @@ def test_visitors_read_failures_in_general_terms_and_staff_in_full(
 
 def test_an_interrupted_run_reads_the_same_for_everyone(client):
     """ "Interrupted" names no path or setting: visitors read it as staff do."""
-    make_operation(status=Status.FAILED, error=sync.SYNC_INTERRUPTED, message=sync.SYNC_INTERRUPTED)
+    make_operation(
+        status=Status.FAILED,
+        failure_kind=SyncOperation.FailureKind.INTERRUPTED,
+        error=sync.SYNC_INTERRUPTED,
+        message=sync.SYNC_INTERRUPTED,
+    )
 
     assert client.get(STATUS, headers=JSON).json()["error"] == sync.SYNC_INTERRUPTED
 

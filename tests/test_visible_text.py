@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.models import SyncOperation
 from catalog.services import importer, sync
 from tests.factories import make_album, make_genre, make_vocal_style
 from tests.sync_factories import Status, add_failures, make_operation
@@ -146,6 +147,7 @@ PANEL_STATES = {
     "cancelled": {"status": Status.CANCELLED, "message": "Sync cancelled after 5 of 9 albums"},
     "interrupted": {
         "status": Status.FAILED,
+        "failure_kind": SyncOperation.FailureKind.INTERRUPTED,
         "error": sync.SYNC_INTERRUPTED,
         "message": sync.SYNC_INTERRUPTED,
     },

@@ -6,7 +6,8 @@ daemon thread by default); a writer thread stamps progress and a heartbeat on th
 UPDATEs; a row whose heartbeat stopped is marked interrupted by the next status read or trigger;
 cancel is a flag on the row that the importer sees between albums. A run that finds its row no
 longer active (it was marked interrupted while it ran) has lost the lock: it stops, and records
-nothing.
+nothing. Each of those moves is one method of `SyncOperationQuerySet` (catalog/models.py), which
+decides which rows may move; this module decides when, and the words written on the row.
 
 A runner gets only the row's id (`Runner.submit(operation_id)`) and calls `run_operation(id)`,
 which reads the options stored on the row: a task queue can carry that job as it is.
@@ -31,7 +32,6 @@ from typing import Any, Protocol
 import requests
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
-from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -86,8 +86,8 @@ CANCEL_POLL_SECONDS = 0.5
 # workbook gives about 250; the bound only keeps a broken workbook from filling the row.
 WARNINGS_KEPT = 5000
 
-ACTIVE = SyncOperation.ACTIVE_STATUSES
 Status = SyncOperation.Status
+FailureKind = SyncOperation.FailureKind
 
 # Failures that mean "the network is down" rather than "the program is wrong".
 NETWORK_EXCEPTIONS: tuple[type[BaseException], ...] = (
@@ -202,9 +202,7 @@ class TasksRunner:
         from catalog.tasks import run_sync  # the task module imports this one
 
         # Before the enqueue: once a worker has claimed the row it is no longer pending.
-        SyncOperation.objects.filter(pk=operation_id, status=Status.PENDING).update(
-            message=SYNC_WAITING_FOR_WORKER
-        )
+        SyncOperation.objects.update_pending(operation_id, message=SYNC_WAITING_FOR_WORKER)
         run_sync.enqueue(operation_id)
 
 
@@ -243,34 +241,30 @@ def stale_before() -> datetime:
     return timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
 
 
-# Recovered rows that never left the queue say so; any other stale row was interrupted.
-_NEVER_STARTED = Q(status=Status.PENDING, message=SYNC_WAITING_FOR_WORKER)
-
-
 def recover_stale() -> int:
     """Mark active rows whose heartbeat stopped as interrupted (one UPDATE); return how many.
 
     `finished_at` becomes the last heartbeat: the moment the run was last known to be alive. A
-    row still waiting for a worker gets SYNC_NO_WORKER instead of SYNC_INTERRUPTED.
+    row still waiting for a worker never started: it gets SYNC_NO_WORKER instead of
+    SYNC_INTERRUPTED (`SyncOperation.failure_kind` stores which).
     """
-    reason = Case(When(_NEVER_STARTED, then=Value(SYNC_NO_WORKER)), default=Value(SYNC_INTERRUPTED))
-    recovered = SyncOperation.objects.filter(
-        status__in=ACTIVE, heartbeat_at__lt=stale_before()
-    ).update(
-        status=Status.FAILED,
-        error=reason,
-        message=reason,
-        finished_at=F("heartbeat_at"),
+    recovered = SyncOperation.objects.mark_stale(
+        stale_before(),
+        interrupted=SYNC_INTERRUPTED,
+        never_started=SYNC_NO_WORKER,
+        waiting=SYNC_WAITING_FOR_WORKER,
     )
     if recovered:
         sync_log.runs_interrupted(recovered)
     return recovered
 
 
-def stale_reason(operation: SyncOperation) -> str:
-    """What recover_stale() writes on this (active) row: SYNC_NO_WORKER or SYNC_INTERRUPTED."""
+def stale_outcome(operation: SyncOperation) -> tuple[str, str]:
+    """What recover_stale() writes on this (active) row: its failure kind and its text."""
     waiting = operation.status == Status.PENDING and operation.message == SYNC_WAITING_FOR_WORKER
-    return SYNC_NO_WORKER if waiting else SYNC_INTERRUPTED
+    if waiting:
+        return FailureKind.NEVER_STARTED, SYNC_NO_WORKER
+    return FailureKind.INTERRUPTED, SYNC_INTERRUPTED
 
 
 def is_stale(operation: SyncOperation) -> bool:
@@ -329,6 +323,17 @@ def is_expected_failure(exc: BaseException) -> bool:
     return isinstance(exc, (WorkbookError, SpotifyError, *NETWORK_EXCEPTIONS))
 
 
+def failure_kind(exc: BaseException) -> str:
+    """Which outside world (or this program) an exception that ended a run comes from."""
+    if isinstance(exc, WorkbookError):
+        return FailureKind.WORKBOOK
+    if isinstance(exc, SpotifyError):
+        return FailureKind.SPOTIFY
+    if isinstance(exc, NETWORK_EXCEPTIONS):
+        return FailureKind.NETWORK
+    return FailureKind.UNEXPECTED
+
+
 def failure_message(exc: BaseException) -> str:
     """What the panel says about an exception that ended a run (never the exception's text
     for unexpected errors: it could carry URLs or credentials)."""
@@ -348,8 +353,8 @@ class ProgressWriter:
 
     `report()` and `should_cancel()` never touch the database, so the importer may call them
     from any thread; `tick()` does the writing and is called by the writer thread (or inline by
-    `report()` when there is no writer thread). Every write is a narrow
-    `filter(pk=..., status__in=ACTIVE).update(...)`: the row is never saved whole, so a
+    `report()` when there is no writer thread). Every write is a narrow UPDATE of the row while
+    it is active (`SyncOperation.objects.update_active`): the row is never saved whole, so a
     `cancel_requested` set by another request is never overwritten. A write that matches no row,
     or a cancel poll that finds the row no longer active, means the run lost its lock (it was
     marked interrupted): `should_cancel()` then answers True so that the run stops.
@@ -415,20 +420,14 @@ class ProgressWriter:
             self._last_write = now
         if self._last_cancel_poll is None or now - self._last_cancel_poll >= CANCEL_POLL_SECONDS:
             self._last_cancel_poll = now
-            row = (
-                SyncOperation.objects.filter(pk=self.operation_id)
-                .values_list("status", "cancel_requested")
-                .first()
-            )
-            if row is None or row[0] not in ACTIVE:
+            state = SyncOperation.objects.run_state(self.operation_id)
+            if state is None or not state[0]:
                 self._lose_lock()
-            elif row[1]:
+            elif state[1]:
                 self._cancel.set()
 
     def _update(self, **fields: Any) -> None:
-        updated = SyncOperation.objects.filter(pk=self.operation_id, status__in=ACTIVE).update(
-            **fields
-        )
+        updated = SyncOperation.objects.update_active(self.operation_id, **fields)
         self.writes += 1
         if not updated:
             self._lose_lock()
@@ -503,6 +502,7 @@ class _Outcome:
     result: ImportResult | None = None
     processed: int | None = None
     total: int | None = None
+    failure_kind: str = ""  # SyncOperation.FailureKind of a failed run
 
 
 class SyncManager:
@@ -568,12 +568,10 @@ class SyncManager:
     def cancel(self) -> SyncOperation | None:
         """Ask the active sync to stop at its next check; None when nothing runs."""
         recover_stale()
-        operation = SyncOperation.objects.filter(status__in=ACTIVE).first()
+        operation = SyncOperation.objects.active().first()
         if operation is None:
             return None
-        SyncOperation.objects.filter(pk=operation.pk, status__in=ACTIVE).update(
-            cancel_requested=True
-        )
+        SyncOperation.objects.request_cancel(operation.pk)
         operation.cancel_requested = True
         return operation
 
@@ -586,20 +584,18 @@ class SyncManager:
         recover_stale()
         now = timezone.now()
         try:
-            # atomic(): on SQLite and PostgreSQL alike, the failed INSERT must not leave the
-            # caller's connection inside a broken transaction.
-            with transaction.atomic():
-                return SyncOperation.objects.create(
-                    status=Status.PENDING,
-                    source=source,
-                    triggered_by=user if getattr(user, "is_authenticated", False) else None,
-                    # "workbook": how the history names the source (a file name, or the URL
-                    # without credentials or query), fixed when the run starts.
-                    options={**options.for_storage(), "workbook": source_label(options.source)},
-                    message=SYNC_STARTING,
-                    started_at=now,
-                    heartbeat_at=now,
-                )
+            # take_lock() runs in atomic(): on SQLite and PostgreSQL alike, the failed INSERT
+            # must not leave the caller's connection inside a broken transaction.
+            return SyncOperation.objects.take_lock(
+                source=source,
+                triggered_by=user if getattr(user, "is_authenticated", False) else None,
+                # "workbook": how the history names the source (a file name, or the URL
+                # without credentials or query), fixed when the run starts.
+                options={**options.for_storage(), "workbook": source_label(options.source)},
+                message=SYNC_STARTING,
+                started_at=now,
+                heartbeat_at=now,
+            )
         except IntegrityError as exc:
             raise SyncAlreadyRunning(SYNC_ALREADY_RUNNING) from exc
 
@@ -608,11 +604,8 @@ class SyncManager:
             self.runner.submit(operation_id)
         except Exception:
             # Only a row the job never claimed: an inline runner also raises from the job.
-            refused = SyncOperation.objects.filter(pk=operation_id, status=Status.PENDING).update(
-                status=Status.FAILED,
-                error=SYNC_RUNNER_FAILED,
-                message=SYNC_RUNNER_FAILED,
-                finished_at=timezone.now(),
+            refused = SyncOperation.objects.refuse(
+                operation_id, reason=SYNC_RUNNER_FAILED, now=timezone.now()
             )
             if not refused:
                 raise
@@ -634,9 +627,7 @@ class SyncManager:
         Does nothing when the row is no longer pending (recovered as stale, or run already).
         """
         now = timezone.now()
-        claimed = SyncOperation.objects.filter(pk=operation_id, status=Status.PENDING).update(
-            status=Status.RUNNING, heartbeat_at=now, stage_started_at=now
-        )
+        claimed = SyncOperation.objects.claim(operation_id, now=now)
         if not claimed:
             logger.warning("Sync #%s is no longer pending; not running it", operation_id)
             return
@@ -689,7 +680,9 @@ class SyncManager:
                 if self._cancel_requested(operation_id, writer):
                     outcome = _cancelled(None, *_last_counts(writer))
                 else:
-                    outcome = _Outcome(Status.FAILED, failure_message(exc))
+                    outcome = _Outcome(
+                        Status.FAILED, failure_message(exc), failure_kind=failure_kind(exc)
+                    )
         else:
             self.last_result = result
             finalized = writer.last is not None and writer.last.stage == STAGE_FINALIZING
@@ -713,7 +706,7 @@ class SyncManager:
         """Whether cancel was asked for: as the writer last saw it, or on the row right now."""
         if writer.should_cancel() and not writer.lost_lock:
             return True
-        return SyncOperation.objects.filter(pk=operation_id, cancel_requested=True).exists()
+        return SyncOperation.objects.cancel_was_requested(operation_id)
 
     def _finish(self, operation_id: int, outcome: _Outcome) -> None:
         """Write the terminal state (and the failed albums) in one transaction.
@@ -723,7 +716,6 @@ class SyncManager:
         """
         now = timezone.now()
         fields: dict[str, Any] = {
-            "status": outcome.status,
             "message": _fit(outcome.message),
             "error": outcome.message if outcome.status == Status.FAILED else "",
             "finished_at": now,
@@ -745,8 +737,8 @@ class SyncManager:
                 spotify_stopped=_fit(result.spotify_stopped),
             )
         with transaction.atomic():
-            updated = SyncOperation.objects.filter(pk=operation_id, status__in=ACTIVE).update(
-                **fields
+            updated = SyncOperation.objects.finish(
+                operation_id, status=outcome.status, failure_kind=outcome.failure_kind, **fields
             )
             if not updated:
                 logger.warning(
@@ -787,4 +779,6 @@ def _cancelled(result: ImportResult | None, processed: int, total: int) -> _Outc
 
 
 def _interrupted(processed: int, total: int, result: ImportResult | None = None) -> _Outcome:
-    return _Outcome(Status.FAILED, SYNC_INTERRUPTED, result, processed, total)
+    return _Outcome(
+        Status.FAILED, SYNC_INTERRUPTED, result, processed, total, FailureKind.INTERRUPTED
+    )

@@ -410,11 +410,7 @@ def sync_options(options: dict[str, Any]) -> SyncOptions:
 
 def already_running_message() -> str:
     """ "Sync already in progress", with which run: its id, where it was started, since when."""
-    operation = (
-        SyncOperation.objects.filter(status__in=SyncOperation.ACTIVE_STATUSES)
-        .select_related("triggered_by")
-        .first()
-    )
+    operation = SyncOperation.objects.active().select_related("triggered_by").first()
     if operation is None:  # it ended between the refused insert and this read
         return SYNC_ALREADY_RUNNING
     if operation.source == SyncOperation.Source.CLI:
