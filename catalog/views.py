@@ -29,18 +29,14 @@ from django_htmx.middleware import HtmxDetails
 from icalendar import Calendar, Event
 
 from catalog import charts, selectors
-from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, requested_slugs
+from catalog.forms import AlbumFilterForm, requested_slugs
+from catalog.links import filter_chips, list_url, page_links
 from catalog.models import Album, Artist, SyncOperation, VocalStyle
 from catalog.page_cache import cached_for_visitors
+from catalog.selectors import nothing_new_since
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
-from catalog.sync_panel import (
-    SyncPanel,
-    load_sync_panel,
-    nothing_new_since,
-    recent_operations,
-    sync_finished,
-)
+from catalog.sync_panel import SyncPanel, history_entries, load_sync_panel, sync_finished
 from catalog.templatetags.album_tags import listen_links
 
 ALBUMS_PER_PAGE = 50
@@ -351,7 +347,7 @@ def sync_notes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def sync_history(request: HtmxHttpRequest) -> HttpResponse:
     """Recent syncs with their failed albums; open to visitors (who started a run: staff only)."""
     staff = _is_staff(request)
-    context = {"entries": recent_operations(staff=staff), "show_people": staff}
+    context = {"entries": history_entries(staff=staff), "show_people": staff}
     return render(request, "catalog/sync_history.html", context)
 
 
