@@ -103,3 +103,28 @@ def page_links(page: Page, *, base_url: str, filters: AlbumFilters) -> list[Page
         else PageLink(None, "", False)
         for number in numbers
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    """The pagination of one page of albums: the numbered links, the previous and the next page
+    ("" on the first and the last page)."""
+
+    links: list[PageLink]
+    previous_url: str
+    next_url: str
+
+
+def pager(page: Page, *, base_url: str, filters: AlbumFilters) -> Pager:
+    """The pagination links of `page`, each keeping the filters."""
+    return Pager(
+        links=page_links(page, base_url=base_url, filters=filters),
+        previous_url=(
+            list_url(base_url, filters, page=page.previous_page_number())
+            if page.has_previous()
+            else ""
+        ),
+        next_url=(
+            list_url(base_url, filters, page=page.next_page_number()) if page.has_next() else ""
+        ),
+    )
