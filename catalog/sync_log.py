@@ -23,7 +23,7 @@ from django.conf import settings
 
 from catalog import counts
 from catalog.models import SyncOperation
-from catalog.services.workbook import source_label
+from catalog.sources import source_label
 
 logger = logging.getLogger("catalog.sync")
 
