@@ -21,7 +21,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.feedgenerator import Atom1Feed
-from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -360,27 +359,25 @@ def sync_history(request: HtmxHttpRequest) -> HttpResponse:
 
 @dataclass(frozen=True, slots=True)
 class MonthGroup:
-    """The upcoming albums of one month (or of one year, for those known only to the year)."""
+    """The upcoming albums of one month (or of one year, for those known only to the year);
+    the template words the heading: "December 2026", "Sometime in 2027"."""
 
-    label: str
+    year: int
+    month: datetime.date | None  # its first day; None for the albums known only to the year
     albums: list[Album]
 
 
 def month_groups(albums: list[Album]) -> list[MonthGroup]:
-    """Consecutive albums of the same month (`upcoming_albums` order) under one heading:
-    "December 2026"; albums known only to the year under "Sometime in 2027"."""
+    """Consecutive albums of the same month (`upcoming_albums` order) under one heading; the
+    albums known only to the year after that year's months."""
     groups: list[MonthGroup] = []
     key = None
     for album in albums:
         year, month = album.period_year, album.period_month  # type: ignore[attr-defined]
         if (year, month) != key:
             key = (year, month)
-            label = (
-                f"Sometime in {year}"
-                if month == selectors.UPCOMING_YEAR_ONLY
-                else date_format(datetime.date(year, month, 1), "F Y")
-            )
-            groups.append(MonthGroup(label, []))
+            known = month != selectors.UPCOMING_YEAR_ONLY
+            groups.append(MonthGroup(year, datetime.date(year, month, 1) if known else None, []))
         groups[-1].albums.append(album)
     return groups
 
