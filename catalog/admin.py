@@ -5,7 +5,6 @@ from django.http import HttpRequest
 
 from catalog import counts
 from catalog.models import Album, Artist, Genre, SyncFailure, SyncOperation, VocalStyle
-from catalog.sync_panel import format_duration
 
 admin.site.site_header = "Prog metal catalog administration"
 admin.site.site_title = "Prog metal catalog"
@@ -265,7 +264,7 @@ class SyncOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Duration")
     def run_time(self, obj: SyncOperation) -> str:
-        return format_duration(obj.duration())
+        return counts.format_duration(obj.duration())
 
     @admin.display(description="New", ordering="created_count")
     def new(self, obj: SyncOperation) -> str:

@@ -1,11 +1,14 @@
-"""The words for a run's counts, shared by the panel, the history, the command and the log.
+"""The words for a run's counts and its duration, shared by the panel, the history, the admin,
+the command and the log.
 
 One vocabulary everywhere: an album is *new* (created), *changed* (updated), *unchanged*, or
 *removed* (no longer in the workbook: hidden, not deleted). Numbers carry thousands separators
-("2,555") and nouns agree with them ("1 album", "2 albums").
+("2,555") and nouns agree with them ("1 album", "2 albums"); durations read "1 min 12 s".
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 COUNT_NEW = "new"
 COUNT_CHANGED = "changed"
@@ -63,3 +66,15 @@ def changes(*, created: int, updated: int, removed: int, unchanged: int) -> str:
     words = [f"{number(first_count)} {first_word} {noun}"]
     words.extend(f"{number(count)} {word}" for count, word in rest)
     return ", ".join(words)
+
+
+def format_duration(delta: timedelta) -> str:
+    """'45 s', '1 min 12 s', '2 h 5 min' (whole seconds)."""
+    seconds = max(int(delta.total_seconds()), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {seconds} s"
+    return f"{seconds} s"

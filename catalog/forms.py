@@ -1,15 +1,15 @@
-"""The album list's filter form, and the links that keep or drop its values."""
+"""The album list's filter form: which query-string values are accepted, and how.
+
+The links that keep or drop those values (page links, filter chips) are in catalog/links.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
-from django.core.paginator import Page
 from django.http import QueryDict
-from django.utils.http import urlencode
 
 from catalog.models import Album
 from catalog.selectors import ALBUM_SORTS, AlbumFilters
@@ -17,7 +17,6 @@ from catalog.selectors import ALBUM_SORTS, AlbumFilters
 SEARCH_MAX_LENGTH = 100
 # Shown above the results when a longer search (a hand-made or pasted URL) was cut.
 SEARCH_CUT_NOTE = "Your search was longer than {limit} characters: only its start was used."
-DEBUT_CHIP = "Debuts only"
 # More genres than anyone picks by hand; bounds the slug lookup's IN list.
 MAX_SELECTED = 100
 
@@ -103,92 +102,3 @@ class AlbumFilterForm(forms.Form):
             debut=bool(data.get("debut")),
             sort=data.get("sort") or "",
         )
-
-
-def filter_params(filters: AlbumFilters) -> list[tuple[str, str]]:
-    """The query-string pairs that reproduce `filters`, in the form's order."""
-    params: list[tuple[str, str]] = []
-    if filters.q:
-        params.append(("q", filters.q))
-    params.extend(("genre", slug) for slug in filters.genres)
-    params.extend(("vocal", slug) for slug in filters.vocal_styles)
-    if filters.year is not None:
-        params.append(("year", str(filters.year)))
-    if filters.release_list:
-        params.append(("list", filters.release_list))
-    if filters.format:
-        params.append(("format", filters.format))
-    if filters.debut:
-        params.append(("debut", "1"))
-    if filters.sort:
-        params.append(("sort", filters.sort))
-    return params
-
-
-def list_url(base_url: str, filters: AlbumFilters, *, page: int = 1) -> str:
-    """The album list URL showing `filters` (and `page` when it is not the first)."""
-    params = filter_params(filters)
-    if page > 1:
-        params.append(("page", str(page)))
-    return f"{base_url}?{urlencode(params)}" if params else base_url
-
-
-@dataclass(frozen=True, slots=True)
-class FilterChip:
-    label: str
-    remove_url: str  # the same list without this one value
-
-
-def filter_chips(
-    filters: AlbumFilters,
-    *,
-    base_url: str,
-    genre_names: dict[str, str],
-    vocal_names: dict[str, str],
-) -> list[FilterChip]:
-    """One chip per active filter value; removing a chip goes back to the first page."""
-
-    def without(**changes: Any) -> str:
-        return list_url(base_url, replace(filters, **changes))
-
-    chips: list[FilterChip] = []
-    if filters.q:
-        chips.append(FilterChip(f"Search: {filters.q}", without(q="")))
-    for slug in filters.genres:
-        remaining = tuple(s for s in filters.genres if s != slug)
-        chips.append(FilterChip(genre_names.get(slug, slug), without(genres=remaining)))
-    for slug in filters.vocal_styles:
-        remaining = tuple(s for s in filters.vocal_styles if s != slug)
-        chips.append(FilterChip(vocal_names.get(slug, slug), without(vocal_styles=remaining)))
-    if filters.year is not None:
-        chips.append(FilterChip(str(filters.year), without(year=None)))
-    if filters.release_list:
-        label = Album.ReleaseList(filters.release_list).label
-        chips.append(FilterChip(label, without(release_list="")))
-    if filters.format:
-        chips.append(FilterChip(filters.format, without(format="")))
-    if filters.debut:
-        chips.append(FilterChip(DEBUT_CHIP, without(debut=False)))
-    if filters.sort:
-        chips.append(FilterChip(f"Sort: {ALBUM_SORTS[filters.sort]}", without(sort="")))
-    return chips
-
-
-@dataclass(frozen=True, slots=True)
-class PageLink:
-    number: int | None  # None for an ellipsis
-    url: str
-    is_current: bool
-
-
-def page_links(page: Page, *, base_url: str, filters: AlbumFilters) -> list[PageLink]:
-    """Links to the pages around `page` and at both ends, keeping the filters."""
-    numbers: Iterable[int | str] = page.paginator.get_elided_page_range(  # pyright: ignore[reportAttributeAccessIssue]
-        page.number, on_each_side=2, on_ends=1
-    )
-    return [
-        PageLink(number, list_url(base_url, filters, page=number), number == page.number)
-        if isinstance(number, int)
-        else PageLink(None, "", False)
-        for number in numbers
-    ]

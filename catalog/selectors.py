@@ -1,4 +1,4 @@
-"""Read-side queries for the catalog pages."""
+"""Read-side queries for the catalog pages and for the sync panel and history."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
 from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear
 
-from catalog.models import Album, Artist, Genre, VocalStyle
+from catalog.models import Album, Artist, Genre, SyncFailure, SyncOperation, VocalStyle
 from catalog.search import fold
 
 AlbumGenre = Album.genres.through
@@ -455,3 +456,59 @@ def catalog_stats(*, filters: AlbumFilters, today: datetime.date) -> CatalogStat
         vocal_styles=vocal_styles,
         countries=countries,
     )
+
+
+# --- Syncs -----------------------------------------------------------------------------------
+
+Status = SyncOperation.Status
+
+HISTORY_LIMIT = 50
+# Failed albums listed per run on the history page (the rest are counted: "and N more").
+HISTORY_FAILURE_LIMIT = 20
+# Where recent_operations() puts each run's first failed albums (Prefetch's to_attr).
+FIRST_FAILURES = "first_failures"
+
+
+def with_last_synced(queryset: QuerySet[SyncOperation]) -> QuerySet[SyncOperation]:
+    """Annotate `last_synced_at`: when the latest completed sync finished (failed ones do not
+    count, ones with warnings do)."""
+    completed = (
+        SyncOperation.objects.filter(status=Status.COMPLETED, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values("finished_at")[:1]
+    )
+    return queryset.annotate(last_synced_at=Subquery(completed))
+
+
+def nothing_new_since(seen: int) -> bool:
+    """True while the newest sync is still the finished run `seen` (0: none) that an idle page
+    shows: one indexed single-row SELECT, no album table, for the idle check."""
+    latest = (
+        SyncOperation.objects.order_by("-started_at", "-id").values_list("pk", "status").first()
+    )
+    if latest is None:
+        return seen == 0
+    return latest[0] == seen and latest[1] not in SyncOperation.ACTIVE_STATUSES
+
+
+def latest_operation() -> SyncOperation | None:
+    """The newest sync (active or not), with `last_synced_at`, in one query."""
+    # Without the notes: the panel only counts them, and every status poll reads this row.
+    latest = SyncOperation.objects.defer("warnings").order_by("-started_at", "-id")
+    return with_last_synced(latest).first()
+
+
+def recent_operations(limit: int = HISTORY_LIMIT) -> list[SyncOperation]:
+    """The history page's runs, newest first, with who started them and the first
+    HISTORY_FAILURE_LIMIT failed albums of each: two queries, however many failures. Each run's
+    failed albums are its `first_failures` (FIRST_FAILURES); sync_panel.history_entries says
+    what each reader may see of them."""
+    first_failures = SyncFailure.objects.order_by("id")[:HISTORY_FAILURE_LIMIT]
+    operations = (
+        SyncOperation.objects.select_related("triggered_by")
+        .prefetch_related(Prefetch("failures", queryset=first_failures, to_attr=FIRST_FAILURES))
+        # The notes are read only when staff open a run's notes (sync_notes).
+        .defer("warnings")
+        .order_by("-started_at", "-id")[:limit]
+    )
+    return list(operations)

@@ -23,7 +23,7 @@ from django.conf import settings
 
 from catalog import counts
 from catalog.models import SyncOperation
-from catalog.services.workbook import source_label
+from catalog.sources import source_label
 
 logger = logging.getLogger("catalog.sync")
 
@@ -31,11 +31,9 @@ Status = SyncOperation.Status
 
 
 def _duration(row: dict[str, Any]) -> str:
-    from catalog.sync_panel import format_duration  # the panel's words for durations
-
     if row["finished_at"] is None:
         return "?"
-    return format_duration(row["finished_at"] - row["started_at"])
+    return counts.format_duration(row["finished_at"] - row["started_at"])
 
 
 def _spotify(options: dict[str, Any]) -> str:

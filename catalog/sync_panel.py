@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from catalog import counts
+from catalog.counts import format_duration
 from catalog.models import SyncFailure, SyncOperation
+from catalog.selectors import (
+    FIRST_FAILURES,
+    HISTORY_LIMIT,
+    latest_operation,
+    recent_operations,
+)
 from catalog.services import importer, sync
 
 Status = SyncOperation.Status
 
 PANEL_FAILURE_LIMIT = 50
-HISTORY_LIMIT = 50
-# Failed albums listed per run on the history page (the rest are counted: "and N more").
-HISTORY_FAILURE_LIMIT = 20
 # Before this much progress in a stage, a time-left estimate would be noise.
 ETA_MIN_SECONDS = 3
 BUSY_REASON = "Sync Now is unavailable while a sync is running."
@@ -43,9 +46,6 @@ CANCELLING = (
 
 # A run that found more albums gone than SYNC_MAX_HIDE_FRACTION allows keeps them visible.
 COUNT_KEPT = "kept visible (no longer in the workbook; not confirmed)"
-# Where recent_operations() puts each run's first failed albums (Prefetch's to_attr).
-_FIRST_FAILURES = "first_failures"
-
 STAGE_LABELS = {
     importer.STAGE_FETCHING: "Fetching",
     importer.STAGE_IMPORTING: "Importing",
@@ -93,18 +93,6 @@ def visible_result(operation: SyncOperation, *, staff: bool) -> str:
     return operation.message
 
 
-def format_duration(delta: timedelta) -> str:
-    """'45 s', '1 min 12 s', '2 h 5 min' (whole seconds)."""
-    seconds = max(int(delta.total_seconds()), 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {seconds} s"
-    return f"{seconds} s"
-
-
 def format_time_left(seconds: float) -> str:
     """'About 40 s left' (rounded up to 5 s), 'About 3 min left', 'About 1 h 5 min left'."""
     if seconds < 60:
@@ -128,35 +116,6 @@ def estimate_seconds_left(operation: SyncOperation, *, now: datetime) -> float |
     return elapsed / operation.processed * (operation.total - operation.processed)
 
 
-def with_last_synced(queryset: QuerySet[SyncOperation]) -> QuerySet[SyncOperation]:
-    """Annotate `last_synced_at`: when the latest completed sync finished (failed ones do not
-    count, ones with warnings do)."""
-    completed = (
-        SyncOperation.objects.filter(status=Status.COMPLETED, finished_at__isnull=False)
-        .order_by("-finished_at")
-        .values("finished_at")[:1]
-    )
-    return queryset.annotate(last_synced_at=Subquery(completed))
-
-
-def nothing_new_since(seen: int) -> bool:
-    """True while the newest sync is still the finished run `seen` (0: none) that an idle page
-    shows: one indexed single-row SELECT, no album table, for the idle check."""
-    latest = (
-        SyncOperation.objects.order_by("-started_at", "-id").values_list("pk", "status").first()
-    )
-    if latest is None:
-        return seen == 0
-    return latest[0] == seen and latest[1] not in SyncOperation.ACTIVE_STATUSES
-
-
-def latest_operation() -> SyncOperation | None:
-    """The newest sync (active or not), with `last_synced_at`, in one query."""
-    # Without the notes: the panel only counts them, and every status poll reads this row.
-    latest = SyncOperation.objects.defer("warnings").order_by("-started_at", "-id")
-    return with_last_synced(latest).first()
-
-
 @dataclass(frozen=True)
 class HistoryEntry:
     """One run on the history page with its first failed albums."""
@@ -174,23 +133,14 @@ class HistoryEntry:
         return max(self.operation.failed_count - len(self.failures), 0)
 
 
-def recent_operations(limit: int = HISTORY_LIMIT, *, staff: bool = False) -> list[HistoryEntry]:
-    """The history page's runs, newest first, with who started them and the first
-    HISTORY_FAILURE_LIMIT failed albums of each: two queries, however many failures. `staff`
-    readers see failures in full (visible_result)."""
-    first_failures = SyncFailure.objects.order_by("id")[:HISTORY_FAILURE_LIMIT]
-    operations = (
-        SyncOperation.objects.select_related("triggered_by")
-        .prefetch_related(Prefetch("failures", queryset=first_failures, to_attr=_FIRST_FAILURES))
-        # The notes are read only when staff open a run's notes (sync_notes).
-        .defer("warnings")
-        .order_by("-started_at", "-id")[:limit]
-    )
+def history_entries(limit: int = HISTORY_LIMIT, *, staff: bool = False) -> list[HistoryEntry]:
+    """The history page's runs (selectors.recent_operations) as this reader may see them:
+    `staff` readers see failures in full (visible_result)."""
     return [
         HistoryEntry(
-            operation=operation, failures=getattr(operation, _FIRST_FAILURES, []), staff=staff
+            operation=operation, failures=getattr(operation, FIRST_FAILURES, []), staff=staff
         )
-        for operation in operations
+        for operation in recent_operations(limit)
     ]
 
 

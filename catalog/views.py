@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.syndication.views import Feed
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -20,37 +21,26 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.feedgenerator import Atom1Feed
-from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 from icalendar import Calendar, Event
 
 from catalog import charts, selectors
-from catalog.forms import AlbumFilterForm, filter_chips, list_url, page_links, requested_slugs
-from catalog.models import Album, Artist, SyncOperation, VocalStyle
+from catalog.forms import AlbumFilterForm, requested_slugs
+from catalog.links import filter_chips, list_url, pager
+from catalog.models import Album, Artist, SyncOperation
 from catalog.page_cache import cached_for_visitors
+from catalog.selectors import nothing_new_since
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
-from catalog.sync_panel import (
-    SyncPanel,
-    load_sync_panel,
-    nothing_new_since,
-    recent_operations,
-    sync_finished,
-)
+from catalog.sync_panel import SyncPanel, history_entries, load_sync_panel, sync_finished
 from catalog.templatetags.album_tags import listen_links
 
 ALBUMS_PER_PAGE = 50
-EMPTY_FILTERED = "No albums match these filters"
-EMPTY_CATALOG = "The catalog is empty"
-# Under EMPTY_CATALOG: staff learn what to do; visitors, who can do nothing about it, when to
-# come back (and, logged out, where an administrator logs in).
-EMPTY_CATALOG_STAFF_HINT = "Press Sync Now above to import the albums from the workbook."
-EMPTY_CATALOG_VISITOR_HINT = "No albums have been imported yet: check back soon"
-EMPTY_CATALOG_ADMIN_LOGIN = "Catalog administrator?"
 # The results region's id: an HTMX request it makes itself (its refresh when a sync completes)
 # also carries the filter options, which the sync may have changed, as out-of-band swaps.
 RESULTS_REGION_ID = "album-results"
@@ -60,88 +50,97 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-@require_GET
-@cached_for_visitors
-def album_list(request: HtmxHttpRequest) -> HttpResponse:
-    """The tile grid with its filters; an HTMX request gets only the results region.
+def _is_fragment(request: HtmxHttpRequest) -> bool:
+    """An HTMX request for the results region alone (django-htmx's `request.htmx`)."""
+    # Boosted links and history restores replace the whole page, so they get the whole page.
+    return bool(request.htmx) and not (request.htmx.boosted or request.htmx.history_restore_request)
+
+
+def _filter_form(
+    request: HttpRequest, *, with_options: bool, sortable: bool = False
+) -> dict[str, Any]:
+    """The album list's filter form for a page of albums, with its options.
 
     The filter options (genre facets count every genre link) are computed only for responses
-    that show them: the page, and the results region's own refresh after a sync. Other HTMX
-    requests (each search keystroke, each page link) only look up the genres and vocal styles
-    they ask for.
+    that show them (`with_options`). Other HTMX requests (each search keystroke, each page
+    link) only look up the genres and vocal styles they ask for. Only the album list is
+    `sortable`: the other pages have an order of their own, and the list's sort does not apply.
     """
-    # Boosted links and history restores replace the whole page, so they get the whole page.
-    fragment = bool(request.htmx) and not (
-        request.htmx.boosted or request.htmx.history_restore_request
-    )
-    with_options = not fragment or request.htmx.trigger == RESULTS_REGION_ID
-    genre_facets: list[selectors.GenreFacet] = []
-    vocal_styles: list[VocalStyle] = []
     if with_options:
         genre_facets = selectors.genre_facets()
         vocal_styles = selectors.vocal_style_options()
         genre_choices = [(facet.slug, facet.name) for facet in genre_facets]
         vocal_choices = [(style.slug, style.name) for style in vocal_styles]
     else:
+        genre_facets, vocal_styles = [], []
         genre_choices = selectors.genre_choices(slugs=requested_slugs(request.GET, "genre"))
         vocal_choices = selectors.vocal_style_choices(slugs=requested_slugs(request.GET, "vocal"))
     form = AlbumFilterForm(request.GET, genre_choices=genre_choices, vocal_choices=vocal_choices)
     filters = form.filters()
-    paginator = Paginator(selectors.album_list(filters=filters), ALBUMS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
-
-    albums = list(page.object_list)
-    base_url = reverse("catalog:album-list")
-    current_url = list_url(base_url, filters, page=page.number)
-    empty_message = ""
-    empty_catalog = False
-    if not paginator.count:
-        empty_catalog = not filters.is_active() or selectors.catalog_is_empty()
-        empty_message = EMPTY_CATALOG if empty_catalog else EMPTY_FILTERED
-    context = {
+    return {
         "form": form,
-        "filters": filters,
+        "filters": filters if sortable else replace(filters, sort=""),
+        "unsorted": not sortable,
+        "genre_facets": genre_facets,
+        "vocal_styles": vocal_styles,
+        "genre_names": dict(genre_choices),
+        "vocal_names": dict(vocal_choices),
+        "years": selectors.release_years() if with_options else [],
+        "with_options": with_options,
+    }
+
+
+def _album_page(
+    request: HttpRequest, albums: QuerySet[Album], *, base_url: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    """The page of `albums` the request asks for, with the links that keep its filters (the
+    page links, the filter chips, the page's own URL)."""
+    filters: selectors.AlbumFilters = options["filters"]
+    page = Paginator(albums, ALBUMS_PER_PAGE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    return {
         "page": page,
-        "albums": albums,
-        "page_links": page_links(page, base_url=base_url, filters=filters),
-        "previous_url": (
-            list_url(base_url, filters, page=page.previous_page_number())
-            if page.has_previous()
-            else ""
-        ),
-        "next_url": (
-            list_url(base_url, filters, page=page.next_page_number()) if page.has_next() else ""
-        ),
-        "search_note": form.search_note,
+        "albums": shown,
+        "pager": pager(page, base_url=base_url, filters=filters),
         "chips": filter_chips(
             filters,
             base_url=base_url,
-            genre_names=dict(genre_choices),
-            vocal_names=dict(vocal_choices),
+            genre_names=options["genre_names"],
+            vocal_names=options["vocal_names"],
         ),
-        "current_url": current_url,
-        "feed_url": list_url(reverse("catalog:feed"), replace(filters, sort="")),
-        "detail_query": "?" + urlencode({"back": current_url}),
-        "empty_message": empty_message,
-        "empty_catalog": empty_catalog,
-        "empty_catalog_staff_hint": EMPTY_CATALOG_STAFF_HINT,
-        "empty_catalog_visitor_hint": EMPTY_CATALOG_VISITOR_HINT,
-        "empty_catalog_admin_login": EMPTY_CATALOG_ADMIN_LOGIN,
+        "current_url": list_url(base_url, filters, page=page.number),
         # The footer credits Spotify only when this page shows a cover from it.
-        "spotify_covers": any(a.cover_thumbnail_url or a.cover_image_url for a in albums),
+        "spotify_covers": any(a.cover_thumbnail_url or a.cover_image_url for a in shown),
         "results_region_id": RESULTS_REGION_ID,
+    }
+
+
+@require_GET
+@cached_for_visitors
+@vary_on_headers("HX-Request", "HX-Trigger")
+def album_list(request: HtmxHttpRequest) -> HttpResponse:
+    """The tile grid with its filters; an HTMX request gets only the results region, which
+    carries the filter options too when it is the region's own refresh after a sync."""
+    fragment = _is_fragment(request)
+    with_options = not fragment or request.htmx.trigger == RESULTS_REGION_ID
+    context = _filter_form(request, with_options=with_options, sortable=True)
+    filters: selectors.AlbumFilters = context["filters"]
+    base_url = reverse("catalog:album-list")
+    albums = selectors.album_list(filters=filters)
+    context |= _album_page(request, albums, base_url=base_url, options=context)
+    context |= {
+        "feed_url": list_url(reverse("catalog:feed"), replace(filters, sort="")),
+        "detail_query": "?" + urlencode({"back": context["current_url"]}),
+        # Nothing to show because the catalog is empty, not because the filters match nothing.
+        "empty_catalog": not context["page"].paginator.count
+        and (not filters.is_active() or selectors.catalog_is_empty()),
         # A fragment updates what lies outside the results region out of band.
         "out_of_band": fragment,
-        "with_options": with_options,
-        "genre_facets": genre_facets,
-        "vocal_styles": vocal_styles,
-        "years": selectors.release_years() if with_options else [],
     }
-    template = "catalog/album_list.html#album-results" if fragment else "catalog/album_list.html"
-    response = render(request, template, context)
-    patch_vary_headers(response, ("HX-Request",))
-    patch_vary_headers(response, ("HX-Trigger",))
-    return response
+    template_name = "catalog/album_list.html"
+    if fragment:
+        template_name += "#album-results"
+    return render(request, template_name, context)
 
 
 def back_to_list_url(back: str) -> str:
@@ -351,80 +350,41 @@ def sync_notes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def sync_history(request: HtmxHttpRequest) -> HttpResponse:
     """Recent syncs with their failed albums; open to visitors (who started a run: staff only)."""
     staff = _is_staff(request)
-    context = {"entries": recent_operations(staff=staff), "show_people": staff}
+    context = {"entries": history_entries(staff=staff), "show_people": staff}
     return render(request, "catalog/sync_history.html", context)
 
 
 # --- Upcoming releases -----------------------------------------------------------------------
 
-EMPTY_UPCOMING = "No upcoming releases are in the catalog yet"
-EMPTY_UPCOMING_FILTERED = "No upcoming releases match these filters"
-
 
 @dataclass(frozen=True, slots=True)
 class MonthGroup:
-    """The upcoming albums of one month (or of one year, for those known only to the year)."""
+    """The upcoming albums of one month (or of one year, for those known only to the year);
+    the template words the heading: "December 2026", "Sometime in 2027"."""
 
-    label: str
+    year: int
+    month: datetime.date | None  # its first day; None for the albums known only to the year
     albums: list[Album]
 
 
-def _filter_form(request: HttpRequest, *, with_options: bool) -> dict[str, Any]:
-    """The album list's filter form for another page of albums, with its options.
-
-    Like the list: the whole page offers every option (genre facets, vocal styles, years); an
-    HTMX fragment only looks up the genres and vocal styles it asks for.
-    """
-    if with_options:
-        genre_facets = selectors.genre_facets()
-        vocal_styles = selectors.vocal_style_options()
-        genre_choices = [(facet.slug, facet.name) for facet in genre_facets]
-        vocal_choices = [(style.slug, style.name) for style in vocal_styles]
-    else:
-        genre_facets, vocal_styles = [], []
-        genre_choices = selectors.genre_choices(slugs=requested_slugs(request.GET, "genre"))
-        vocal_choices = selectors.vocal_style_choices(slugs=requested_slugs(request.GET, "vocal"))
-    form = AlbumFilterForm(request.GET, genre_choices=genre_choices, vocal_choices=vocal_choices)
-    return {
-        "form": form,
-        # These pages have an order of their own: the list's sort does not apply.
-        "filters": replace(form.filters(), sort=""),
-        "unsorted": True,
-        "genre_facets": genre_facets,
-        "vocal_styles": vocal_styles,
-        "genre_names": dict(genre_choices),
-        "vocal_names": dict(vocal_choices),
-        "years": selectors.release_years() if with_options else [],
-        "with_options": with_options,
-    }
-
-
-def _is_fragment(request: HtmxHttpRequest) -> bool:
-    # Boosted links and history restores replace the whole page, so they get the whole page.
-    return bool(request.htmx) and not (request.htmx.boosted or request.htmx.history_restore_request)
-
-
 def month_groups(albums: list[Album]) -> list[MonthGroup]:
-    """Consecutive albums of the same month (`upcoming_albums` order) under one heading:
-    "December 2026"; albums known only to the year under "Sometime in 2027"."""
+    """Consecutive albums of the same month (`upcoming_albums` order) under one heading; the
+    albums known only to the year after that year's months."""
     groups: list[MonthGroup] = []
     key = None
     for album in albums:
         year, month = album.period_year, album.period_month  # type: ignore[attr-defined]
         if (year, month) != key:
             key = (year, month)
-            label = (
-                f"Sometime in {year}"
-                if month == selectors.UPCOMING_YEAR_ONLY
-                else date_format(datetime.date(year, month, 1), "F Y")
-            )
-            groups.append(MonthGroup(label, []))
+            known = month != selectors.UPCOMING_YEAR_ONLY
+            groups.append(MonthGroup(year, datetime.date(year, month, 1) if known else None, []))
         groups[-1].albums.append(album)
     return groups
 
 
 @require_GET
 @cached_for_visitors
+@vary_on_headers("HX-Request")
 def upcoming(request: HtmxHttpRequest) -> HttpResponse:
     """Albums released after today (in the site's time zone), soonest first, by month, with the
     list's filters; an HTMX request gets only the results region."""
@@ -432,50 +392,25 @@ def upcoming(request: HtmxHttpRequest) -> HttpResponse:
     context = _filter_form(request, with_options=not fragment)
     filters: selectors.AlbumFilters = context["filters"]
     today = timezone.localdate()
-    paginator = Paginator(selectors.upcoming_albums(filters=filters, today=today), ALBUMS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
-    albums = list(page.object_list)
     base_url = reverse("catalog:upcoming")
-    current_url = list_url(base_url, filters, page=page.number)
-    empty_message = ""
-    if not paginator.count:
-        empty_message = EMPTY_UPCOMING_FILTERED if filters.is_active() else EMPTY_UPCOMING
+    albums = selectors.upcoming_albums(filters=filters, today=today)
+    context |= _album_page(request, albums, base_url=base_url, options=context)
     ics_url = list_url(reverse("catalog:upcoming-ics"), filters)
     absolute_ics = request.build_absolute_uri(ics_url)
     context |= {
         "today": today,
-        "page": page,
-        "groups": month_groups(albums),
-        "page_links": page_links(page, base_url=base_url, filters=filters),
-        "previous_url": (
-            list_url(base_url, filters, page=page.previous_page_number())
-            if page.has_previous()
-            else ""
-        ),
-        "next_url": (
-            list_url(base_url, filters, page=page.next_page_number()) if page.has_next() else ""
-        ),
-        "chips": filter_chips(
-            filters,
-            base_url=base_url,
-            genre_names=context["genre_names"],
-            vocal_names=context["vocal_names"],
-        ),
+        "groups": month_groups(context["albums"]),
         "filter_action": base_url,
-        "current_url": current_url,
         "detail_query": "",
-        "empty_message": empty_message,
         "ics_url": ics_url,
         # webcal:// asks the visitor's calendar app to subscribe (and to fetch it again).
         "webcal_url": "webcal" + absolute_ics.removeprefix("https").removeprefix("http"),
-        "spotify_covers": any(a.cover_thumbnail_url or a.cover_image_url for a in albums),
-        "results_region_id": RESULTS_REGION_ID,
         "out_of_band": fragment,
     }
-    template = "catalog/upcoming.html#upcoming-results" if fragment else "catalog/upcoming.html"
-    response = render(request, template, context)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    template_name = "catalog/upcoming.html"
+    if fragment:
+        template_name += "#upcoming-results"
+    return render(request, template_name, context)
 
 
 # --- Calendar of upcoming releases -----------------------------------------------------------
@@ -606,8 +541,6 @@ new_albums_feed = require_GET(cached_for_visitors(NewAlbumsFeed()))
 
 # --- Statistics ------------------------------------------------------------------------------
 
-EMPTY_STATS = "No albums to count"
-
 
 @require_GET
 @cached_for_visitors
@@ -617,11 +550,9 @@ def stats(request: HttpRequest) -> HttpResponse:
     compare years."""
     options = _filter_form(request, with_options=False)
     filters = replace(options["filters"], year=None)
-    today = timezone.localdate()
-    figures = selectors.catalog_stats(filters=filters, today=today)
+    figures = selectors.catalog_stats(filters=filters, today=timezone.localdate())
     base_url = reverse("catalog:stats")
     debut_rows = [("Debuts", figures.debuts), ("Other albums", figures.total - figures.debuts)]
-    debut_share = round(100 * figures.debuts / figures.total, 1) if figures.total else 0
     context = {
         "figures": figures,
         "filters": filters,
@@ -634,21 +565,16 @@ def stats(request: HttpRequest) -> HttpResponse:
         ),
         "filter_action": base_url,
         "list_url": list_url(reverse("catalog:album-list"), filters),
-        "empty_message": "" if figures.total else EMPTY_STATS,
         "month_chart": charts.month_chart(figures.per_month) if figures.per_month else None,
         "year_chart": charts.bar_chart(figures.per_year),
         "genre_charts": [
-            {
-                "chart": charts.bar_chart(rows),
-                "chart_id": f"genres-{year}",
-                "caption": f"Genres in {year}",
-            }
+            {"year": year, "chart": charts.bar_chart(rows)}
             for year, rows in figures.genres_per_year
             if rows
         ],
         "vocal_chart": charts.bar_chart(figures.vocal_styles),
         "country_chart": charts.bar_chart(figures.countries),
         "debut_chart": charts.bar_chart(debut_rows),
-        "debut_caption": f"Share of debuts: {debut_share} %",
+        "debut_share": round(100 * figures.debuts / figures.total, 1) if figures.total else 0,
     }
     return render(request, "catalog/stats.html", context)

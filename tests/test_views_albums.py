@@ -9,18 +9,17 @@ from django.urls import reverse
 from catalog.forms import SEARCH_CUT_NOTE, SEARCH_MAX_LENGTH
 from catalog.models import Album
 from catalog.services.sync import NO_ACTIVE_SYNC
-from catalog.views import (
-    ALBUMS_PER_PAGE,
-    EMPTY_CATALOG,
-    EMPTY_CATALOG_ADMIN_LOGIN,
-    EMPTY_CATALOG_STAFF_HINT,
-    EMPTY_CATALOG_VISITOR_HINT,
-    EMPTY_FILTERED,
-    RESULTS_REGION_ID,
-)
+from catalog.views import ALBUMS_PER_PAGE, RESULTS_REGION_ID
 from tests.factories import make_album, make_artist, make_genre, make_vocal_style
 
 pytestmark = pytest.mark.django_db
+
+# The empty states' words, from templates/catalog/album_list.html.
+EMPTY_FILTERED = "No albums match these filters"
+EMPTY_CATALOG = "The catalog is empty"
+EMPTY_CATALOG_STAFF_HINT = "Press Sync Now above to import the albums from the workbook."
+EMPTY_CATALOG_VISITOR_HINT = "No albums have been imported yet: check back soon"
+EMPTY_CATALOG_ADMIN_LOGIN = "Catalog administrator?"
 
 LIST_URL = reverse("catalog:album-list")
 

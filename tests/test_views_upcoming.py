@@ -9,10 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Album
-from catalog.views import EMPTY_UPCOMING, EMPTY_UPCOMING_FILTERED
 from tests.factories import make_album, make_artist, make_genre, make_vocal_style
 
 pytestmark = pytest.mark.django_db
+
+# The empty states' words, from templates/catalog/upcoming.html.
+EMPTY_UPCOMING = "No upcoming releases are in the catalog yet"
+EMPTY_UPCOMING_FILTERED = "No upcoming releases match these filters"
 
 UPCOMING_URL = reverse("catalog:upcoming")
 # Noon UTC on 2026-06-15: "today" for every test here unless it moves the clock itself.

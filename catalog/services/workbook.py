@@ -76,6 +76,16 @@ from xml.etree import ElementTree
 
 from openpyxl.utils.cell import get_column_letter
 
+from catalog.sources import (  # re-exported: the sync and the command name sources from here
+    SOURCE_SETTING,
+    display_url,
+    is_web_source,
+    resolve_source,
+    source_label,
+    source_origin,
+    source_scheme,
+)
+
 NETWORK_ERROR = "Network error: Unable to reach external services. Please check your connection."
 NOT_A_WORKBOOK = (
     "Google Sheets returned a web page, not a workbook: check that the sheet is shared "
@@ -145,7 +155,6 @@ NOT_AN_XLSX_FILE = (
     "{name} is not an Excel workbook ({detail}): give {origin} an .xlsx file "
     "(in Google Sheets: File > Download > Microsoft Excel)"
 )
-SOURCE_SETTING = "GOOGLE_SHEETS_XLSX_URL"
 READING_FILE = "Reading {name}..."
 DOWNLOADING = "Downloading the workbook from {host}..."
 WORKBOOK_FILE_UNREADABLE = "Cannot read the workbook file {path} ({detail})"
@@ -251,42 +260,6 @@ def load_workbook(
     return parse_workbook(data, should_cancel=should_cancel)
 
 
-def resolve_source(source: str | None) -> str:
-    """`source`, or settings.GOOGLE_SHEETS_XLSX_URL when there is none."""
-    if source:
-        return source
-    from django.conf import settings
-
-    return str(settings.GOOGLE_SHEETS_XLSX_URL)
-
-
-def source_origin(source: str | None) -> str:
-    """What the person set to name the workbook, for messages to point at: the setting (no
-    source given), or the command's --url (a web address) or --file (anything else)."""
-    if not source:
-        return SOURCE_SETTING
-    return "--url" if is_web_source(source) else "--file"
-
-
-def _scheme(source: str) -> str:
-    scheme = urlsplit(source).scheme.lower()
-    # "C:\\export.xlsx" has a one-letter scheme: a drive letter, not a URL.
-    return scheme if len(scheme) > 1 else ""
-
-
-def is_web_source(source: str) -> bool:
-    return _scheme(source) in ("http", "https")
-
-
-def source_label(source: str | None) -> str:
-    """How messages, the sync history and the log name the workbook: a file's name, or the URL
-    without credentials, query string or fragment."""
-    location = resolve_source(source)
-    if is_web_source(location):
-        return display_url(location)
-    return Path(location.removeprefix("file://")).name or location
-
-
 def reading_message(source: str | None) -> str:
     """The fetching stage's line: "Reading workbook.xlsx..." or "Downloading the workbook
     from docs.google.com..."."""
@@ -312,7 +285,7 @@ def fetch_workbook(
             deadline=float(settings.WORKBOOK_DOWNLOAD_TIMEOUT),
             should_cancel=should_cancel or _never,
         )
-    scheme = _scheme(source)
+    scheme = source_scheme(source)
     if scheme and scheme != "file":
         # Path() would read "ftp://host/x" as the path "ftp:/host/x" (one slash lost).
         raise WorkbookError(UNSUPPORTED_SCHEME.format(origin=origin, scheme=scheme))
@@ -497,18 +470,6 @@ def _network_detail(error: Exception, url: str) -> str:
     if "Connection refused" in text or "ConnectionRefused" in text:
         return f"{host} refused the connection"
     return f"cannot connect to {host}"
-
-
-def display_url(url: str) -> str:
-    """The URL without credentials, query string or fragment: messages and stored run options
-    must not leak secrets (a token in `?key=`, a password in `user:pass@`)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def _megabytes(count: int) -> str:

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from django import template
 
+from catalog.counts import format_duration
 from catalog.models import SyncOperation
-from catalog.sync_panel import count_parts, format_duration
+from catalog.sync_panel import count_parts
 
 register = template.Library()
 

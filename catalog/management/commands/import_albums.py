@@ -27,6 +27,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from catalog import counts
+from catalog.counts import format_duration
 from catalog.models import SyncOperation
 from catalog.services import importer
 from catalog.services.importer import (
@@ -53,7 +54,6 @@ from catalog.services.sync import (
     spotify_credentials_missing,
 )
 from catalog.services.workbook import UNSUPPORTED_SCHEME, is_web_source
-from catalog.sync_panel import format_duration
 
 logger = logging.getLogger(__name__)
 
