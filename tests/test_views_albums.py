@@ -18,7 +18,7 @@ from catalog.views import (
     EMPTY_FILTERED,
     RESULTS_REGION_ID,
 )
-from tests.factories import make_album, make_artist, make_genre, make_vocal_style
+from tests.support.factories import make_album, make_artist, make_genre, make_vocal_style
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from catalog import charts
 from catalog.models import Album
 from catalog.views import EMPTY_STATS
-from tests.factories import make_album, make_genre, make_vocal_style
+from tests.support.factories import make_album, make_genre, make_vocal_style
 
 pytestmark = pytest.mark.django_db
 

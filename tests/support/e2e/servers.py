@@ -1,7 +1,7 @@
 """Run the app as gunicorn processes for the end-to-end tests (and bench/sync.py).
 
-`AppServer` runs gunicorn on a scratch database (tests/processes.py) in its own process group, so
-that a test can stop it or `kill -9` all of it at once. Every wait here is bounded.
+`AppServer` runs gunicorn on a scratch database (tests/support/processes.py) in its own process
+group, so that a test can stop it or `kill -9` all of it at once. Every wait here is bounded.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import TypeVar
 
 import requests
 
-from tests.processes import REPO_ROOT, clean_environment
+from tests.support.processes import REPO_ROOT, clean_environment
 
-SETTINGS_MODULE = "tests.e2e.settings"
+SETTINGS_MODULE = "tests.support.e2e.settings"
 START_TIMEOUT = 60
 STOP_TIMEOUT = 10
 
