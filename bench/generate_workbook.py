@@ -18,7 +18,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-from tests.workbooks import ReleaseSpec, save_workbook
+from tests.support.workbooks import ReleaseSpec, save_workbook
 
 # (tab, release rows): 18 tabs, 17,500 rows in all.
 TABS: tuple[tuple[str, int], ...] = (

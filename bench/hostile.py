@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.workbooks import cell_bomb, many_strings_bomb, shared_string_bomb, tail_bomb
+from tests.support.workbooks import cell_bomb, many_strings_bomb, shared_string_bomb, tail_bomb
 
 MB = 1024 * 1024
 

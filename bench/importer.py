@@ -148,7 +148,7 @@ def spotify_scenario(report: Report, path: Path, *, latency: float, mode: str) -
 
     from catalog.models import Album
     from catalog.services.importer import STAGE_ENRICHING, Progress, import_catalog
-    from tests.spotify_standin import SpotifyStandIn
+    from tests.support.spotify_standin import SpotifyStandIn
 
     name = f"spotify-{mode}"
     empty_catalog()

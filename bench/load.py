@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import REPO_ROOT
-from tests.e2e.servers import AppServer, app_environment, wait_for
-from tests.processes import DatabaseFactory, ScratchDatabase, clean_environment
+from tests.support.e2e.servers import AppServer, app_environment, wait_for
+from tests.support.processes import DatabaseFactory, ScratchDatabase, clean_environment
 
 GOAL_RPS = 150.0
 GOAL_P95_MS = 150.0

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.servers import AppServer, app_environment
-from tests.processes import DatabaseFactory
+from tests.support.e2e.servers import AppServer, app_environment
+from tests.support.processes import DatabaseFactory
 
 POLL_INTERVAL = 2.0
 STATUS_PATH = "/catalog/sync/status/"

@@ -16,7 +16,7 @@ import statistics
 import time
 
 from catalog.services.spotify import AlbumLookup, SpotifyClient
-from tests.spotify_standin import SpotifyStandIn
+from tests.support.spotify_standin import SpotifyStandIn
 
 ALBUMS_WITH_IDS_2025 = 2148  # albums with a Spotify link on the 2025 tab
 

@@ -32,12 +32,12 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.e2e.catalog_data import releases, workbook
-from tests.e2e.client import CANCEL_PATH, STATUS_PATH, TRIGGER_PATH, AppClient
-from tests.e2e.servers import AppServer, app_environment
-from tests.processes import DatabaseFactory
-from tests.spotify_standin import SpotifyStandIn
-from tests.workbook_server import WorkbookServer
+from tests.support.e2e.catalog_data import releases, workbook
+from tests.support.e2e.client import CANCEL_PATH, STATUS_PATH, TRIGGER_PATH, AppClient
+from tests.support.e2e.servers import AppServer, app_environment
+from tests.support.processes import DatabaseFactory
+from tests.support.spotify_standin import SpotifyStandIn
+from tests.support.workbook_server import WorkbookServer
 
 TRIGGER_TARGET_MS = 50.0
 STATUS_TARGET_MS = 10.0
@@ -185,7 +185,7 @@ def pollers(
 def status_query_counts(database_url: str) -> dict[str, int]:
     """SQL queries of one anonymous status request (fragment, JSON), in this process."""
     os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.e2e.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.support.e2e.settings")
     import django
 
     django.setup()

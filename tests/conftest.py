@@ -21,8 +21,9 @@ def staff_user(django_user_model):
 
 @pytest.fixture
 def spotify_standin(settings):
-    """A loopback Spotify (tests/spotify_standin.py) with the SPOTIFY_* settings pointing at it."""
-    from tests.spotify_standin import SpotifyStandIn
+    """A loopback Spotify (tests/support/spotify_standin.py) with the SPOTIFY_* settings pointing
+    at it."""
+    from tests.support.spotify_standin import SpotifyStandIn
 
     with SpotifyStandIn() as standin:
         settings.SPOTIFY_ENABLED = True
@@ -37,8 +38,8 @@ def spotify_standin(settings):
 @pytest.fixture(scope="session")
 def scratch_databases(tmp_path_factory):
     """Scratch databases of the session's kind (SQLite file or PostgreSQL server), for code run
-    in other processes (tests/processes.py); PostgreSQL ones are dropped at the end."""
-    from tests.processes import DatabaseFactory
+    in other processes (tests/support/processes.py); PostgreSQL ones are dropped at the end."""
+    from tests.support.processes import DatabaseFactory
 
     factory = DatabaseFactory(
         session_url=os.environ.get("DATABASE_URL", ""),

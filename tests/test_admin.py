@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from catalog.admin import WORKBOOK_OWNED_NOTE
 from catalog.models import Album, Artist, Genre, VocalStyle
-from tests.factories import make_album, make_genre, make_vocal_style
+from tests.support.factories import make_album, make_genre, make_vocal_style
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from playwright.sync_api import Page
 
 from catalog.models import SyncOperation
 from catalog.services import importer
-from tests.factories import make_album, make_genre, make_vocal_style
-from tests.sync_factories import add_failures, make_operation
+from tests.support.factories import make_album, make_genre, make_vocal_style
+from tests.support.sync_factories import add_failures, make_operation
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -13,7 +13,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from catalog.models import Album
 from catalog.views import ALBUMS_PER_PAGE
-from tests.factories import make_album, make_genre, make_vocal_style
+from tests.support.factories import make_album, make_genre, make_vocal_style
 
 pytestmark = [
     pytest.mark.browser,

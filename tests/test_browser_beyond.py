@@ -13,7 +13,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, Request, Route, expect
 
 from catalog.models import Album
-from tests.factories import make_album, make_genre
+from tests.support.factories import make_album, make_genre
 
 pytestmark = [
     pytest.mark.browser,

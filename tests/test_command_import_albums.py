@@ -29,10 +29,11 @@ from catalog.services import importer
 from catalog.services.importer import STAGE_FETCHING, STAGE_IMPORTING, Progress, removals_kept
 from catalog.services.spotify import NOT_FOUND
 from catalog.services.sync import SYNC_REMOVALS_KEPT, SYNC_UNEXPECTED_ERROR
-from tests.commands import import_albums as run
-from tests.processes import ScratchDatabase, clean_environment, manage, start_manage
-from tests.workbook_server import Route, WorkbookServer
-from tests.workbooks import ReleaseSpec, save_workbook, tail_bomb
+from tests.support.clock import FakeClock
+from tests.support.commands import import_albums as run
+from tests.support.processes import ScratchDatabase, clean_environment, manage, start_manage
+from tests.support.workbook_server import Route, WorkbookServer
+from tests.support.workbooks import ReleaseSpec, save_workbook, tail_bomb
 
 IDS = ("6eS23i4CUnkQph9azKMWYE", "7kni1yGJOEqirUTdvf1NDv")
 RELEASES = [
@@ -321,14 +322,6 @@ def test_verbosity_zero_as_a_process_is_silent_on_success_and_one_line_on_failur
 
 
 # --- the progress display ---------------------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_plain_progress_prints_stage_changes_and_at_most_one_line_per_interval():

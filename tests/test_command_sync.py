@@ -19,9 +19,9 @@ from catalog.models import Album, SyncOperation
 from catalog.services import importer, sync
 from catalog.services.importer import STAGE_IMPORTING, ImportCancelled, ImportResult, Progress
 from catalog.services.workbook import NOT_A_WORKBOOK, WorkbookError
-from tests.commands import import_albums as run
-from tests.sync_factories import make_operation
-from tests.workbooks import ReleaseSpec, save_workbook
+from tests.support.commands import import_albums as run
+from tests.support.sync_factories import make_operation
+from tests.support.workbooks import ReleaseSpec, save_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 Status = SyncOperation.Status
@@ -83,7 +83,7 @@ def test_command_run_shows_in_the_web_panel_and_blocks_the_button(
     monkeypatch, staff_user, settings
 ):
     """Mid-run, the status endpoint reports the command's progress and the trigger answers 409."""
-    settings.SYNC_RUNNER = "tests.sync_factories.RecordingRunner"
+    settings.SYNC_RUNNER = "tests.support.sync_factories.RecordingRunner"
     settings.SPOTIFY_CLIENT_ID, settings.SPOTIFY_CLIENT_SECRET = "id", "secret"
     staff = Client()
     staff.force_login(staff_user)

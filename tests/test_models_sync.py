@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import SyncOperation
-from tests.sync_factories import make_operation
+from tests.support.sync_factories import make_operation
 
 Status = SyncOperation.Status
 

@@ -18,8 +18,8 @@ from django.urls import reverse
 from catalog.models import SyncOperation
 from catalog.page_cache import CACHE_HEADER
 from catalog.views import RESULTS_REGION_ID
-from tests.factories import make_album, make_artist
-from tests.sync_factories import make_operation
+from tests.support.factories import make_album, make_artist
+from tests.support.sync_factories import make_operation
 
 Status = SyncOperation.Status
 LIST_URL = reverse("catalog:album-list")

@@ -19,7 +19,7 @@ from catalog.services.importer import ImportCancelled, ImportResult
 from catalog.services.spotify import CREDENTIALS_INVALID, SpotifyError
 from catalog.services.sync import SyncManager, SyncOptions
 from catalog.services.workbook import NETWORK_ERROR, NOT_A_WORKBOOK, WorkbookError
-from tests.sync_factories import make_operation
+from tests.support.sync_factories import make_operation
 
 Status = SyncOperation.Status
 Kind = SyncOperation.FailureKind

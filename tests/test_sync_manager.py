@@ -47,21 +47,14 @@ from catalog.services.workbook import (
     WorkbookError,
     source_label,
 )
-from tests.factories import make_album, sheet_row
-from tests.loopback import silent_server
-from tests.sync_factories import RecordingRunner, make_operation
-from tests.workbook_server import Route, WorkbookServer
-from tests.workbooks import ReleaseSpec, make_workbook, tail_bomb
+from tests.support.clock import FakeClock
+from tests.support.factories import make_album, sheet_row
+from tests.support.loopback import silent_server
+from tests.support.sync_factories import RecordingRunner, make_operation
+from tests.support.workbook_server import Route, WorkbookServer
+from tests.support.workbooks import ReleaseSpec, make_workbook, tail_bomb
 
 Status = SyncOperation.Status
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FakeImport:

@@ -26,7 +26,7 @@ from catalog.services.sync import (
     ThreadRunner,
 )
 from catalog.sync_panel import NO_WORKER_YET, load_sync_panel
-from tests.sync_factories import make_operation
+from tests.support.sync_factories import make_operation
 
 Status = SyncOperation.Status
 

@@ -10,7 +10,7 @@ from catalog.forms import SEARCH_CUT_NOTE, SEARCH_MAX_LENGTH
 from catalog.models import Album
 from catalog.services.sync import NO_ACTIVE_SYNC
 from catalog.views import ALBUMS_PER_PAGE, RESULTS_REGION_ID
-from tests.factories import make_album, make_artist, make_genre, make_vocal_style
+from tests.support.factories import make_album, make_artist, make_genre, make_vocal_style
 
 pytestmark = pytest.mark.django_db
 

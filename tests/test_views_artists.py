@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Album
-from tests.factories import make_album, make_artist, make_genre
+from tests.support.factories import make_album, make_artist, make_genre
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from icalendar import Calendar
 
 from catalog.models import Album
 from catalog.views import CALENDAR_NAME
-from tests.factories import make_album, make_artist, make_genre
+from tests.support.factories import make_album, make_artist, make_genre
 
 pytestmark = pytest.mark.django_db
 

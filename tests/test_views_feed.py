@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from catalog.models import Album
 from catalog.views import FEED_ITEMS, FEED_TITLE
-from tests.factories import make_album, make_artist, make_genre
+from tests.support.factories import make_album, make_artist, make_genre
 
 pytestmark = pytest.mark.django_db
 

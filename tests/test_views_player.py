@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.factories import make_album
+from tests.support.factories import make_album
 
 pytestmark = pytest.mark.django_db
 

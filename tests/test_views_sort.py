@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Album
-from tests.factories import make_album, make_artist
+from tests.support.factories import make_album, make_artist
 from tests.test_views_albums import LIST_QUERIES
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from catalog import charts
 from catalog.models import Album
-from tests.factories import make_album, make_genre, make_vocal_style
+from tests.support.factories import make_album, make_genre, make_vocal_style
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from catalog.models import SyncOperation
 from catalog.services import importer, sync
-from tests.factories import make_album, make_genre, make_vocal_style
-from tests.sync_factories import Status, add_failures, make_operation
+from tests.support.factories import make_album, make_genre, make_vocal_style
+from tests.support.sync_factories import Status, add_failures, make_operation
 
 pytestmark = pytest.mark.django_db
 

@@ -36,6 +36,7 @@ from catalog.services.workbook import (
     WorkbookCancelled,
     WorkbookError,
     load_workbook,
+    never_cancel,
     reading_message,
 )
 
@@ -442,10 +443,6 @@ def _report(
         on_progress(Progress(stage, processed, total, message))
 
 
-def _never() -> bool:
-    return False
-
-
 def import_rows(
     *,
     rows: Sequence[SheetRow],
@@ -469,7 +466,7 @@ def import_rows(
     warning says how to confirm.
     """
     result = result if result is not None else ImportResult()
-    cancel = should_cancel or _never
+    cancel = should_cancel or never_cancel
     releases, names = _plan(rows, result)
     catalog = _Catalog.load()
     matches = _match(releases, catalog)
@@ -808,7 +805,7 @@ def enrich_albums(
     hung, say): then, as between albums, ImportCancelled is raised.
     """
     result = result if result is not None else ImportResult()
-    cancel = should_cancel or _never
+    cancel = should_cancel or never_cancel
     albums = Album.objects.filter(in_workbook=True, spotify_album_id__isnull=False)
     if not refresh:
         albums = albums.filter(spotify_fetched_at__isnull=True)

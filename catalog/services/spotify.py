@@ -32,7 +32,7 @@ import spotipy
 from requests.adapters import HTTPAdapter
 from spotipy.cache_handler import MemoryCacheHandler
 
-from catalog.services.workbook import NETWORK_ERROR
+from catalog.services.workbook import NETWORK_ERROR, never_cancel
 
 logger = logging.getLogger(__name__)
 # spotipy logs request headers (the bearer token, the Basic credentials) at DEBUG and every
@@ -144,10 +144,6 @@ class _Credentials(spotipy.SpotifyClientCredentials):
         raise _TokenRefused(http_error.response.status_code)
 
 
-def _never() -> bool:
-    return False
-
-
 class SpotifyClient:
     """Looks albums up with at most `concurrency` requests in flight; one instance per sync."""
 
@@ -206,7 +202,7 @@ class SpotifyClient:
     # --- the run ----------------------------------------------------------------------------
 
     def iter_albums(
-        self, album_ids: Sequence[str], *, should_stop: Callable[[], bool] = _never
+        self, album_ids: Sequence[str], *, should_stop: Callable[[], bool] = never_cancel
     ) -> Iterator[AlbumLookup | RateLimitPause]:
         """Yield one AlbumLookup per distinct id, on the calling thread, as lookups complete.
 

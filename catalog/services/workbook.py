@@ -198,7 +198,8 @@ class WorkbookCancelled(Exception):
 CancelFn = Callable[[], bool]
 
 
-def _never() -> bool:
+def never_cancel() -> bool:
+    """The cancel check of a run that nobody can cancel."""
     return False
 
 
@@ -283,7 +284,7 @@ def fetch_workbook(
             max_bytes=max_bytes,
             origin=origin,
             deadline=float(settings.WORKBOOK_DOWNLOAD_TIMEOUT),
-            should_cancel=should_cancel or _never,
+            should_cancel=should_cancel or never_cancel,
         )
     scheme = source_scheme(source)
     if scheme and scheme != "file":
@@ -490,7 +491,7 @@ def parse_workbook(data: bytes, *, should_cancel: CancelFn | None = None) -> Par
     Raises WorkbookError for a file past the unpacked-size or cell-size caps (checked before
     openpyxl reads anything) and WorkbookCancelled when `should_cancel()` answers True.
     """
-    cancel = should_cancel or _never
+    cancel = should_cancel or never_cancel
     package = _open_package(data)
     try:
         _check_parts(package, cancel)
@@ -609,7 +610,9 @@ def _damage_detail(error: BaseException) -> str:
 class _Workbook:
     """One parse: openpyxl's workbook and its zip package, plus caches shared by the tabs."""
 
-    def __init__(self, book: Any, package: zipfile.ZipFile, cancel: CancelFn = _never) -> None:
+    def __init__(
+        self, book: Any, package: zipfile.ZipFile, cancel: CancelFn = never_cancel
+    ) -> None:
         from django.conf import settings
 
         self.book = book
@@ -759,7 +762,7 @@ def _sheet_hyperlinks(
     package: zipfile.ZipFile,
     member: str,
     letters: set[str],
-    cancel: CancelFn = _never,
+    cancel: CancelFn = never_cancel,
     max_row: int = 2**31,
 ) -> dict[str, str]:
     """Cell ref ("I7") -> URL, for the cell hyperlinks in the columns `letters` up to `max_row`.

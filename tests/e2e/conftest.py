@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.client import AppClient
-from tests.e2e.servers import AppServer, WorkerProcess, app_environment
-from tests.processes import DatabaseFactory, ScratchDatabase
-from tests.spotify_standin import SpotifyStandIn
-from tests.workbook_server import WorkbookServer
+from tests.support.e2e.client import AppClient
+from tests.support.e2e.servers import AppServer, WorkerProcess, app_environment
+from tests.support.processes import DatabaseFactory, ScratchDatabase
+from tests.support.spotify_standin import SpotifyStandIn
+from tests.support.workbook_server import WorkbookServer
 
 # Generous, bounded waits: a loaded 2-core CI box must slow these tests down, not fail them.
 BROWSER_TIMEOUT_MS = 15_000

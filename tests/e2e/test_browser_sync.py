@@ -11,13 +11,13 @@ import pytest
 from playwright.sync_api import Page, Request, expect
 
 from catalog.services.sync import SPOTIFY_NOT_CONFIGURED
-from tests.e2e.catalog_data import half_written, releases, workbook
-from tests.e2e.client import ALBUMS_PATH, STATUS_PATH
 from tests.e2e.conftest import LiveApp, StartApp
-from tests.processes import STAFF_PASSWORD, STAFF_USERNAME, start_manage
-from tests.spotify_standin import SpotifyStandIn
-from tests.workbook_server import WorkbookServer
-from tests.workbooks import ReleaseSpec
+from tests.support.e2e.catalog_data import half_written, releases, workbook
+from tests.support.e2e.client import ALBUMS_PATH, STATUS_PATH
+from tests.support.processes import STAFF_PASSWORD, STAFF_USERNAME, start_manage
+from tests.support.spotify_standin import SpotifyStandIn
+from tests.support.workbook_server import WorkbookServer
+from tests.support.workbooks import ReleaseSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -10,11 +10,11 @@ import pytest
 import requests
 
 from catalog.page_cache import CACHE_HEADER
-from tests.e2e.catalog_data import releases, workbook
-from tests.e2e.client import ALBUMS_PATH, TERMINAL_STATUSES, AppClient
 from tests.e2e.conftest import StartApp
-from tests.e2e.servers import wait_for
-from tests.workbook_server import WorkbookServer
+from tests.support.e2e.catalog_data import releases, workbook
+from tests.support.e2e.client import ALBUMS_PATH, TERMINAL_STATUSES, AppClient
+from tests.support.e2e.servers import wait_for
+from tests.support.workbook_server import WorkbookServer
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from catalog.services.sync import SYNC_ALREADY_RUNNING
-from tests.e2e import trigger_client
-from tests.e2e.catalog_data import releases, workbook
 from tests.e2e.conftest import StartApp
-from tests.e2e.servers import wait_for
-from tests.processes import REPO_ROOT
-from tests.workbook_server import WorkbookServer
+from tests.support.e2e import trigger_client
+from tests.support.e2e.catalog_data import releases, workbook
+from tests.support.e2e.servers import wait_for
+from tests.support.processes import REPO_ROOT
+from tests.support.workbook_server import WorkbookServer
 
 pytestmark = pytest.mark.slow
 

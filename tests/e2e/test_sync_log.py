@@ -9,18 +9,18 @@ from typing import Any
 import pytest
 
 from catalog.services.workbook import WORKBOOK_NOT_FOUND
-from tests.e2e.catalog_data import releases, workbook
-from tests.e2e.client import TERMINAL_STATUSES, AppClient
 from tests.e2e.conftest import StartApp
-from tests.e2e.servers import wait_for
-from tests.processes import (
+from tests.support.e2e.catalog_data import releases, workbook
+from tests.support.e2e.client import TERMINAL_STATUSES, AppClient
+from tests.support.e2e.servers import wait_for
+from tests.support.processes import (
     STAFF_USERNAME,
     ScratchDatabase,
     clean_environment,
     manage,
 )
-from tests.workbook_server import EXPORT_PATH, MISSING, WorkbookServer
-from tests.workbooks import save_workbook
+from tests.support.workbook_server import EXPORT_PATH, MISSING, WorkbookServer
+from tests.support.workbooks import save_workbook
 
 pytestmark = pytest.mark.slow
 

@@ -14,12 +14,12 @@ import pytest
 from catalog.services.importer import STAGE_ENRICHING
 from catalog.services.sync import SYNC_INTERRUPTED, SYNC_NO_WORKER, SYNC_WAITING_FOR_WORKER
 from catalog.sync_panel import NO_WORKER_YET
-from tests.e2e.catalog_data import half_written, releases, stored_albums, workbook
-from tests.e2e.client import TERMINAL_STATUSES, AppClient, find_element
 from tests.e2e.conftest import LiveApp, StartApp
-from tests.e2e.servers import wait_for
-from tests.spotify_standin import SpotifyStandIn
-from tests.workbook_server import WorkbookServer
+from tests.support.e2e.catalog_data import half_written, releases, stored_albums, workbook
+from tests.support.e2e.client import TERMINAL_STATUSES, AppClient, find_element
+from tests.support.e2e.servers import wait_for
+from tests.support.spotify_standin import SpotifyStandIn
+from tests.support.workbook_server import WorkbookServer
 
 pytestmark = pytest.mark.slow
 

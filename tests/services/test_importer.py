@@ -42,10 +42,10 @@ from catalog.services.spotify import (
     parse_album,
 )
 from catalog.services.workbook import NOT_A_WORKBOOK, SheetRow, WorkbookError
-from tests.factories import sheet_row as row
-from tests.spotify_standin import generated_album
-from tests.workbook_server import WorkbookServer
-from tests.workbooks import ReleaseSpec, make_workbook, save_workbook
+from tests.support.factories import sheet_row as row
+from tests.support.spotify_standin import generated_album
+from tests.support.workbook_server import WorkbookServer
+from tests.support.workbooks import ReleaseSpec, make_workbook, save_workbook
 
 pytestmark = pytest.mark.django_db
 

@@ -30,8 +30,13 @@ from catalog.services.spotify import (
     parse_album,
 )
 from catalog.services.workbook import NETWORK_ERROR
-from tests.loopback import silent_server
-from tests.spotify_standin import READY_PREFIX, RemoteStandIn, SpotifyStandIn, generated_album
+from tests.support.loopback import silent_server
+from tests.support.spotify_standin import (
+    READY_PREFIX,
+    RemoteStandIn,
+    SpotifyStandIn,
+    generated_album,
+)
 
 SECRET = "very-secret-client-secret"
 
@@ -501,9 +506,9 @@ def test_should_stop_ends_the_run_between_requests():
 
 @pytest.mark.slow
 def test_standin_runs_as_a_process_steered_over_http():
-    """`python -m tests.spotify_standin` announces its URLs and obeys RemoteStandIn."""
+    """`python -m tests.support.spotify_standin` announces its URLs and obeys RemoteStandIn."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.spotify_standin", "--port", "0", "--mode", "dev"],
+        [sys.executable, "-m", "tests.support.spotify_standin", "--port", "0", "--mode", "dev"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -49,8 +49,8 @@ from catalog.services.workbook import (
     parse_workbook,
     tab_list_and_year,
 )
-from tests.workbook_server import Route, WorkbookServer
-from tests.workbooks import (
+from tests.support.workbook_server import Route, WorkbookServer
+from tests.support.workbooks import (
     OLD_COLUMNS,
     RECENT_COLUMNS,
     TAIL_ROW,
@@ -892,7 +892,7 @@ def test_local_path_is_read(tmp_path, workbook_bytes):
 
 
 def test_saved_workbook_path_is_read(tmp_path):
-    """tests.workbooks.save_workbook writes a file the loader reads."""
+    """tests.support.workbooks.save_workbook writes a file the loader reads."""
     path = save_workbook(tmp_path / "wb.xlsx", {TAB: [spec("Saved", "Album")]})
 
     assert [row.artist for row in load_workbook(str(path)).rows] == ["Saved"]

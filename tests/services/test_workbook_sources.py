@@ -20,8 +20,8 @@ from catalog.services.workbook import (
     source_label,
     source_origin,
 )
-from tests.commands import import_albums as run
-from tests.workbook_server import WorkbookServer
+from tests.support.commands import import_albums as run
+from tests.support.workbook_server import WorkbookServer
 
 
 def load_error(source: str | None) -> str:

@@ -1,7 +1,7 @@
 """Run the app as gunicorn processes for the end-to-end tests (and bench/sync.py).
 
-`AppServer` runs gunicorn on a scratch database (tests/processes.py) in its own process group, so
-that a test can stop it or `kill -9` all of it at once. Every wait here is bounded.
+`AppServer` runs gunicorn on a scratch database (tests/support/processes.py) in its own process
+group, so that a test can stop it or `kill -9` all of it at once. Every wait here is bounded.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import TypeVar
 
 import requests
 
-from tests.processes import REPO_ROOT, clean_environment
+from tests.support.processes import REPO_ROOT, clean_environment
 
-SETTINGS_MODULE = "tests.e2e.settings"
+SETTINGS_MODULE = "tests.support.e2e.settings"
 START_TIMEOUT = 60
 STOP_TIMEOUT = 10
 
@@ -69,10 +69,76 @@ def app_environment(
     )
 
 
+# --- a process group ------------------------------------------------------------------------
+
+
+class ProcessGroup:
+    """A command started in a process group of its own, writing to `log_path`: `stop()` and
+    `kill()` reach every process it forked (gunicorn's workers, say) and wait, bounded, for all."""
+
+    def __init__(self, *, env: Mapping[str, str], log_path: Path) -> None:
+        self.env = dict(env)
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _launch(self, command: Sequence[str]) -> None:
+        with self.log_path.open("ab") as log:
+            log.write(f"\n=== start {' '.join(command)}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: kill it (and only it) at once
+            )
+
+    def kill(self) -> None:
+        """`kill -9` the whole process group, as a crash would."""
+        self._signal_group(signal.SIGKILL)
+        self._reap(timeout=STOP_TIMEOUT)
+
+    def stop(self) -> None:
+        """SIGTERM to the group, SIGKILL after STOP_TIMEOUT seconds."""
+        if self.process is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=STOP_TIMEOUT)
+        self._signal_group(signal.SIGKILL)  # processes stuck in a request, or orphaned
+        self._reap(timeout=STOP_TIMEOUT)
+
+    def _signal_group(self, signum: int) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signum)
+
+    def _reap(self, *, timeout: float) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=timeout)
+        # Forked processes are gone once no live process of the group is left.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _group_alive(self.process.pid):
+            time.sleep(0.05)
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of the log."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
 # --- the app server --------------------------------------------------------------------------
 
 
-class AppServer:
+class AppServer(ProcessGroup):
     """`gunicorn -c config/gunicorn.py config.wsgi` with `workers` worker processes, in a process
     group of its own. `config=None` runs gunicorn without the project's config, with `extra` flags
     (bench/poll_resets.py compares the two)."""
@@ -87,13 +153,11 @@ class AppServer:
         config: str | None = "config/gunicorn.py",
         extra: Sequence[str] = (),
     ) -> None:
-        self.env = dict(env)
+        super().__init__(env=env, log_path=log_path)
         self.workers = workers
-        self.log_path = log_path
         self.port = port or free_port()
         self.config = config
         self.extra = list(extra)
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -119,18 +183,7 @@ class AppServer:
             "--access-logfile=-",
             "--error-logfile=-",
         ]
-        with self.log_path.open("ab") as log:
-            log.write(f"\n=== start {' '.join(command)}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                command,
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: kill it (and only it) at once
-            )
+        self._launch(command)
         try:
             wait_for(self._ready, timeout=timeout, interval=0.2, what=f"the server on {self.url}")
         except BaseException:
@@ -145,37 +198,6 @@ class AppServer:
                 f"the server exited with {self.process.returncode}:\n{self.log_tail()}"
             )
         return requests.get(self.url + "/admin/login/", timeout=5).status_code == 200
-
-    def kill(self) -> None:
-        """`kill -9` the whole process group (master and workers), as a crash would."""
-        self._signal_group(signal.SIGKILL)
-        self._reap(timeout=STOP_TIMEOUT)
-
-    def stop(self) -> None:
-        """Stop the server: SIGTERM to the group, SIGKILL after STOP_TIMEOUT seconds."""
-        if self.process is None:
-            return
-        self._signal_group(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=STOP_TIMEOUT)
-        self._signal_group(signal.SIGKILL)  # workers stuck in a request, or orphaned
-        self._reap(timeout=STOP_TIMEOUT)
-
-    def _signal_group(self, signum: int) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signum)
-
-    def _reap(self, *, timeout: float) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=timeout)
-        # Workers are gone once no live process of the group is left.
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _group_alive(self.process.pid):
-            time.sleep(0.05)
 
     def log_tail(self, lines: int = 60) -> str:
         """The end of the server's log, without the access lines of status polls."""
@@ -210,17 +232,15 @@ def _group_alive(pgid: int) -> bool:
 # --- the task worker -------------------------------------------------------------------------
 
 
-class WorkerProcess:
+class WorkerProcess(ProcessGroup):
     """`manage.py db_worker` (django-tasks-db) on the app's database, in a process group of its own:
     what runs syncs when SYNC_RUNNER=tasks. `kill()` is a `kill -9` of it."""
 
     READY_LINE = "Starting worker worker_id="
 
     def __init__(self, *, env: Mapping[str, str], log_path: Path, worker_id: str) -> None:
-        self.env = dict(env)
-        self.log_path = log_path
+        super().__init__(env=env, log_path=log_path)
         self.worker_id = worker_id
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, *, timeout: float = START_TIMEOUT) -> WorkerProcess:
         """Start the worker and return once it polls the queue."""
@@ -236,18 +256,7 @@ class WorkerProcess:
             "--no-reload",
         ]
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            log.write(f"\n=== start {' '.join(command)}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                command,
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self._launch(command)
 
         def ready() -> bool:
             assert self.process is not None
@@ -261,37 +270,3 @@ class WorkerProcess:
             self.stop()
             raise
         return self
-
-    def kill(self) -> None:
-        """`kill -9`, as an out-of-memory kill or a lost machine would."""
-        self._signal(signal.SIGKILL)
-        self._reap()
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self._signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=STOP_TIMEOUT)
-        self._signal(signal.SIGKILL)
-        self._reap()
-
-    def _signal(self, signum: int) -> None:
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signum)
-
-    def _reap(self) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=STOP_TIMEOUT)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline and _group_alive(self.process.pid):
-            time.sleep(0.05)
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"

@@ -1,6 +1,7 @@
 """One racer of the race test: an OS process that POSTs the sync trigger when released.
 
-    python -S tests/e2e/trigger_client.py --url URL --session ID --csrf TOKEN --ready FILE --go FILE
+    python -S tests/support/e2e/trigger_client.py --url URL --session ID --csrf TOKEN \
+        --ready FILE --go FILE
 
 Touches `--ready` once it is set up, waits (bounded) for `--go` to exist, sends one staff trigger
 POST (session cookie + CSRF cookie and header, as htmx sends it) and prints the status code and

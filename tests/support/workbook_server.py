@@ -13,7 +13,7 @@ Paths without a route of their own get the workbook (`set_workbook`), or 404 whi
         server.routes["/cut"] = Route(body=data[:100], declared_length=len(data))
         load_workbook(server.url_for("/cut"))
 
-Also runnable on its own: `python -m tests.workbook_server PATH.xlsx --port 8765 --delay 1`.
+Also runnable on its own: `python -m tests.support.workbook_server PATH.xlsx --port 8765 --delay 1`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from tests.processes import STAFF_PASSWORD, STAFF_USERNAME
+from tests.support.processes import STAFF_PASSWORD, STAFF_USERNAME
 
 LOGIN_PATH = "/admin/login/"
 ALBUMS_PATH = "/catalog/albums/"

@@ -11,7 +11,7 @@ In-process (tests, benchmarks)::
 
 As a process (browser and crash tests run the app in other processes)::
 
-    python -m tests.spotify_standin --port 0 --latency 0.05 --mode dev
+    python -m tests.support.spotify_standin --port 0 --latency 0.05 --mode dev
 
 prints one line ``SPOTIFY_STANDIN_READY <base_url> <token_url> <control_url>`` when it listens.
 Tests in another process steer it through ``RemoteStandIn(control_url)`` (same methods, over HTTP).
@@ -580,7 +580,7 @@ class SpotifyStandIn:
 
 
 class RemoteStandIn:
-    """Steer a stand-in running in another process (`python -m tests.spotify_standin`)."""
+    """Steer a stand-in running in another process (`python -m tests.support.spotify_standin`)."""
 
     def __init__(self, control_url: str) -> None:
         self.control_url = control_url.rstrip("/") + "/"

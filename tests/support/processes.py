@@ -5,7 +5,7 @@ developer's shell may hold SPOTIFY_* credentials, a DATABASE_URL or DJANGO_DEBUG
 settings and the scratch database. `DatabaseFactory` makes the scratch databases: a temp SQLite
 file, or a fresh database on the session's PostgreSQL server (when DATABASE_URL is postgres),
 copied from one migrated template that holds a staff user. `manage` and `start_manage` run
-`manage.py`. Used by the command tests, tests/e2e (gunicorn, see tests/e2e/servers.py) and
+`manage.py`. Used by the command tests, tests/e2e (gunicorn, see tests/support/e2e/servers.py) and
 bench/sync.py.
 
     database = scratch_databases.create()  # the `scratch_database` fixture in tests/conftest.py
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_SETTINGS = "tests.settings"
 STAFF_USERNAME = "e2e-staff"
 STAFF_PASSWORD = "e2e-staff-password"

@@ -8,8 +8,8 @@ from datetime import date
 
 from django.utils.text import slugify
 
-from tests.processes import ScratchDatabase
-from tests.workbooks import ReleaseSpec, make_workbook
+from tests.support.processes import ScratchDatabase
+from tests.support.workbooks import ReleaseSpec, make_workbook
 
 TAB = "2025 Prog-metal"
 _ARTISTS = [
