@@ -453,6 +453,25 @@ def test_empty_catalog_points_staff_at_sync_now(client, staff_user):
     assert EMPTY_CATALOG_VISITOR_HINT not in html
 
 
+@pytest.mark.parametrize("staff", [True, False])
+def test_an_empty_catalog_during_its_first_sync_says_the_albums_are_coming(
+    client, staff_user, staff
+):
+    """While the first sync runs, nobody is told to press Sync Now (or to come back later)."""
+    from catalog.models import SyncOperation
+    from tests.support.sync_factories import make_operation
+
+    make_operation(status=SyncOperation.Status.RUNNING)
+    if staff:
+        client.force_login(staff_user)
+
+    html = get_list(client).content.decode()
+
+    assert "A sync is running: the albums appear here when it completes." in html
+    assert EMPTY_CATALOG_STAFF_HINT not in html
+    assert EMPTY_CATALOG_VISITOR_HINT not in html
+
+
 def test_only_hidden_albums_is_an_empty_catalog(client):
     """Hidden albums alone still make an empty catalog, even with filters."""
     make_album(in_workbook=False, format=Album.Format.EP)
