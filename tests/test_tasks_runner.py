@@ -23,6 +23,7 @@ from catalog.sync_panel import NO_WORKER_YET, load_sync_panel
 from catalog.task_backends import ThreadBackend
 from catalog.tasks import enqueue_sync, sync_backend_alias
 from tests.support.sync_factories import make_operation
+from tests.support.task_backends import queued_sync_ids, thread_backend
 
 Status = SyncOperation.Status
 
@@ -158,3 +159,27 @@ def test_panel_says_when_no_worker_has_claimed_the_sync(settings):
     assert not panel.is_active
     assert (panel.state, panel.message) == ("interrupted", sync.SYNC_NO_WORKER)
     assert SyncOperation.objects.get().error == sync.SYNC_NO_WORKER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_a_backend_that_hands_the_task_to_a_worker_says_it_waits_for_one(
+    settings, monkeypatch
+):
+    """The thread backend runs the task at once: the pending row keeps "Starting sync...". A
+    queue (django-tasks' dummy backend here: nothing works it) says it waits for a worker."""
+    ran: list[int] = []
+    monkeypatch.setattr(sync, "run_operation", ran.append)
+    settings.SYNC_RUNNER = "thread"
+    operation = SyncManager(enqueue_sync).start(options=SyncOptions(skip_spotify=True))
+    thread_backend().join(timeout=10)
+    operation.refresh_from_db()
+    assert (operation.status, operation.message) == (Status.PENDING, sync.SYNC_STARTING)
+    assert ran == [operation.pk]
+
+    SyncOperation.objects.all().delete()
+    settings.SYNC_RUNNER = "dummy"
+    operation = SyncManager(enqueue_sync).start(options=SyncOptions(skip_spotify=True))
+    operation.refresh_from_db()
+    assert (operation.status, operation.message) == (Status.PENDING, sync.SYNC_WAITING_FOR_WORKER)
+    assert queued_sync_ids()[-1] == operation.pk
+    assert len(ran) == 1  # the dummy backend ran nothing
