@@ -1,8 +1,8 @@
 """SyncManager: the lock, the run's progress/heartbeat/cancel writes, failures, the foreground run.
 
-Most tests run the sync inline (the manager's own `execute` as its enqueue, writer_thread=False)
-so that everything shares the test's database connection and transaction; the last tests use
-the real threads (the project's thread backend).
+Most tests run the sync inline (the manager's own `execute` as its enqueue) inside the test's
+transaction, where the run writes its progress from the importer's calls (no writer thread could
+see the row); the last tests use the real threads (the project's thread backend).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def credentials(settings):
 
 def inline_manager(import_fn: sync.ImportFn, clock: FakeClock | None = None) -> SyncManager:
     """A manager whose enqueue runs its own `execute` inline (so `import_fn` is used)."""
-    manager = SyncManager(import_fn=import_fn, clock=clock or FakeClock(), writer_thread=False)
+    manager = SyncManager(import_fn=import_fn, clock=clock or FakeClock())
     manager.enqueue = manager.execute
     return manager
 
@@ -399,7 +399,7 @@ def test_run_skips_spotify_when_switched_off_in_settings(
 def test_a_row_no_longer_pending_is_not_run(settings, django_capture_on_commit_callbacks):
     """If the row was recovered as stale before the runner got to it, nothing is imported."""
     fake = FakeImport()
-    manager = SyncManager(enqueue_on("dummy"), import_fn=fake, writer_thread=False)
+    manager = SyncManager(enqueue_on("dummy"), import_fn=fake)
     with django_capture_on_commit_callbacks(execute=True):
         operation = manager.start(options=SyncOptions())
     SyncOperation.objects.filter(pk=operation.pk).update(status=Status.FAILED)

@@ -428,9 +428,8 @@ class SyncManager:
 
     `enqueue` gets the id of a committed pending web row and must arrange for
     `run_operation(id)` to run (the web passes `catalog.tasks.enqueue_sync`; only `start()`
-    needs it). `import_fn` defaults to
-    `importer.import_catalog`. Progress and heartbeats are written by a writer thread, except
-    with `writer_thread=False` or when the run happens inside a transaction (tests): other
+    needs it). `import_fn` defaults to `importer.import_catalog`. Progress and heartbeats are
+    written by a writer thread, except when the run happens inside a transaction (tests): other
     connections could not see the row, so the importer's own calls write it. `last_result`
     holds the latest run's ImportResult (the command prints its details).
     """
@@ -441,12 +440,10 @@ class SyncManager:
         *,
         import_fn: ImportFn | None = None,
         clock: Callable[[], float] = time.monotonic,
-        writer_thread: bool = True,
     ) -> None:
         self.enqueue = enqueue
         self.import_fn = import_fn or _import_catalog
         self.clock = clock
-        self.writer_thread = writer_thread
         self.last_result: ImportResult | None = None
 
     # --- taking the lock -------------------------------------------------------------------
@@ -551,7 +548,7 @@ class SyncManager:
 
         writer = ProgressWriter(operation_id, clock=self.clock)
         in_transaction = transaction.get_connection().in_atomic_block
-        thread = _WriterThread(writer) if self.writer_thread and not in_transaction else None
+        thread = None if in_transaction else _WriterThread(writer)
         reporter = writer if thread else _InlineReporter(writer)
 
         def report(progress: Progress) -> None:
