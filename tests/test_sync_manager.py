@@ -102,11 +102,18 @@ def credentials(settings):
     dummy_backend().clear()
 
 
-def inline_manager(import_fn: sync.ImportFn, clock: FakeClock | None = None) -> SyncManager:
-    """A manager whose enqueue runs its own `execute` inline (so `import_fn` is used)."""
-    manager = SyncManager(import_fn=import_fn, clock=clock or FakeClock())
-    manager.enqueue = manager.execute
-    return manager
+@pytest.fixture
+def inline_manager(monkeypatch) -> Callable[..., SyncManager]:
+    """Makes a manager whose runs call `import_fn` for the importer, and whose enqueue runs its
+    own `execute` inline (so that its clock is used)."""
+
+    def make(import_fn: Callable[..., ImportResult], clock: FakeClock | None = None) -> SyncManager:
+        monkeypatch.setattr(importer, "import_catalog", import_fn)
+        manager = SyncManager(clock=clock or FakeClock())
+        manager.enqueue = manager.execute
+        return manager
+
+    return make
 
 
 def run_web_sync(manager: SyncManager, capture, **kwargs: Any) -> SyncOperation:
@@ -231,7 +238,9 @@ def test_recover_stale_leaves_a_beating_sync_alone(settings):
 
 
 @pytest.mark.django_db
-def test_run_completes_with_counts_and_the_result_line(django_capture_on_commit_callbacks):
+def test_run_completes_with_counts_and_the_result_line(
+    inline_manager, django_capture_on_commit_callbacks
+):
     """A successful import: completed, its counts, "Sync complete: 2 new albums, 1 changed"."""
     fake = FakeImport([importing(5, 7)])
 
@@ -251,7 +260,9 @@ def test_run_completes_with_counts_and_the_result_line(django_capture_on_commit_
 
 
 @pytest.mark.django_db
-def test_run_with_failed_albums_completes_with_warnings(django_capture_on_commit_callbacks):
+def test_run_with_failed_albums_completes_with_warnings(
+    inline_manager, django_capture_on_commit_callbacks
+):
     """Failed albums: "completed with warnings: 5 of 50 ...", one SyncFailure row each."""
     album = make_album()
     failures = [AlbumFailure(f"Band - Album {n}", "not found on Spotify") for n in range(4)]
@@ -281,7 +292,9 @@ def test_run_with_failed_albums_completes_with_warnings(django_capture_on_commit
 
 
 @pytest.mark.django_db
-def test_spotify_stopping_early_completes_the_run_with_warnings(django_capture_on_commit_callbacks):
+def test_spotify_stopping_early_completes_the_run_with_warnings(
+    inline_manager, django_capture_on_commit_callbacks
+):
     """Spotify stopping early (quota, credentials, outage) is a partial failure: completed with
     warnings, the reason joined to the result line as its own sentence."""
     result = ImportResult(updated=2, spotify_stopped="Spotify quota exceeded")
@@ -301,6 +314,7 @@ def test_spotify_stopping_early_completes_the_run_with_warnings(django_capture_o
 
 @pytest.mark.django_db
 def test_workbook_notes_are_kept_on_the_row_without_making_warnings(
+    inline_manager,
     django_capture_on_commit_callbacks,
 ):
     """The workbook's row notes: all counted and all kept (the full workbook has about 250);
@@ -321,6 +335,7 @@ def test_workbook_notes_are_kept_on_the_row_without_making_warnings(
 
 @pytest.mark.django_db
 def test_failure_of_an_album_deleted_meanwhile_keeps_no_dangling_link(
+    inline_manager,
     django_capture_on_commit_callbacks,
 ):
     """A failure naming an album id that no longer exists is kept without the link."""
@@ -336,7 +351,7 @@ def test_failure_of_an_album_deleted_meanwhile_keeps_no_dangling_link(
 
 
 @pytest.mark.django_db
-def test_run_passes_the_options_to_the_importer(django_capture_on_commit_callbacks):
+def test_run_passes_the_options_to_the_importer(inline_manager, django_capture_on_commit_callbacks):
     """source, refresh_spotify and skip_spotify reach import_catalog."""
     fake = FakeImport()
 
@@ -384,7 +399,7 @@ def test_run_operation_takes_an_id_and_reads_the_options_stored_on_the_row(monke
 
 @pytest.mark.django_db
 def test_run_skips_spotify_when_switched_off_in_settings(
-    settings, django_capture_on_commit_callbacks
+    inline_manager, settings, django_capture_on_commit_callbacks
 ):
     """SPOTIFY_ENABLED off: the importer is told to skip enrichment."""
     settings.SPOTIFY_ENABLED = False
@@ -396,10 +411,13 @@ def test_run_skips_spotify_when_switched_off_in_settings(
 
 
 @pytest.mark.django_db
-def test_a_row_no_longer_pending_is_not_run(settings, django_capture_on_commit_callbacks):
+def test_a_row_no_longer_pending_is_not_run(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
     """If the row was recovered as stale before the runner got to it, nothing is imported."""
     fake = FakeImport()
-    manager = SyncManager(enqueue_on("dummy"), import_fn=fake)
+    monkeypatch.setattr(importer, "import_catalog", fake)
+    manager = SyncManager(enqueue_on("dummy"))
     with django_capture_on_commit_callbacks(execute=True):
         operation = manager.start(options=SyncOptions())
     SyncOperation.objects.filter(pk=operation.pk).update(status=Status.FAILED)
@@ -438,7 +456,7 @@ def test_a_runner_refusing_the_job_fails_the_row(django_capture_on_commit_callba
     ],
 )
 def test_expected_failures_end_failed_with_their_message(
-    error, message, django_capture_on_commit_callbacks
+    inline_manager, error, message, django_capture_on_commit_callbacks
 ):
     """Workbook messages as they are; network failures as NETWORK_ERROR; lock released."""
     operation = run_web_sync(
@@ -455,7 +473,7 @@ def test_expected_failures_end_failed_with_their_message(
 
 @pytest.mark.django_db
 def test_an_error_while_the_interpreter_shuts_down_reads_as_interrupted(
-    monkeypatch, caplog, django_capture_on_commit_callbacks
+    inline_manager, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
     """A server stopping under the run (thread pools refuse work): interrupted, not a bug."""
     error = RuntimeError("cannot schedule new futures after interpreter shutdown")
@@ -473,7 +491,7 @@ def test_an_error_while_the_interpreter_shuts_down_reads_as_interrupted(
 
 @pytest.mark.django_db
 def test_unexpected_exception_fails_clearly_and_logs_the_traceback(
-    caplog, django_capture_on_commit_callbacks
+    inline_manager, caplog, django_capture_on_commit_callbacks
 ):
     """A bug: a clear message naming the exception type only (its text may hold secrets)."""
     error = ValueError("token=very-secret-value")
@@ -587,6 +605,7 @@ def test_cancel_flag_is_read_at_most_every_half_second():
 
 @pytest.mark.django_db
 def test_cancel_ends_the_run_and_keeps_the_albums_already_synced(
+    inline_manager,
     django_capture_on_commit_callbacks,
 ):
     """Cancel mid-run: "Sync cancelled after N of M albums"; albums written so far stay."""
@@ -625,7 +644,7 @@ def test_cancel_without_an_active_sync_returns_none():
 
 
 @pytest.mark.django_db
-def test_run_foreground_runs_in_the_calling_thread_as_a_cli_sync():
+def test_run_foreground_runs_in_the_calling_thread_as_a_cli_sync(inline_manager):
     """run_foreground: a cli row, the import in this thread, progress forwarded, final row."""
     fake = FakeImport([importing(1, 2), importing(2, 2)])
     seen: list[Progress] = []
@@ -640,7 +659,7 @@ def test_run_foreground_runs_in_the_calling_thread_as_a_cli_sync():
 
 
 @pytest.mark.django_db
-def test_run_foreground_refuses_while_a_web_sync_runs():
+def test_run_foreground_refuses_while_a_web_sync_runs(inline_manager):
     """The command cannot start while the web holds the lock."""
     make_operation(status=Status.RUNNING)
     fake = FakeImport()
@@ -651,7 +670,7 @@ def test_run_foreground_refuses_while_a_web_sync_runs():
 
 
 @pytest.mark.django_db
-def test_run_foreground_ctrl_c_ends_cancelled_and_is_reraised():
+def test_run_foreground_ctrl_c_ends_cancelled_and_is_reraised(inline_manager):
     """Ctrl-C: the row ends cancelled ("after N of M"), the lock is free, the interrupt goes on."""
     fake = FakeImport([importing(3, 9)], raises=KeyboardInterrupt())
 
@@ -821,7 +840,7 @@ def lapse_heartbeat(settings) -> None:
 
 @pytest.mark.django_db
 def test_a_run_that_lost_its_lock_stops_and_leaves_the_next_run_alone(
-    settings, django_capture_on_commit_callbacks
+    inline_manager, settings, django_capture_on_commit_callbacks
 ):
     """Run A's heartbeat lapses, a trigger marks it interrupted and starts run B: A's next
     look at its row (the cancel poll) finds it no longer active, so A stops at that check, and
@@ -850,7 +869,7 @@ def test_a_run_that_lost_its_lock_stops_and_leaves_the_next_run_alone(
 
 @pytest.mark.django_db
 def test_a_run_that_lost_its_lock_does_not_rewrite_interrupted_as_completed(
-    settings, caplog, django_capture_on_commit_callbacks
+    inline_manager, settings, caplog, django_capture_on_commit_callbacks
 ):
     """A run recovered as stale that then finishes normally writes no outcome: the row stays
     interrupted (the lock is another run's now), and the log says the run lost its lock."""
@@ -902,7 +921,7 @@ FINALIZING = Progress(STAGE_FINALIZING, 4, 4, FINALIZING_MESSAGE)
     ids=["returns", "raises", "returns-after-finalizing"],
 )
 def test_cancel_requested_before_the_import_ends_wins_unless_it_was_finalizing(
-    last_progress, ending, status, message, django_capture_on_commit_callbacks
+    inline_manager, last_progress, ending, status, message, django_capture_on_commit_callbacks
 ):
     """Cancel clicked while the import sat in a call that does not check it (a Spotify token
     request that never answers): when the import then returns or raises, the run ends
@@ -1010,7 +1029,7 @@ def test_missing_workbook_file_message_names_the_setting_first(
 
 
 @pytest.mark.django_db
-def test_a_url_is_stored_without_credentials_or_query_but_downloaded_whole():
+def test_a_url_is_stored_without_credentials_or_query_but_downloaded_whole(inline_manager):
     """The row (history, runners, the admin) keeps the URL without `user:password@`, query
     string or fragment; the run itself still uses the URL as given."""
     given = "https://curator:hunter2@sheets.example.org:8443/d/abc/export?format=xlsx&key=s3cret#x"

@@ -99,7 +99,6 @@ NETWORK_EXCEPTIONS: tuple[type[BaseException], ...] = (
     socket.gaierror,
 )
 
-ImportFn = Callable[..., ImportResult]
 Enqueue = Callable[[int], object]
 
 
@@ -428,9 +427,9 @@ class SyncManager:
 
     `enqueue` gets the id of a committed pending web row and must arrange for
     `run_operation(id)` to run (the web passes `catalog.tasks.enqueue_sync`; only `start()`
-    needs it). `import_fn` defaults to `importer.import_catalog`. Progress and heartbeats are
-    written by a writer thread, except when the run happens inside a transaction (tests): other
-    connections could not see the row, so the importer's own calls write it. `last_result`
+    needs it). Progress and heartbeats are written by a writer thread, except when the run
+    happens inside a transaction (tests): other connections could not see the row, so the
+    importer's own calls write it. `last_result`
     holds the latest run's ImportResult (the command prints its details).
     """
 
@@ -438,11 +437,9 @@ class SyncManager:
         self,
         enqueue: Enqueue | None = None,
         *,
-        import_fn: ImportFn | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.enqueue = enqueue
-        self.import_fn = import_fn or _import_catalog
         self.clock = clock
         self.last_result: ImportResult | None = None
 
@@ -560,7 +557,7 @@ class SyncManager:
             thread.start()
         try:
             try:
-                result = self.import_fn(
+                result = _import_catalog(
                     source=options.source,
                     skip_spotify=options.skip_spotify or not settings.SPOTIFY_ENABLED,
                     refresh_spotify=options.refresh_spotify,
