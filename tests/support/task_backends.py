@@ -37,7 +37,12 @@ def enqueue_on(alias: str) -> Callable[[int], object]:
 
 
 def thread_backend() -> ThreadBackend:
-    """The project's in-process backend ("thread" in TASKS), to join the runs it started."""
+    """The project's in-process backend ("thread" in TASKS), to join the runs it started.
+
+    The backend lives as long as the test process (one per thread, as django-tasks keeps
+    them): it forgets the threads of earlier tests, so that a test joins and checks its own.
+    """
     backend = task_backends["thread"]
     assert isinstance(backend, ThreadBackend)
+    backend.threads.clear()
     return backend
