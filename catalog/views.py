@@ -38,6 +38,7 @@ from catalog.selectors import nothing_new_since
 from catalog.services import sync
 from catalog.services.sync import SyncManager, SyncOptions
 from catalog.sync_panel import SyncPanel, history_entries, load_sync_panel, sync_finished
+from catalog.tasks import enqueue_sync
 from catalog.templatetags.album_tags import listen_links
 
 ALBUMS_PER_PAGE = 50
@@ -262,7 +263,7 @@ def sync_trigger(request: HtmxHttpRequest) -> HttpResponse:
         return denied
     options = SyncOptions(allow_removals=request.POST.get("allow_removals") == "1")
     try:
-        operation = SyncManager().start(options=options, user=request.user)
+        operation = SyncManager(enqueue_sync).start(options=options, user=request.user)
     except sync.SpotifyNotConfigured:
         return _sync_answer(
             request,

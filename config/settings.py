@@ -282,12 +282,20 @@ SYNC_MAX_HIDE_FRACTION = env_float("SYNC_MAX_HIDE_FRACTION", 0.10)
 # How often an open list page asks whether a sync started elsewhere (the shell, another staff
 # member): a tiny request, answered 204 while nothing changed, skipped while the tab is hidden.
 SYNC_IDLE_CHECK_SECONDS = env_int("SYNC_IDLE_CHECK_SECONDS", 30)
-# Where a web-started sync runs (docs/architecture.md, "The runner"): "thread" (default) is a daemon
-# thread in the web process; "tasks" queues it for `manage.py db_worker`; a dotted path names any
-# class whose `submit(operation_id)` arranges a call to `catalog.services.sync.run_operation(id)`.
+# Where a web-started sync runs (docs/architecture.md, "The runner"): the task
+# `catalog.tasks.run_sync` is enqueued on the TASKS backend SYNC_RUNNER names. "thread" (default)
+# is the "thread" backend below, a daemon thread in the web process; "tasks" is the "default"
+# backend, the queue worked by `manage.py db_worker`; any other value is an alias of TASKS.
 SYNC_RUNNER = env_str("SYNC_RUNNER", "thread")
 
-# Django's Tasks framework (the django-tasks backport on 5.2): the queue is a table in the
-# catalog's database (django-tasks-db), worked by `manage.py db_worker`. Only SYNC_RUNNER=tasks
-# puts anything in it.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Django's Tasks framework (the django-tasks backport on 5.2; `django.tasks` on Django 6). TASKS
+# holds both sync backends: "default" is a table in the catalog's database (django-tasks-db),
+# worked by `manage.py db_worker`, and only SYNC_RUNNER=tasks puts anything in it; "thread" is
+# the project's own backend (catalog/task_backends.py), which runs each task in a daemon thread.
+TASKS = {
+    "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]},
+    "thread": {
+        "BACKEND": "catalog.task_backends.ThreadBackend",
+        "OPTIONS": {"THREAD_NAME": "sync-runner"},
+    },
+}

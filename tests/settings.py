@@ -19,3 +19,12 @@ WHITENOISE_AUTOREFRESH = True
 # tests/e2e gets PAGE_CACHE_SECONDS in its environment): most tests change albums without a sync.
 if not os.environ.get("PAGE_CACHE_SECONDS"):
     PAGE_CACHE_SECONDS = 0
+
+# django-tasks' own backends for the sync tests: "dummy" keeps what is enqueued and runs nothing
+# (a queue with no worker), "immediate" runs it in the caller; "refusing" is a queue that is down.
+TASKS = {
+    **TASKS,  # noqa: F405
+    "dummy": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"},
+    "immediate": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"},
+    "refusing": {"BACKEND": "tests.support.task_backends.RefusingBackend"},
+}

@@ -1,7 +1,8 @@
 """SyncManager: the lock, the run's progress/heartbeat/cancel writes, failures, the foreground run.
 
-Most tests run the sync inline (InlineRunner, writer_thread=False) so that everything shares the
-test's database connection and transaction; the last tests use the real threads.
+Most tests run the sync inline (the manager's own `execute` as its enqueue) inside the test's
+transaction, where the run writes its progress from the importer's calls (no writer thread could
+see the row); the last tests use the real threads (the project's thread backend).
 """
 
 from __future__ import annotations
@@ -33,12 +34,10 @@ from catalog.services.importer import (
 )
 from catalog.services.spotify import CREDENTIALS_INVALID, SpotifyError
 from catalog.services.sync import (
-    InlineRunner,
     ProgressWriter,
     SyncAlreadyRunning,
     SyncManager,
     SyncOptions,
-    ThreadRunner,
 )
 from catalog.services.workbook import (
     NETWORK_ERROR,
@@ -47,10 +46,13 @@ from catalog.services.workbook import (
     WorkbookError,
     source_label,
 )
+from catalog.task_backends import ThreadBackend
+from catalog.tasks import sync_backend_alias
 from tests.support.clock import FakeClock
 from tests.support.factories import make_album, sheet_row
 from tests.support.loopback import silent_server
-from tests.support.sync_factories import RecordingRunner, make_operation
+from tests.support.sync_factories import make_operation
+from tests.support.task_backends import dummy_backend, enqueue_on, queued_sync_ids, thread_backend
 from tests.support.workbook_server import Route, WorkbookServer
 from tests.support.workbooks import ReleaseSpec, make_workbook, tail_bomb
 
@@ -97,14 +99,21 @@ def credentials(settings):
     settings.SPOTIFY_ENABLED = True
     settings.SPOTIFY_CLIENT_ID = "client-id"
     settings.SPOTIFY_CLIENT_SECRET = "client-secret"
-    RecordingRunner.jobs.clear()
+    dummy_backend().clear()
 
 
-def inline_manager(import_fn: sync.ImportFn, clock: FakeClock | None = None) -> SyncManager:
-    """A manager whose runner runs its own `execute` inline (so `import_fn` is used)."""
-    manager = SyncManager(import_fn=import_fn, clock=clock or FakeClock(), writer_thread=False)
-    manager.runner = InlineRunner(job=manager.execute)
-    return manager
+@pytest.fixture
+def inline_manager(monkeypatch) -> Callable[..., SyncManager]:
+    """Makes a manager whose runs call `import_fn` for the importer, and whose enqueue runs its
+    own `execute` inline (so that its clock is used)."""
+
+    def make(import_fn: Callable[..., ImportResult], clock: FakeClock | None = None) -> SyncManager:
+        monkeypatch.setattr(importer, "import_catalog", import_fn)
+        manager = SyncManager(clock=clock or FakeClock())
+        manager.enqueue = manager.execute
+        return manager
+
+    return make
 
 
 def run_web_sync(manager: SyncManager, capture, **kwargs: Any) -> SyncOperation:
@@ -123,15 +132,15 @@ def test_start_creates_a_pending_web_row_and_submits_its_id_after_commit(
 ):
     """start() inserts the pending row (the lock), with its options, and hands the runner the
     row's id (a plain int a task queue can carry) once committed."""
-    manager = SyncManager(RecordingRunner())
+    manager = SyncManager(enqueue_on("dummy"))
 
     with django_capture_on_commit_callbacks() as callbacks:
         operation = manager.start(options=SyncOptions(refresh_spotify=True), user=staff_user)
-        assert RecordingRunner.jobs == []  # not before the row is visible to other threads
+        assert queued_sync_ids() == []  # not before the row is visible to other threads
 
     for callback in callbacks:
         callback()
-    assert RecordingRunner.jobs == [operation.pk]
+    assert queued_sync_ids() == [operation.pk]
     operation.refresh_from_db()
     assert operation.status == Status.PENDING
     assert operation.source == SyncOperation.Source.WEB
@@ -149,7 +158,7 @@ def test_start_creates_a_pending_web_row_and_submits_its_id_after_commit(
 @pytest.mark.django_db
 def test_second_start_raises_and_leaves_the_connection_usable():
     """The loser of the race gets SyncAlreadyRunning; its failed INSERT breaks no transaction."""
-    manager = SyncManager(RecordingRunner())
+    manager = SyncManager(enqueue_on("dummy"))
     first = manager.start(options=SyncOptions())
 
     with pytest.raises(SyncAlreadyRunning, match=sync.SYNC_ALREADY_RUNNING):
@@ -164,7 +173,7 @@ def test_start_refuses_while_a_command_line_sync_runs():
     make_operation(status=Status.RUNNING, source=SyncOperation.Source.CLI)
 
     with pytest.raises(SyncAlreadyRunning):
-        SyncManager(RecordingRunner()).start(options=SyncOptions())
+        SyncManager(enqueue_on("dummy")).start(options=SyncOptions())
 
 
 @pytest.mark.django_db
@@ -173,7 +182,7 @@ def test_start_refuses_without_spotify_credentials(settings):
     settings.SPOTIFY_CLIENT_ID = ""
 
     with pytest.raises(sync.SpotifyNotConfigured, match=sync.SPOTIFY_NOT_CONFIGURED):
-        SyncManager(RecordingRunner()).start(options=SyncOptions())
+        SyncManager(enqueue_on("dummy")).start(options=SyncOptions())
 
     assert not SyncOperation.objects.exists()
 
@@ -183,7 +192,7 @@ def test_skip_spotify_needs_no_credentials(settings):
     """A sheet-only run (skip_spotify) needs no credentials."""
     settings.SPOTIFY_CLIENT_ID = settings.SPOTIFY_CLIENT_SECRET = ""
 
-    assert SyncManager(RecordingRunner()).start(options=SyncOptions(skip_spotify=True)).pk
+    assert SyncManager(enqueue_on("dummy")).start(options=SyncOptions(skip_spotify=True)).pk
 
 
 @pytest.mark.django_db
@@ -192,7 +201,7 @@ def test_start_recovers_a_stale_sync_first(settings):
     old = timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1)
     stale = make_operation(status=Status.PENDING, heartbeat_at=old)
 
-    new = SyncManager(RecordingRunner()).start(options=SyncOptions())
+    new = SyncManager(enqueue_on("dummy")).start(options=SyncOptions())
 
     stale.refresh_from_db()
     assert (stale.status, stale.error, stale.message) == (
@@ -229,7 +238,9 @@ def test_recover_stale_leaves_a_beating_sync_alone(settings):
 
 
 @pytest.mark.django_db
-def test_run_completes_with_counts_and_the_result_line(django_capture_on_commit_callbacks):
+def test_run_completes_with_counts_and_the_result_line(
+    inline_manager, django_capture_on_commit_callbacks
+):
     """A successful import: completed, its counts, "Sync complete: 2 new albums, 1 changed"."""
     fake = FakeImport([importing(5, 7)])
 
@@ -249,7 +260,9 @@ def test_run_completes_with_counts_and_the_result_line(django_capture_on_commit_
 
 
 @pytest.mark.django_db
-def test_run_with_failed_albums_completes_with_warnings(django_capture_on_commit_callbacks):
+def test_run_with_failed_albums_completes_with_warnings(
+    inline_manager, django_capture_on_commit_callbacks
+):
     """Failed albums: "completed with warnings: 5 of 50 ...", one SyncFailure row each."""
     album = make_album()
     failures = [AlbumFailure(f"Band - Album {n}", "not found on Spotify") for n in range(4)]
@@ -279,7 +292,9 @@ def test_run_with_failed_albums_completes_with_warnings(django_capture_on_commit
 
 
 @pytest.mark.django_db
-def test_spotify_stopping_early_completes_the_run_with_warnings(django_capture_on_commit_callbacks):
+def test_spotify_stopping_early_completes_the_run_with_warnings(
+    inline_manager, django_capture_on_commit_callbacks
+):
     """Spotify stopping early (quota, credentials, outage) is a partial failure: completed with
     warnings, the reason joined to the result line as its own sentence."""
     result = ImportResult(updated=2, spotify_stopped="Spotify quota exceeded")
@@ -299,6 +314,7 @@ def test_spotify_stopping_early_completes_the_run_with_warnings(django_capture_o
 
 @pytest.mark.django_db
 def test_workbook_notes_are_kept_on_the_row_without_making_warnings(
+    inline_manager,
     django_capture_on_commit_callbacks,
 ):
     """The workbook's row notes: all counted and all kept (the full workbook has about 250);
@@ -319,6 +335,7 @@ def test_workbook_notes_are_kept_on_the_row_without_making_warnings(
 
 @pytest.mark.django_db
 def test_failure_of_an_album_deleted_meanwhile_keeps_no_dangling_link(
+    inline_manager,
     django_capture_on_commit_callbacks,
 ):
     """A failure naming an album id that no longer exists is kept without the link."""
@@ -334,7 +351,7 @@ def test_failure_of_an_album_deleted_meanwhile_keeps_no_dangling_link(
 
 
 @pytest.mark.django_db
-def test_run_passes_the_options_to_the_importer(django_capture_on_commit_callbacks):
+def test_run_passes_the_options_to_the_importer(inline_manager, django_capture_on_commit_callbacks):
     """source, refresh_spotify and skip_spotify reach import_catalog."""
     fake = FakeImport()
 
@@ -382,7 +399,7 @@ def test_run_operation_takes_an_id_and_reads_the_options_stored_on_the_row(monke
 
 @pytest.mark.django_db
 def test_run_skips_spotify_when_switched_off_in_settings(
-    settings, django_capture_on_commit_callbacks
+    inline_manager, settings, django_capture_on_commit_callbacks
 ):
     """SPOTIFY_ENABLED off: the importer is told to skip enrichment."""
     settings.SPOTIFY_ENABLED = False
@@ -394,15 +411,18 @@ def test_run_skips_spotify_when_switched_off_in_settings(
 
 
 @pytest.mark.django_db
-def test_a_row_no_longer_pending_is_not_run(settings, django_capture_on_commit_callbacks):
+def test_a_row_no_longer_pending_is_not_run(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
     """If the row was recovered as stale before the runner got to it, nothing is imported."""
     fake = FakeImport()
-    manager = SyncManager(RecordingRunner(), import_fn=fake, writer_thread=False)
+    monkeypatch.setattr(importer, "import_catalog", fake)
+    manager = SyncManager(enqueue_on("dummy"))
     with django_capture_on_commit_callbacks(execute=True):
         operation = manager.start(options=SyncOptions())
     SyncOperation.objects.filter(pk=operation.pk).update(status=Status.FAILED)
 
-    manager.execute(RecordingRunner.jobs[0])
+    manager.execute(queued_sync_ids()[0])
 
     assert fake.calls == []
 
@@ -411,15 +431,11 @@ def test_a_row_no_longer_pending_is_not_run(settings, django_capture_on_commit_c
 def test_a_runner_refusing_the_job_fails_the_row(django_capture_on_commit_callbacks):
     """A runner that cannot take the job leaves a failed row, not a lock held for a minute."""
 
-    class BrokenRunner:
-        def submit(self, operation_id: int) -> None:
-            raise RuntimeError("queue is down")
-
     with (
         pytest.raises(sync.SyncRunnerRefused),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        SyncManager(BrokenRunner()).start(options=SyncOptions())
+        SyncManager(enqueue_on("refusing")).start(options=SyncOptions())
 
     operation = SyncOperation.objects.get()
     assert (operation.status, operation.error) == (Status.FAILED, sync.SYNC_RUNNER_FAILED)
@@ -440,7 +456,7 @@ def test_a_runner_refusing_the_job_fails_the_row(django_capture_on_commit_callba
     ],
 )
 def test_expected_failures_end_failed_with_their_message(
-    error, message, django_capture_on_commit_callbacks
+    inline_manager, error, message, django_capture_on_commit_callbacks
 ):
     """Workbook messages as they are; network failures as NETWORK_ERROR; lock released."""
     operation = run_web_sync(
@@ -457,7 +473,7 @@ def test_expected_failures_end_failed_with_their_message(
 
 @pytest.mark.django_db
 def test_an_error_while_the_interpreter_shuts_down_reads_as_interrupted(
-    monkeypatch, caplog, django_capture_on_commit_callbacks
+    inline_manager, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
     """A server stopping under the run (thread pools refuse work): interrupted, not a bug."""
     error = RuntimeError("cannot schedule new futures after interpreter shutdown")
@@ -475,7 +491,7 @@ def test_an_error_while_the_interpreter_shuts_down_reads_as_interrupted(
 
 @pytest.mark.django_db
 def test_unexpected_exception_fails_clearly_and_logs_the_traceback(
-    caplog, django_capture_on_commit_callbacks
+    inline_manager, caplog, django_capture_on_commit_callbacks
 ):
     """A bug: a clear message naming the exception type only (its text may hold secrets)."""
     error = ValueError("token=very-secret-value")
@@ -589,6 +605,7 @@ def test_cancel_flag_is_read_at_most_every_half_second():
 
 @pytest.mark.django_db
 def test_cancel_ends_the_run_and_keeps_the_albums_already_synced(
+    inline_manager,
     django_capture_on_commit_callbacks,
 ):
     """Cancel mid-run: "Sync cancelled after N of M albums"; albums written so far stay."""
@@ -618,7 +635,7 @@ def test_cancel_without_an_active_sync_returns_none():
     """Nothing running: cancel() answers None and changes nothing."""
     finished = make_operation()
 
-    assert SyncManager(RecordingRunner()).cancel() is None
+    assert SyncManager(enqueue_on("dummy")).cancel() is None
     finished.refresh_from_db()
     assert not finished.cancel_requested
 
@@ -627,7 +644,7 @@ def test_cancel_without_an_active_sync_returns_none():
 
 
 @pytest.mark.django_db
-def test_run_foreground_runs_in_the_calling_thread_as_a_cli_sync():
+def test_run_foreground_runs_in_the_calling_thread_as_a_cli_sync(inline_manager):
     """run_foreground: a cli row, the import in this thread, progress forwarded, final row."""
     fake = FakeImport([importing(1, 2), importing(2, 2)])
     seen: list[Progress] = []
@@ -642,7 +659,7 @@ def test_run_foreground_runs_in_the_calling_thread_as_a_cli_sync():
 
 
 @pytest.mark.django_db
-def test_run_foreground_refuses_while_a_web_sync_runs():
+def test_run_foreground_refuses_while_a_web_sync_runs(inline_manager):
     """The command cannot start while the web holds the lock."""
     make_operation(status=Status.RUNNING)
     fake = FakeImport()
@@ -653,7 +670,7 @@ def test_run_foreground_refuses_while_a_web_sync_runs():
 
 
 @pytest.mark.django_db
-def test_run_foreground_ctrl_c_ends_cancelled_and_is_reraised():
+def test_run_foreground_ctrl_c_ends_cancelled_and_is_reraised(inline_manager):
     """Ctrl-C: the row ends cancelled ("after N of M"), the lock is free, the interrupt goes on."""
     fake = FakeImport([importing(3, 9)], raises=KeyboardInterrupt())
 
@@ -668,12 +685,13 @@ def test_run_foreground_ctrl_c_ends_cancelled_and_is_reraised():
 # --- results and configuration --------------------------------------------------------------------
 
 
-def test_default_runner_is_a_thread_runner(settings):
-    """A daemon thread in the web process unless SYNC_RUNNER names another."""
+def test_default_runner_is_the_thread_backend(settings):
+    """A daemon thread in the web process unless SYNC_RUNNER names another backend."""
     del settings.SYNC_RUNNER
-    assert isinstance(sync.default_runner(), ThreadRunner)
-    settings.SYNC_RUNNER = "catalog.services.sync.InlineRunner"
-    assert isinstance(sync.default_runner(), InlineRunner)
+    assert sync_backend_alias() == "thread"
+    assert isinstance(thread_backend(), ThreadBackend)
+    settings.SYNC_RUNNER = "dummy"
+    assert sync_backend_alias() == "dummy"
 
 
 @pytest.mark.parametrize(
@@ -739,7 +757,7 @@ def test_result_line_and_spotify_stop_are_two_sentences():
 
 @pytest.mark.django_db(transaction=True)
 def test_thread_runner_runs_off_the_request_with_heartbeats(settings, monkeypatch):
-    """ThreadRunner: the import runs in another thread while the writer thread keeps the
+    """The thread backend: the import runs in another thread while the writer thread keeps the
     heartbeat (and a message reported before a long wait) on the row; both threads close
     their database connections."""
     settings.SYNC_HEARTBEAT_SECONDS = 0.05
@@ -767,8 +785,8 @@ def test_thread_runner_runs_off_the_request_with_heartbeats(settings, monkeypatc
         return ImportResult(updated=1)
 
     monkeypatch.setattr(importer, "import_catalog", slow_import)
-    runner = ThreadRunner()
-    operation = SyncManager(runner).start(options=SyncOptions())
+    runner = thread_backend()
+    operation = SyncManager(enqueue_on("thread")).start(options=SyncOptions())
     runner.join(timeout=10)
 
     operation.refresh_from_db()
@@ -800,9 +818,9 @@ def test_writer_thread_survives_a_failing_write(settings, monkeypatch, caplog):
         return ImportResult()
 
     monkeypatch.setattr(importer, "import_catalog", slow_import)
-    runner = ThreadRunner()
+    runner = thread_backend()
     with caplog.at_level(logging.ERROR, logger="catalog.services.sync"):
-        operation = SyncManager(runner).start(options=SyncOptions())
+        operation = SyncManager(enqueue_on("thread")).start(options=SyncOptions())
         runner.join(timeout=10)
 
     operation.refresh_from_db()
@@ -822,7 +840,7 @@ def lapse_heartbeat(settings) -> None:
 
 @pytest.mark.django_db
 def test_a_run_that_lost_its_lock_stops_and_leaves_the_next_run_alone(
-    settings, django_capture_on_commit_callbacks
+    inline_manager, settings, django_capture_on_commit_callbacks
 ):
     """Run A's heartbeat lapses, a trigger marks it interrupted and starts run B: A's next
     look at its row (the cancel poll) finds it no longer active, so A stops at that check, and
@@ -836,7 +854,7 @@ def test_a_run_that_lost_its_lock_stops_and_leaves_the_next_run_alone(
         clock.now += 1
         if number == 2:
             lapse_heartbeat(settings)
-            second.append(SyncManager(RecordingRunner()).start(options=SyncOptions()))
+            second.append(SyncManager(enqueue_on("dummy")).start(options=SyncOptions()))
 
     fake = FakeImport([importing(n, 9) for n in range(1, 10)], between=between)
 
@@ -851,7 +869,7 @@ def test_a_run_that_lost_its_lock_stops_and_leaves_the_next_run_alone(
 
 @pytest.mark.django_db
 def test_a_run_that_lost_its_lock_does_not_rewrite_interrupted_as_completed(
-    settings, caplog, django_capture_on_commit_callbacks
+    inline_manager, settings, caplog, django_capture_on_commit_callbacks
 ):
     """A run recovered as stale that then finishes normally writes no outcome: the row stays
     interrupted (the lock is another run's now), and the log says the run lost its lock."""
@@ -903,7 +921,7 @@ FINALIZING = Progress(STAGE_FINALIZING, 4, 4, FINALIZING_MESSAGE)
     ids=["returns", "raises", "returns-after-finalizing"],
 )
 def test_cancel_requested_before_the_import_ends_wins_unless_it_was_finalizing(
-    last_progress, ending, status, message, django_capture_on_commit_callbacks
+    inline_manager, last_progress, ending, status, message, django_capture_on_commit_callbacks
 ):
     """Cancel clicked while the import sat in a call that does not check it (a Spotify token
     request that never answers): when the import then returns or raises, the run ends
@@ -912,7 +930,7 @@ def test_cancel_requested_before_the_import_ends_wins_unless_it_was_finalizing(
 
     def import_ignoring_cancel(**kwargs: Any) -> ImportResult:
         kwargs["on_progress"](last_progress)
-        assert SyncManager(RecordingRunner()).cancel() is not None  # as the cancel view does
+        assert SyncManager(enqueue_on("dummy")).cancel() is not None  # as the cancel view does
         if isinstance(ending, Exception):
             raise ending
         return ending
@@ -975,13 +993,13 @@ def test_cancel_during_a_spotify_token_request_that_never_answers_ends_cancelled
     settings.SPOTIFY_TIMEOUT = 30
     settings.SPOTIFY_API_BASE_URL = "http://127.0.0.1:9/v1/"  # never reached
     monkeypatch.setattr(importer, "load_workbook", lambda source, **options: linked_rows(3))
-    runner = ThreadRunner()
+    runner = thread_backend()
 
     with silent_server() as token_service:
         settings.SPOTIFY_TOKEN_URL = token_service.url("/api/token")
-        operation = SyncManager(runner).start(options=SyncOptions())
+        operation = SyncManager(enqueue_on("thread")).start(options=SyncOptions())
         assert token_service.connected.wait(timeout=30)
-        assert SyncManager(RecordingRunner()).cancel() is not None  # as the cancel view does
+        assert SyncManager(enqueue_on("dummy")).cancel() is not None  # as the cancel view does
         runner.join(timeout=20)  # one timeout alone would be 30 s
         assert not any(thread.is_alive() for thread in runner.threads)
 
@@ -1000,8 +1018,7 @@ def test_missing_workbook_file_message_names_the_setting_first(
     points at that setting, not at a command-line option alone."""
     missing = tmp_path / "missing.xlsx"
     settings.GOOGLE_SHEETS_XLSX_URL = str(missing)
-    manager = SyncManager(writer_thread=False)
-    manager.runner = InlineRunner(job=manager.execute)
+    manager = SyncManager(enqueue_on("immediate"))  # django-tasks' ImmediateBackend
 
     operation = run_web_sync(manager, django_capture_on_commit_callbacks)
 
@@ -1012,7 +1029,7 @@ def test_missing_workbook_file_message_names_the_setting_first(
 
 
 @pytest.mark.django_db
-def test_a_url_is_stored_without_credentials_or_query_but_downloaded_whole():
+def test_a_url_is_stored_without_credentials_or_query_but_downloaded_whole(inline_manager):
     """The row (history, runners, the admin) keeps the URL without `user:password@`, query
     string or fragment; the run itself still uses the URL as given."""
     given = "https://curator:hunter2@sheets.example.org:8443/d/abc/export?format=xlsx&key=s3cret#x"
@@ -1054,7 +1071,7 @@ def current_operation() -> SyncOperation:
     return while_unlocked(SyncOperation.objects.get)
 
 
-def cancel_when(stage_reached: Callable[[SyncOperation], bool], runner: ThreadRunner) -> float:
+def cancel_when(stage_reached: Callable[[SyncOperation], bool], runner: ThreadBackend) -> float:
     """Wait for the running row to satisfy `stage_reached`, cancel it as the cancel view does,
     and return how long the run took to end cancelled after that."""
     deadline = time.monotonic() + 30
@@ -1066,7 +1083,7 @@ def cancel_when(stage_reached: Callable[[SyncOperation], bool], runner: ThreadRu
         assert time.monotonic() < deadline, "the run never reached the stage"
         time.sleep(0.05)
     clicked = time.monotonic()
-    assert while_unlocked(SyncManager(RecordingRunner()).cancel) is not None
+    assert while_unlocked(SyncManager(enqueue_on("dummy")).cancel) is not None
     while current_operation().status in SyncOperation.ACTIVE_STATUSES:
         assert time.monotonic() - clicked < 20, "cancel was not honoured"
         time.sleep(0.02)
@@ -1086,8 +1103,8 @@ def test_cancel_during_a_trickling_download_ends_the_run_within_the_bound(settin
     with WorkbookServer() as server:
         server.routes["/export"] = Route(body=data, trickle=2.0)
         settings.GOOGLE_SHEETS_XLSX_URL = server.url_for("/export")
-        runner = ThreadRunner()
-        SyncManager(runner).start(options=SyncOptions())
+        runner = thread_backend()
+        SyncManager(enqueue_on("thread")).start(options=SyncOptions())
         assert server.requested.wait(timeout=10)
 
         latency = cancel_when(lambda operation: operation.stage == STAGE_FETCHING, runner)
@@ -1105,8 +1122,8 @@ def test_cancel_during_a_slow_parse_ends_the_run_within_the_bound(settings, tmp_
     path = tmp_path / "slow.xlsx"
     path.write_bytes(tail_bomb(40 * 1024 * 1024, unannounced=False))
     settings.GOOGLE_SHEETS_XLSX_URL = str(path)
-    runner = ThreadRunner()
-    SyncManager(runner).start(options=SyncOptions())
+    runner = thread_backend()
+    SyncManager(enqueue_on("thread")).start(options=SyncOptions())
     time.sleep(1.0)  # well into the parse (the file is read in milliseconds)
 
     latency = cancel_when(lambda operation: operation.stage == STAGE_FETCHING, runner)
@@ -1124,8 +1141,8 @@ def test_cancel_during_a_hung_spotify_lookup_ends_the_run_within_the_bound(
     settings.SPOTIFY_CONCURRENCY = 1
     spotify_standin.set_latency(30)
     monkeypatch.setattr(importer, "load_workbook", lambda source, **options: linked_rows(3))
-    runner = ThreadRunner()
-    SyncManager(runner).start(options=SyncOptions())
+    runner = thread_backend()
+    SyncManager(enqueue_on("thread")).start(options=SyncOptions())
 
     latency = cancel_when(lambda operation: operation.stage == STAGE_ENRICHING, runner)
 
@@ -1146,8 +1163,8 @@ def test_cancel_during_the_import_ends_the_run_within_the_bound(settings, monkey
     rows = [sheet_row(f"Band {n}", f"Album {n}", row_number=7 + n) for n in range(6000)]
     parsed = ParsedWorkbook(rows=rows, tabs=["2025 Prog-metal"])
     monkeypatch.setattr(importer, "load_workbook", lambda source, **options: parsed)
-    runner = ThreadRunner()
-    SyncManager(runner).start(options=SyncOptions())
+    runner = thread_backend()
+    SyncManager(enqueue_on("thread")).start(options=SyncOptions())
 
     latency = cancel_when(
         lambda operation: operation.stage == STAGE_IMPORTING and operation.processed > 0, runner

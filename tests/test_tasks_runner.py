@@ -18,15 +18,12 @@ from django_tasks_db.models import DBTaskResult
 from catalog.models import SyncOperation
 from catalog.services import importer, sync
 from catalog.services.importer import ImportResult
-from catalog.services.sync import (
-    InlineRunner,
-    SyncManager,
-    SyncOptions,
-    TasksRunner,
-    ThreadRunner,
-)
+from catalog.services.sync import SyncManager, SyncOptions
 from catalog.sync_panel import NO_WORKER_YET, load_sync_panel
+from catalog.task_backends import ThreadBackend
+from catalog.tasks import enqueue_sync, sync_backend_alias
 from tests.support.sync_factories import make_operation
+from tests.support.task_backends import queued_sync_ids, thread_backend
 
 Status = SyncOperation.Status
 
@@ -45,14 +42,22 @@ def run_worker_batch() -> None:
     ).run()
 
 
-def test_sync_runner_names_thread_tasks_or_a_dotted_path(settings):
-    """ "thread" (and an empty value) is today's daemon thread, "tasks" the queue, and a dotted
-    path still names any runner class."""
-    for name, kind in [("", ThreadRunner), ("thread", ThreadRunner), ("tasks", TasksRunner)]:
+def test_sync_runner_names_thread_tasks_or_another_tasks_backend(settings):
+    """ "thread" (and an empty value) is the project's daemon-thread backend, "tasks" the
+    database queue, and any other value names a backend of settings.TASKS."""
+    from django_tasks import task_backends
+    from django_tasks_db import DatabaseBackend
+
+    for name, alias, kind in [
+        ("", "thread", ThreadBackend),
+        ("thread", "thread", ThreadBackend),
+        ("tasks", "default", DatabaseBackend),
+    ]:
         settings.SYNC_RUNNER = name
-        assert type(sync.default_runner()) is kind, name
-    settings.SYNC_RUNNER = "catalog.services.sync.InlineRunner"
-    assert type(sync.default_runner()) is InlineRunner
+        assert sync_backend_alias() == alias, name
+        assert type(task_backends[alias]) is kind, name
+    settings.SYNC_RUNNER = "immediate"
+    assert sync_backend_alias() == "immediate"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -67,7 +72,7 @@ def test_tasks_runner_queues_the_job_and_the_worker_runs_it(settings, monkeypatc
         return ImportResult(created=3, total=3)
 
     monkeypatch.setattr(importer, "import_catalog", fake_import)
-    operation = SyncManager().start(options=SyncOptions(skip_spotify=True))
+    operation = SyncManager(enqueue_sync).start(options=SyncOptions(skip_spotify=True))
 
     operation.refresh_from_db()
     assert (operation.status, operation.message) == (Status.PENDING, sync.SYNC_WAITING_FOR_WORKER)
@@ -92,7 +97,7 @@ def test_a_task_for_a_recovered_row_does_nothing(settings, monkeypatch):
     runs no import (the lock may belong to a newer sync by then)."""
     settings.SYNC_RUNNER = "tasks"
     monkeypatch.setattr(importer, "import_catalog", lambda **kw: pytest.fail("ran a dead job"))
-    operation = SyncManager().start(options=SyncOptions(skip_spotify=True))
+    operation = SyncManager(enqueue_sync).start(options=SyncOptions(skip_spotify=True))
     SyncOperation.objects.filter(pk=operation.pk).update(
         heartbeat_at=timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1)
     )
@@ -154,3 +159,27 @@ def test_panel_says_when_no_worker_has_claimed_the_sync(settings):
     assert not panel.is_active
     assert (panel.state, panel.message) == ("interrupted", sync.SYNC_NO_WORKER)
     assert SyncOperation.objects.get().error == sync.SYNC_NO_WORKER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_a_backend_that_hands_the_task_to_a_worker_says_it_waits_for_one(
+    settings, monkeypatch
+):
+    """The thread backend runs the task at once: the pending row keeps "Starting sync...". A
+    queue (django-tasks' dummy backend here: nothing works it) says it waits for a worker."""
+    ran: list[int] = []
+    monkeypatch.setattr(sync, "run_operation", ran.append)
+    settings.SYNC_RUNNER = "thread"
+    operation = SyncManager(enqueue_sync).start(options=SyncOptions(skip_spotify=True))
+    thread_backend().join(timeout=10)
+    operation.refresh_from_db()
+    assert (operation.status, operation.message) == (Status.PENDING, sync.SYNC_STARTING)
+    assert ran == [operation.pk]
+
+    SyncOperation.objects.all().delete()
+    settings.SYNC_RUNNER = "dummy"
+    operation = SyncManager(enqueue_sync).start(options=SyncOptions(skip_spotify=True))
+    operation.refresh_from_db()
+    assert (operation.status, operation.message) == (Status.PENDING, sync.SYNC_WAITING_FOR_WORKER)
+    assert queued_sync_ids()[-1] == operation.pk
+    assert len(ran) == 1  # the dummy backend ran nothing

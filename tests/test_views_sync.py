@@ -15,7 +15,8 @@ from catalog.models import SyncOperation
 from catalog.services import importer, spotify, sync, workbook
 from catalog.services.importer import ImportResult
 from catalog.views import RUNNER_HINT, STAFF_REQUIRED, SYNC_CANCEL_REQUESTED, SYNC_STARTED
-from tests.support.sync_factories import RecordingRunner, add_failures, make_operation
+from tests.support.sync_factories import add_failures, make_operation
+from tests.support.task_backends import dummy_backend, queued_sync_ids
 
 Status = SyncOperation.Status
 TRIGGER = "/catalog/sync/trigger/"
@@ -48,12 +49,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def sync_settings(settings):
-    """Credentials present, and a runner that keeps jobs instead of importing anything."""
-    settings.SYNC_RUNNER = "tests.support.sync_factories.RecordingRunner"
+    """Credentials present, and django-tasks' dummy backend: it keeps the task, imports nothing."""
+    settings.SYNC_RUNNER = "dummy"
     settings.SPOTIFY_ENABLED = True
     settings.SPOTIFY_CLIENT_ID = "client-id"
     settings.SPOTIFY_CLIENT_SECRET = "client-secret"
-    RecordingRunner.jobs.clear()
+    dummy_backend().clear()
     return settings
 
 
@@ -119,7 +120,7 @@ def test_trigger_hands_the_import_to_the_runner_after_commit(
         response = staff_client.post(TRIGGER, headers=HTMX)
 
     assert response.status_code == 202
-    assert RecordingRunner.jobs == [SyncOperation.objects.get().pk]
+    assert queued_sync_ids() == [SyncOperation.objects.get().pk]
     assert SyncOperation.objects.get().status == Status.PENDING
 
 
@@ -237,7 +238,7 @@ def test_trigger_503_as_json(staff_client, settings):
 def test_trigger_answers_503_when_the_runner_refuses_the_job(staff_client, settings, caplog):
     """A runner that cannot take the job: 503 with what happened and what to do, the row failed
     (the lock free again), and the traceback in the log; never a bare 500."""
-    settings.SYNC_RUNNER = "tests.support.sync_factories.RefusingRunner"
+    settings.SYNC_RUNNER = "refusing"
 
     with caplog.at_level("ERROR", logger="catalog"):
         response = staff_client.post(TRIGGER, headers=HTMX)
@@ -1114,7 +1115,7 @@ def test_a_run_that_never_counted_shows_no_counts(client, fields):
 def test_history_names_the_workbook_a_run_read_to_staff_only(staff_client, settings):
     """A web run records the setting's URL without its query; a command run its file name.
     Staff read them in the history; visitors do not."""
-    settings.SYNC_RUNNER = "tests.support.sync_factories.RecordingRunner"
+    settings.SYNC_RUNNER = "dummy"
     settings.SPOTIFY_ENABLED = False
     settings.GOOGLE_SHEETS_XLSX_URL = (
         "https://docs.google.com/spreadsheets/d/abc/export?format=xlsx"

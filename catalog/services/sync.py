@@ -1,19 +1,21 @@
 """SyncManager: one active sync at a time, run off the request, observable through its row.
 
 docs/architecture.md ("Decisions and why") says why: creating the pending `SyncOperation` row *is*
-taking the lock (the partial unique constraint `one_active_sync`); the run happens in a `Runner` (a
-daemon thread by default); a writer thread stamps progress and a heartbeat on the row with narrow
-UPDATEs; a row whose heartbeat stopped is marked interrupted by the next status read or trigger;
-cancel is a flag on the row that the importer sees between albums. A run that finds its row no
+taking the lock (the partial unique constraint `one_active_sync`); the run happens off the
+request as a Django Tasks task (catalog/tasks.py; a daemon thread by default); a writer thread
+stamps progress and a heartbeat on the row with narrow UPDATEs; a row whose heartbeat stopped
+is marked interrupted by the next status read or trigger; cancel is a flag on the row that the
+importer sees between albums. A run that finds its row no
 longer active (it was marked interrupted while it ran) has lost the lock: it stops, and records
 nothing. Each of those moves is one method of `SyncOperationQuerySet` (catalog/models.py), which
 decides which rows may move; this module decides when, and the words written on the row.
 
-A runner gets only the row's id (`Runner.submit(operation_id)`) and calls `run_operation(id)`,
-which reads the options stored on the row: a task queue can carry that job as it is.
-`TasksRunner` does: it enqueues the job on Django's Tasks framework (catalog/tasks.py), and a
-`manage.py db_worker` process runs it. A row no worker ever claimed stays pending without a
-heartbeat, so stale recovery frees its lock like any other ("Sync never started").
+The manager hands only the row's id to its `enqueue` callable (the web's is
+`catalog.tasks.enqueue_sync`, which enqueues the task `run_sync` on the backend SYNC_RUNNER names);
+the task calls `run_operation(id)`, which reads the options stored on the row. This module never
+imports the task module: the task module imports this one. A row no worker ever claimed stays
+pending without a heartbeat, so stale recovery frees its lock like any other ("Sync never
+started").
 """
 
 from __future__ import annotations
@@ -27,13 +29,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from catalog import counts, sync_log
 from catalog.models import Album, SyncFailure, SyncOperation
@@ -58,7 +59,7 @@ SPOTIFY_SETUP_HINT = (
     "or SPOTIFY_ENABLED=0 to import the sheet without Spotify."
 )
 SYNC_INTERRUPTED = "Sync interrupted: the server stopped during the sync"
-# A pending row handed to a task queue says so until a worker claims it (TasksRunner).
+# A pending row handed to a task queue says so until a worker claims it (catalog/tasks.py).
 SYNC_WAITING_FOR_WORKER = "Waiting for a worker to start the sync..."
 SYNC_NO_WORKER = (
     "Sync never started: no worker picked it up. Is the task worker (manage.py db_worker) running?"
@@ -98,8 +99,7 @@ NETWORK_EXCEPTIONS: tuple[type[BaseException], ...] = (
     socket.gaierror,
 )
 
-ImportFn = Callable[..., ImportResult]
-Job = Callable[[int], None]
+Enqueue = Callable[[int], object]
 
 
 class SyncAlreadyRunning(Exception):
@@ -137,97 +137,13 @@ class SyncOptions:
         return cls(**{name: value for name, value in values.items() if name in known})
 
 
-class Runner(Protocol):
-    """Runs a sync somewhere other than the request (docs/architecture.md, "The runner").
-
-    `submit` gets the id of a committed pending row and must arrange for
-    `run_operation(operation_id)` to be called (a thread, a task queue's worker...).
-    """
-
-    def submit(self, operation_id: int) -> None: ...
-
-
 def run_operation(operation_id: int) -> None:
     """Run the sync of the pending row `operation_id` with the options stored on that row.
 
-    The one job every runner runs; it takes only the id, so a task queue can serialise it.
+    What the task `catalog.tasks.run_sync` runs, on whichever Tasks backend; it takes only
+    the id, so a task queue can serialise it.
     """
     SyncManager().execute(operation_id)
-
-
-class ThreadRunner:
-    """Runs each job in a daemon thread of this process; the thread closes its DB connections.
-
-    `job` defaults to `run_operation` (tests pass a manager's `execute`).
-    """
-
-    def __init__(self, job: Job | None = None) -> None:
-        self.job = job
-        self.threads: list[threading.Thread] = []
-
-    def submit(self, operation_id: int) -> None:
-        job = self.job or run_operation
-        thread = threading.Thread(
-            target=_run_job, args=(job, operation_id), name="sync-runner", daemon=True
-        )
-        thread.start()
-        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the jobs submitted so far (tests, graceful shutdowns)."""
-        for thread in self.threads:
-            thread.join(timeout)
-
-
-class InlineRunner:
-    """Runs the job in the calling thread: for tests and single-threaded scripts."""
-
-    def __init__(self, job: Job | None = None) -> None:
-        self.job = job
-
-    def submit(self, operation_id: int) -> None:
-        (self.job or run_operation)(operation_id)
-
-
-class TasksRunner:
-    """Enqueues the job on Django's Tasks framework for a worker process (`manage.py db_worker`).
-
-    The task (`catalog.tasks.run_sync`) goes to the backend in settings.TASKS: django-tasks-db's
-    database backend, so the queue is a table of the catalog's own database and needs no broker.
-    The pending row says it waits for a worker until a worker claims it; a row never claimed
-    is recovered as stale (SYNC_NO_WORKER) after SYNC_STALE_AFTER_SECONDS, which frees the lock.
-    """
-
-    def submit(self, operation_id: int) -> None:
-        from catalog.tasks import run_sync  # the task module imports this one
-
-        # Before the enqueue: once a worker has claimed the row it is no longer pending.
-        SyncOperation.objects.update_pending(operation_id, message=SYNC_WAITING_FOR_WORKER)
-        run_sync.enqueue(operation_id)
-
-
-# The short names SYNC_RUNNER accepts; anything else is a dotted path to a Runner class.
-RUNNER_ALIASES = {
-    "thread": "catalog.services.sync.ThreadRunner",
-    "tasks": "catalog.services.sync.TasksRunner",
-}
-
-
-def _run_job(job: Job, operation_id: int) -> None:
-    try:
-        job(operation_id)
-    except BaseException:
-        # The job records its own failures on the row; this is the last line of defence.
-        logger.exception("Sync #%s: job crashed", operation_id)
-    finally:
-        connections.close_all()
-
-
-def default_runner() -> Runner:
-    """The runner named by settings.SYNC_RUNNER: "thread" (the default), "tasks", or a dotted
-    path to a Runner class."""
-    name = getattr(settings, "SYNC_RUNNER", "") or "thread"
-    return import_string(RUNNER_ALIASES.get(name, name))()
 
 
 def spotify_credentials_missing(options: SyncOptions) -> bool:
@@ -506,47 +422,36 @@ class _Outcome:
 
 
 class SyncManager:
-    """Start, run, cancel and recover syncs. Views, runners and the import_albums command
+    """Start, run, cancel and recover syncs. Views, the sync task and the import_albums command
     share it.
 
-    `runner` defaults to `default_runner()` (resolved when first needed); `import_fn` to
-    `importer.import_catalog`. Progress and heartbeats are written by a writer thread, except
-    with `writer_thread=False` or when the run happens inside a transaction (tests): other
-    connections could not see the row, so the importer's own calls write it. `last_result`
+    `enqueue` gets the id of a committed pending web row and must arrange for
+    `run_operation(id)` to run (the web passes `catalog.tasks.enqueue_sync`; only `start()`
+    needs it). Progress and heartbeats are written by a writer thread, except when the run
+    happens inside a transaction (tests): other connections could not see the row, so the
+    importer's own calls write it. `last_result`
     holds the latest run's ImportResult (the command prints its details).
     """
 
     def __init__(
         self,
-        runner: Runner | None = None,
+        enqueue: Enqueue | None = None,
         *,
-        import_fn: ImportFn | None = None,
         clock: Callable[[], float] = time.monotonic,
-        writer_thread: bool = True,
     ) -> None:
-        self._runner = runner
-        self.import_fn = import_fn or _import_catalog
+        self.enqueue = enqueue
         self.clock = clock
-        self.writer_thread = writer_thread
         self.last_result: ImportResult | None = None
-
-    @property
-    def runner(self) -> Runner:
-        if self._runner is None:
-            self._runner = default_runner()
-        return self._runner
-
-    @runner.setter
-    def runner(self, runner: Runner) -> None:
-        self._runner = runner
 
     # --- taking the lock -------------------------------------------------------------------
 
     def start(self, *, options: SyncOptions, user: Any = None) -> SyncOperation:
-        """Take the lock (a pending web row) and hand its id to the runner once committed.
+        """Take the lock (a pending web row) and hand its id to `enqueue` once committed.
 
         Raises SpotifyNotConfigured or SyncAlreadyRunning without creating a row.
         """
+        if self.enqueue is None:
+            raise TypeError("SyncManager.start() needs an enqueue callable (catalog.tasks)")
         operation = self._acquire(options=options, source=SyncOperation.Source.WEB, user=user)
         operation_id = operation.pk
         transaction.on_commit(lambda: self._submit(operation_id))
@@ -601,9 +506,11 @@ class SyncManager:
 
     def _submit(self, operation_id: int) -> None:
         try:
-            self.runner.submit(operation_id)
+            assert self.enqueue is not None  # checked by start()
+            self.enqueue(operation_id)
         except Exception:
-            # Only a row the job never claimed: an inline runner also raises from the job.
+            # Only a row the job never claimed: an enqueue that runs the job inline (tests)
+            # also raises from the job.
             refused = SyncOperation.objects.refuse(
                 operation_id, reason=SYNC_RUNNER_FAILED, now=timezone.now()
             )
@@ -638,7 +545,7 @@ class SyncManager:
 
         writer = ProgressWriter(operation_id, clock=self.clock)
         in_transaction = transaction.get_connection().in_atomic_block
-        thread = _WriterThread(writer) if self.writer_thread and not in_transaction else None
+        thread = None if in_transaction else _WriterThread(writer)
         reporter = writer if thread else _InlineReporter(writer)
 
         def report(progress: Progress) -> None:
@@ -650,7 +557,7 @@ class SyncManager:
             thread.start()
         try:
             try:
-                result = self.import_fn(
+                result = _import_catalog(
                     source=options.source,
                     skip_spotify=options.skip_spotify or not settings.SPOTIFY_ENABLED,
                     refresh_spotify=options.refresh_spotify,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from django.utils import timezone
 
@@ -38,21 +38,3 @@ def add_failures(operation: SyncOperation, count: int) -> list[SyncFailure]:
         )
         for n in range(1, count + 1)
     ]
-
-
-class RecordingRunner:
-    """A runner that keeps the submitted operation ids instead of running them (the view tests
-    look at the row a trigger leaves behind, pending)."""
-
-    # Shared on purpose: each view builds its own manager, hence its own runner.
-    jobs: ClassVar[list[int]] = []
-
-    def submit(self, operation_id: int) -> None:
-        RecordingRunner.jobs.append(operation_id)
-
-
-class RefusingRunner:
-    """A runner whose queue is down: every submit raises."""
-
-    def submit(self, operation_id: int) -> None:
-        raise ConnectionError("the queue is unreachable")
