@@ -1119,6 +1119,9 @@ def test_cancel_during_a_slow_parse_ends_the_run_within_the_bound(settings, tmp_
     """A workbook whose sheet takes many seconds to read: cancel ends the parse, nothing is
     written."""
     settings.SPOTIFY_ENABLED = False
+    # Some 800,000 blank rows: past the row cap the parse would end (failed) in about 3 s on a
+    # fast machine, before the cancel lands; lifted here, it reads them for many seconds.
+    settings.WORKBOOK_MAX_ROWS = 10_000_000
     path = tmp_path / "slow.xlsx"
     path.write_bytes(tail_bomb(40 * 1024 * 1024, unannounced=False))
     settings.GOOGLE_SHEETS_XLSX_URL = str(path)

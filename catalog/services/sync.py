@@ -304,6 +304,12 @@ class ProgressWriter:
             self.wake.set()
 
     def should_cancel(self) -> bool:
+        """Whether the run should stop. The writer thread reads the flag every
+        CANCEL_POLL_SECONDS; a CPU-bound caller (a long parse) can starve that thread of the GIL
+        for seconds, so when its last read is overdue the caller's own thread reads it."""
+        last = self._last_cancel_poll
+        if last is not None and self._clock() - last >= CANCEL_POLL_SECONDS:
+            self.tick()
         return self._cancel.is_set()
 
     def tick(self) -> None:
