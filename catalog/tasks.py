@@ -6,15 +6,20 @@ backend `SYNC_RUNNER` names among those in `settings.TASKS`: "thread" (the defau
 `catalog.task_backends.ThreadBackend`, a daemon thread of the web process; "tasks" is
 django-tasks-db's database queue in the catalog's own database, run by `manage.py db_worker`;
 any other value is the alias of a backend in `TASKS` (tests use django-tasks' dummy and
-immediate backends). The task carries only the row's id: the options are on the row, and
-everything else (the lock, the heartbeat, cancel, stale recovery) is the same whichever backend
-runs it (docs/architecture.md, "The runner").
+immediate backends), or the dotted path of a backend class used with its defaults. The task
+carries only the row's id: the options are on the row, and everything else (the lock, the
+heartbeat, cancel, stale recovery) is the same whichever backend runs it (docs/architecture.md,
+"The runner").
 """
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
+from django.utils.module_loading import import_string
 from django_tasks import task, task_backends
+from django_tasks.backends.base import BaseTaskBackend
 from django_tasks.backends.immediate import ImmediateBackend
 
 from catalog.models import SyncOperation
@@ -40,6 +45,13 @@ def sync_backend_alias() -> str:
     return RUNNER_BACKENDS.get(name, name)
 
 
+@functools.cache
+def _backend_at(path: str) -> BaseTaskBackend:
+    # One instance per class path for the process, as TASKS gives one per alias (a thread
+    # backend keeps its threads).
+    return import_string(path)(alias=path, params={})
+
+
 def enqueue_sync(operation_id: int) -> None:
     """Enqueue `run_sync(operation_id)` on the SYNC_RUNNER backend (`SyncManager`'s enqueue).
 
@@ -49,7 +61,12 @@ def enqueue_sync(operation_id: int) -> None:
     manager, which marks the row failed (SYNC_RUNNER_FAILED).
     """
     alias = sync_backend_alias()
-    if not isinstance(task_backends[alias], IN_PROCESS_BACKENDS):
+    dotted = "." in alias and alias not in settings.TASKS
+    backend = _backend_at(alias) if dotted else task_backends[alias]
+    if not isinstance(backend, IN_PROCESS_BACKENDS):
         # Before the enqueue: once a worker has claimed the row it is no longer pending.
         SyncOperation.objects.update_pending(operation_id, message=sync.SYNC_WAITING_FOR_WORKER)
-    run_sync.using(backend=alias).enqueue(operation_id)
+    if dotted:
+        backend.enqueue(run_sync, (operation_id,), {})
+    else:
+        run_sync.using(backend=alias).enqueue(operation_id)

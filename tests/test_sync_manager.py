@@ -694,6 +694,28 @@ def test_default_runner_is_the_thread_backend(settings):
     assert sync_backend_alias() == "dummy"
 
 
+@pytest.mark.django_db(transaction=True)  # submitted on commit, as in production
+def test_sync_runner_may_be_the_dotted_path_of_a_backend_class(settings):
+    """A backend outside TASKS, named by its class: the sync task is enqueued on one instance
+    of it (here django-tasks' dummy backend, a queue no worker reads: the row says it waits)."""
+    from django_tasks.backends.dummy import DummyBackend
+
+    from catalog.tasks import _backend_at, enqueue_sync, run_sync
+
+    path = "django_tasks.backends.dummy.DummyBackend"
+    settings.SYNC_RUNNER = path
+    _backend_at.cache_clear()
+
+    operation = SyncManager(enqueue_sync).start(options=SyncOptions(skip_spotify=True))
+
+    backend = _backend_at(path)
+    assert isinstance(backend, DummyBackend)
+    assert [(r.task.func, r.args) for r in backend.results] == [(run_sync.func, [operation.pk])]
+    operation.refresh_from_db()
+    assert operation.message == sync.SYNC_WAITING_FOR_WORKER
+    _backend_at.cache_clear()
+
+
 @pytest.mark.parametrize(
     ("result", "message"),
     [
