@@ -15,6 +15,7 @@ heartbeat, cancel, stale recovery) is the same whichever backend runs it (docs/a
 from __future__ import annotations
 
 import functools
+from typing import cast
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -62,7 +63,7 @@ def enqueue_sync(operation_id: int) -> None:
     """
     alias = sync_backend_alias()
     dotted = "." in alias and alias not in settings.TASKS
-    backend = _backend_at(alias) if dotted else task_backends[alias]
+    backend = _backend_at(alias) if dotted else cast(BaseTaskBackend, task_backends[alias])
     if not isinstance(backend, IN_PROCESS_BACKENDS):
         # Before the enqueue: once a worker has claimed the row it is no longer pending.
         SyncOperation.objects.update_pending(operation_id, message=sync.SYNC_WAITING_FOR_WORKER)
