@@ -104,14 +104,13 @@ def credentials(settings):
 
 @pytest.fixture
 def inline_manager(monkeypatch) -> Callable[..., SyncManager]:
-    """Makes a manager whose runs call `import_fn` for the importer, and whose enqueue runs its
-    own `execute` inline (so that its clock is used)."""
+    """Makes a manager whose runs call `import_fn` for the importer, on django-tasks' immediate
+    backend (the run happens in the caller), with the sync module's clock replaced by `clock`."""
 
     def make(import_fn: Callable[..., ImportResult], clock: FakeClock | None = None) -> SyncManager:
         monkeypatch.setattr(importer, "import_catalog", import_fn)
-        manager = SyncManager(clock=clock or FakeClock())
-        manager.enqueue = manager.execute
-        return manager
+        monkeypatch.setattr(sync, "monotonic", clock or FakeClock())
+        return SyncManager(enqueue_on("immediate"))
 
     return make
 

@@ -50,6 +50,8 @@ from catalog.services.spotify import SpotifyError
 from catalog.services.workbook import NETWORK_ERROR, WorkbookError, display_url, source_label
 
 logger = logging.getLogger(__name__)
+# The clock of progress throttling, heartbeats and cancel polls (a module name tests can replace).
+monotonic = time.monotonic
 
 SYNC_ALREADY_RUNNING = "Sync already in progress"
 SPOTIFY_NOT_CONFIGURED = "Spotify credentials not configured. Please check environment variables."
@@ -276,15 +278,16 @@ class ProgressWriter:
     marked interrupted): `should_cancel()` then answers True so that the run stops.
     """
 
-    def __init__(self, operation_id: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, operation_id: int, *, clock: Callable[[], float] | None = None) -> None:
         self.operation_id = operation_id
-        self._clock = clock
+        # The module's clock, looked up now: tests replace `sync.monotonic` to move time by hand.
+        self._clock = clock or monotonic
         self._lock = threading.Lock()
         self._pending: Progress | None = None
         self._pending_stage_started: datetime | None = None
         self._stage = ""
         self._stage_changed = False
-        self._last_write = clock()
+        self._last_write = self._clock()
         self._last_cancel_poll: float | None = None
         self._cancel = threading.Event()
         self.wake = threading.Event()
@@ -439,14 +442,8 @@ class SyncManager:
     holds the latest run's ImportResult (the command prints its details).
     """
 
-    def __init__(
-        self,
-        enqueue: Enqueue | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, enqueue: Enqueue | None = None) -> None:
         self.enqueue = enqueue
-        self.clock = clock
         self.last_result: ImportResult | None = None
 
     # --- taking the lock -------------------------------------------------------------------
@@ -549,7 +546,7 @@ class SyncManager:
             options = SyncOptions.from_stored(stored)
         sync_log.run_started(operation_id)
 
-        writer = ProgressWriter(operation_id, clock=self.clock)
+        writer = ProgressWriter(operation_id)
         in_transaction = transaction.get_connection().in_atomic_block
         thread = None if in_transaction else _WriterThread(writer)
         reporter = writer if thread else _InlineReporter(writer)
