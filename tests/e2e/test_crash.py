@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from catalog.services.importer import STAGE_ENRICHING
 from catalog.services.sync import SYNC_INTERRUPTED
 from tests.e2e.conftest import StartApp
 from tests.support.e2e.catalog_data import half_written, releases, stored_albums, workbook
 from tests.support.e2e.client import TERMINAL_STATUSES, find_element
 from tests.support.e2e.servers import wait_for
+from tests.support.e2e.waits import wait_enriching, wait_interrupted
 from tests.support.spotify_standin import SpotifyStandIn
 from tests.support.workbook_server import WorkbookServer
 
@@ -44,13 +44,7 @@ def test_sync_killed_mid_enrichment_is_recovered_and_rerun(
     staff = app.client()
     assert staff.trigger().status_code == 202
 
-    def enriching_midway() -> dict | None:
-        status = staff.status()
-        assert status["status"] not in TERMINAL_STATUSES, status
-        midway = status["stage"] == STAGE_ENRICHING and 1 <= status["processed"] <= ALBUMS - 3
-        return status if midway else None
-
-    wait_for(enriching_midway, timeout=60, interval=0.05, what="enrichment to be under way")
+    wait_enriching(staff, upto=ALBUMS - 3)
     app.server.kill()
     killed_at = time.monotonic()
 
@@ -63,16 +57,7 @@ def test_sync_killed_mid_enrichment_is_recovered_and_rerun(
     app.server.start()
     deadline = max(killed_at + STALE_AFTER + MARGIN, time.monotonic() + 1.0)
 
-    def interrupted() -> dict | None:
-        status = staff.status()
-        return status if status["status"] == "failed" else None
-
-    status = wait_for(
-        interrupted,
-        timeout=max(0.0, deadline - time.monotonic()),
-        interval=0.2,
-        what="the status to read interrupted",
-    )
+    status = wait_interrupted(staff, deadline=deadline)
     assert SYNC_INTERRUPTED in (status["error"] or status["message"])
 
     button = find_element(staff.page(), "sync-button")

@@ -15,12 +15,12 @@ import subprocess
 
 import pytest
 
-from catalog.services.importer import STAGE_ENRICHING
 from catalog.services.sync import SYNC_INTERRUPTED
 from tests.e2e.conftest import StartApp
 from tests.support.e2e.catalog_data import half_written, releases, workbook
 from tests.support.e2e.client import TERMINAL_STATUSES
 from tests.support.e2e.servers import wait_for
+from tests.support.e2e.waits import wait_enriching
 from tests.support.spotify_standin import SpotifyStandIn
 from tests.support.workbook_server import WorkbookServer
 
@@ -45,13 +45,7 @@ def test_a_signal_during_enrichment_reads_as_interrupted(
     staff = app.client()
     assert staff.trigger().status_code == 202
 
-    def enriching_midway() -> dict | None:
-        status = staff.status()
-        assert status["status"] not in TERMINAL_STATUSES, status
-        midway = status["stage"] == STAGE_ENRICHING and 1 <= status["processed"] <= ALBUMS - 3
-        return status if midway else None
-
-    wait_for(enriching_midway, timeout=60, interval=0.05, what="enrichment to be under way")
+    wait_enriching(staff, upto=ALBUMS - 3)
     process = app.server.process
     assert process is not None
     os.kill(process.pid, signum)  # to the master, as a supervisor or `docker stop` does

@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-from catalog.services.importer import STAGE_ENRICHING
 from catalog.services.sync import SYNC_INTERRUPTED, SYNC_NO_WORKER, SYNC_WAITING_FOR_WORKER
 from catalog.sync_panel import NO_WORKER_YET
 from tests.e2e.conftest import LiveApp, StartApp
 from tests.support.e2e.catalog_data import half_written, releases, stored_albums, workbook
-from tests.support.e2e.client import TERMINAL_STATUSES, AppClient, find_element
+from tests.support.e2e.client import find_element
 from tests.support.e2e.servers import wait_for
+from tests.support.e2e.waits import wait_enriching, wait_finished, wait_interrupted
 from tests.support.spotify_standin import SpotifyStandIn
 from tests.support.workbook_server import WorkbookServer
 
@@ -36,19 +36,7 @@ TASKS_ENV = {
 }
 
 
-def enriching_midway(staff: AppClient, *, upto: int = ALBUMS - 6) -> dict | None:
-    status = staff.status()
-    assert status["status"] not in TERMINAL_STATUSES, status
-    midway = status["stage"] == STAGE_ENRICHING and 1 <= status["processed"] <= upto
-    return status if midway else None
-
-
-def wait_finished(staff: AppClient, *, timeout: float = 90) -> dict:
-    def finished() -> dict | None:
-        status = staff.status()
-        return status if status["status"] in TERMINAL_STATUSES else None
-
-    return wait_for(finished, timeout=timeout, interval=0.2, what="the sync to finish")
+MIDWAY = ALBUMS - 6  # enrichment under way, with albums still to enrich
 
 
 def started_in_the_worker(app: LiveApp) -> None:
@@ -72,7 +60,7 @@ def test_sync_runs_in_the_worker_and_a_gunicorn_restart_does_not_interrupt_it(
     staff = app.client()
 
     assert staff.trigger().status_code == 202
-    before = wait_for(lambda: enriching_midway(staff), timeout=60, interval=0.05, what="enriching")
+    before = wait_enriching(staff, upto=MIDWAY)
     started_in_the_worker(app)
 
     app.server.kill()
@@ -108,7 +96,7 @@ def test_worker_killed_mid_sync_reads_interrupted_and_a_new_sync_completes(
     staff = app.client()
 
     assert staff.trigger().status_code == 202
-    wait_for(lambda: enriching_midway(staff), timeout=60, interval=0.05, what="enriching")
+    wait_enriching(staff, upto=MIDWAY)
     worker.kill()
     killed_at = time.monotonic()
     assert [row[1] for row in app.sync_operations()] == ["running"]
@@ -116,16 +104,7 @@ def test_worker_killed_mid_sync_reads_interrupted_and_a_new_sync_completes(
 
     deadline = killed_at + STALE_AFTER + MARGIN
 
-    def interrupted() -> dict | None:
-        status = staff.status()
-        return status if status["status"] == "failed" else None
-
-    status = wait_for(
-        interrupted,
-        timeout=max(0.0, deadline - time.monotonic()),
-        interval=0.2,
-        what="the status to read interrupted",
-    )
+    status = wait_interrupted(staff, deadline=deadline)
     assert SYNC_INTERRUPTED in (status["error"] or status["message"])
     button = find_element(staff.page(), "sync-button")
     assert button is not None and not button.has("disabled")
