@@ -74,7 +74,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils.cell import get_column_letter
+from openpyxl.worksheet._reader import FORMULA_TAG as _FORMULA
+from openpyxl.worksheet._reader import WorkSheetParser
 
 from catalog.sources import (  # re-exported: the sync and the command name sources from here
     SOURCE_SETTING,
@@ -481,6 +484,7 @@ def _megabytes(count: int) -> str:
 
 CANCEL_EVERY_ROWS = 200  # rows read between two looks at the cancel flag
 _HEADER_SEARCH_ROWS = 40  # the header is on row 5 or 6; a tab without one by here has no table
+_DIGITS = "0123456789"
 _LINK_KEYS = frozenset({"bandcamp", "spotify", "youtube", "amazon", "apple_music", "google_play"})
 _MISSING_PART = re.compile(r"There is no item named '([^']+)' in the archive")
 
@@ -492,21 +496,19 @@ def parse_workbook(data: bytes, *, should_cancel: CancelFn | None = None) -> Par
     openpyxl reads anything) and WorkbookCancelled when `should_cancel()` answers True.
     """
     cancel = should_cancel or never_cancel
-    package = _open_package(data)
+    reader = _open_package(data)
     try:
-        _check_parts(package, cancel)
-        book = _open_book(data, package)
-        try:
-            return _Workbook(book, package, cancel).parse()
-        finally:
-            book.close()
+        _check_parts(reader.archive, cancel)
+        _read_book(reader)
+        return _Workbook(reader, cancel).parse()
     except (zipfile.BadZipFile, zlib.error, EOFError, ElementTree.ParseError) as error:
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
     finally:
-        package.close()
+        reader.archive.close()
 
 
-def _open_package(data: bytes) -> zipfile.ZipFile:
+def _open_package(data: bytes) -> ExcelReader:
+    """openpyxl's reader with the zip package open, nothing read from it yet."""
     if _looks_like_html(data):
         raise WorkbookError(NOT_A_WORKBOOK)
     if not data:
@@ -514,9 +516,13 @@ def _open_package(data: bytes) -> zipfile.ZipFile:
     if not data.startswith(b"PK"):
         raise WorkbookError(NOT_AN_XLSX.format(detail="not a zip archive"))
     try:
-        return zipfile.ZipFile(io.BytesIO(data))
+        reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, EOFError, ValueError) as error:
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
+    if "[Content_Types].xml" not in reader.archive.NameToInfo:
+        reader.archive.close()
+        raise WorkbookError(NOT_AN_XLSX.format(detail="a zip archive without a workbook part"))
+    return reader
 
 
 def _check_parts(package: zipfile.ZipFile, cancel: CancelFn) -> None:
@@ -571,32 +577,29 @@ def _size(count: int) -> str:
     return f"{count / 1024:g} KB" if count < 1024 * 1024 else _megabytes(count)
 
 
-def _open_book(data: bytes, package: zipfile.ZipFile) -> Any:
-    """openpyxl's read-only (streaming) workbook; formulas stay formulas (data_only=False)."""
-    if "[Content_Types].xml" not in package.NameToInfo:
-        raise WorkbookError(NOT_AN_XLSX.format(detail="a zip archive without a workbook part"))
-    # What openpyxl.load_workbook(read_only=True, data_only=False) does, keeping the reader: it
-    # silently drops a sheet whose part is missing, and a missing sheet is a damaged file.
-    from openpyxl.reader.excel import ExcelReader
+def _read_book(reader: ExcelReader) -> None:
+    """Run the steps of openpyxl's reader that give what the rows need: the shared strings,
+    the date system and formats, the cell styles and fills, and the list of sheets.
+
+    Not the whole `load_workbook(read_only=True)`: that also parses each sheet's relationships
+    part whole (a hostile one can be huge; `_sheet_hyperlinks` streams it), reads each sheet's
+    dimensions, and silently drops a sheet whose part is missing (a damaged file here).
+    """
+    from openpyxl.styles.stylesheet import apply_stylesheet
 
     try:
         with warnings.catch_warnings():  # "unknown extension" and the like: not our business
             warnings.simplefilter("ignore")
-            reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=False)
-            reader.read()
+            reader.read_manifest()
+            reader.read_strings()
+            reader.read_workbook()
+            apply_stylesheet(reader.archive, reader.wb)
     except KeyError as error:
         missing = _MISSING_PART.search(str(error))
         detail = f"the part {missing.group(1)} is missing" if missing else "a part is missing"
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail)) from None
-    except (ValueError, TypeError) as error:  # openpyxl wraps broken XML in a ValueError
-        cause = error.__cause__ or error
-        raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(cause))) from None
-    for _sheet, rel in reader.parser.find_sheets():
-        if rel.target not in reader.valid_files:
-            reader.wb.close()
-            detail = f"the part {rel.target} is missing"
-            raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail))
-    return reader.wb
+    except (ValueError, TypeError) as error:  # a value openpyxl's descriptors refuse
+        raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
 
 
 def _damage_detail(error: BaseException) -> str:
@@ -607,16 +610,61 @@ def _damage_detail(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-class _Workbook:
-    """One parse: openpyxl's workbook and its zip package, plus caches shared by the tabs."""
+# One row's cells as openpyxl's parser gives them, by column number (1 = A): each a dict with
+# "value", "data_type" ("s", "n", "d", "f" for a formula, "e" for an error...) and "style_id".
+Cells = dict[int, dict[str, Any]]
 
-    def __init__(
-        self, book: Any, package: zipfile.ZipFile, cancel: CancelFn = never_cancel
-    ) -> None:
+
+class _SheetParser(WorkSheetParser):
+    """openpyxl's own parser of a sheet part (what its read-only sheets run), told which columns
+    to read once the header is known.
+
+    The real tabs format empty cells far to the right of the table (M:Z on every row); reading
+    them was most of the parse and none of the result. A cell is dropped before openpyxl reads it
+    when it names a column outside `columns` (r="M11") and holds no formula (a shared formula's
+    first cell carries the text that later cells reuse). A row with a cell that does not name its
+    column is read whole: there, a cell's column is its position.
+    """
+
+    def __init__(self, source: Any, reader: ExcelReader) -> None:
+        book: Any = reader.wb  # its date settings have no public names
+        super().__init__(
+            source,
+            reader.shared_strings,
+            data_only=False,  # formulas stay formulas: =HYPERLINK("url", ...) is a link
+            epoch=book.epoch,
+            date_formats=book._date_formats,
+            timedelta_formats=book._timedelta_formats,
+        )
+        self.columns: frozenset[str] | None = None  # None: every column (the header search)
+
+    def parse_row(self, row: Any) -> tuple[int, list[dict[str, Any]]]:
+        if self.columns is not None:
+            kept = []
+            for cell in row:
+                ref = cell.get("r")
+                if ref is None:
+                    break  # keep the row whole
+                if ref.rstrip(_DIGITS) in self.columns or cell.find(_FORMULA) is not None:
+                    kept.append(cell)
+            else:
+                row[:] = kept
+        return super().parse_row(row)
+
+    def rows(self) -> Iterator[tuple[int, Cells]]:
+        for row_number, cells in self.parse():
+            yield row_number, {cell["column"]: cell for cell in cells}
+
+
+class _Workbook:
+    """One parse: openpyxl's reader and its zip package, plus caches shared by the tabs."""
+
+    def __init__(self, reader: ExcelReader, cancel: CancelFn = never_cancel) -> None:
         from django.conf import settings
 
-        self.book = book
-        self.package = package
+        self.reader = reader
+        self.book: Any = reader.wb  # read below through openpyxl's private style tables
+        self.package = reader.archive
         self.cancel = cancel
         self.rows_left = int(settings.WORKBOOK_MAX_ROWS)
         self.genres: dict[str, tuple[str, ...]] = {}
@@ -624,47 +672,71 @@ class _Workbook:
 
     def parse(self) -> ParsedWorkbook:
         result = ParsedWorkbook()
-        for sheet in self.book.worksheets:  # chartsheets hold no table
-            if self.parse_sheet(sheet, result):
-                result.tabs.append(sheet.title)
+        for sheet, rel in self.reader.parser.find_sheets():
+            if "chartsheet" in rel.Type:
+                continue  # a chart holds no table
+            if rel.target not in self.package.NameToInfo:
+                detail = f"the part {rel.target} is missing"
+                raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail))
+            if self.parse_sheet(sheet.name, rel.target, result):
+                result.tabs.append(sheet.name)
         if not result.tabs:
             raise WorkbookError(NO_RELEASE_TABS)
         return result
 
-    def parse_sheet(self, sheet: Any, result: ParsedWorkbook) -> bool:
-        sheet.reset_dimensions()  # read to the last <row>, whatever <dimension> claims
-        header = _find_header(sheet.iter_rows(max_row=_HEADER_SEARCH_ROWS))
-        if header is None:
-            return False
-        member = sheet._worksheet_path  # openpyxl has no public name for it
-        links = _sheet_hyperlinks(
-            self.package,
-            member,
-            set(header.letters.values()),
-            self.cancel,
-            max_row=header.row_number + self.rows_left,  # rows past it are never read
-        )
-        builder = _TabBuilder(self, sheet.title, header, links, result)
-        # Only the header's columns: openpyxl makes no cell objects for the others.
-        first = header.row_number + 1
-        rows = sheet.iter_rows(min_row=first, max_col=max(header.columns))
-        for row_number, cells in enumerate(rows, start=first):
-            if row_number % CANCEL_EVERY_ROWS == 0 and self.cancel():
-                raise WorkbookCancelled
-            self.rows_left -= 1
-            if self.rows_left < 0:
-                from django.conf import settings
+    def parse_sheet(self, tab: str, member: str, result: ParsedWorkbook) -> bool:
+        with self.package.open(member) as source:
+            parser = _SheetParser(source, self.reader)
+            rows = parser.rows()
+            header = _find_header(rows)
+            if header is None:
+                return False
+            parser.columns = frozenset(map(get_column_letter, header.columns))
+            links = _sheet_hyperlinks(
+                self.package,
+                member,
+                set(header.letters.values()),
+                self.cancel,
+                max_row=header.row_number + self.rows_left,  # rows past it are never read
+            )
+            builder = _TabBuilder(self, tab, header, links, result)
+            last = header.row_number
+            for read, (row_number, cells) in enumerate(rows, start=1):
+                if read % CANCEL_EVERY_ROWS == 0 and self.cancel():
+                    raise WorkbookCancelled
+                if row_number <= last:
+                    continue  # out of order or repeated: openpyxl's read-only sheets skip these
+                # Rows the part leaves out count as blank rows, as openpyxl would yield them.
+                self.rows_left -= row_number - last
+                last = row_number
+                if self.rows_left < 0:
+                    from django.conf import settings
 
-                limit = int(settings.WORKBOOK_MAX_ROWS)
-                raise WorkbookError(WORKBOOK_TOO_MANY_ROWS.format(limit=limit))
-            if _is_unannounced(cells):
-                break
-            values = [_value(cells, column) for column in header.columns]
-            if _is_blank(values):
-                continue  # a gap inside the table (or before the Unannounced block)
-            builder.add(row_number, values, _fill_colour(cells, header.length_column))
+                    limit = int(settings.WORKBOOK_MAX_ROWS)
+                    raise WorkbookError(WORKBOOK_TOO_MANY_ROWS.format(limit=limit))
+                if _is_unannounced(cells):
+                    break
+                values = [_value(cells, column) for column in header.columns]
+                if _is_blank(values):
+                    continue  # a gap inside the table (or before the Unannounced block)
+                fill = self.fill_colour(cells.get(header.length_column))
+                builder.add(row_number, values, fill)
         result.warnings.extend(builder.warnings)
         return True
+
+    def fill_colour(self, cell: dict[str, Any] | None) -> str | None:
+        """The Length cell's solid fill colour ("FFRRGGBB"), None when unfilled or themed."""
+        if not cell:
+            return None
+        # openpyxl's own style tables, as its read-only cells look a fill up (no public name)
+        style = self.book._cell_styles[cell["style_id"]]
+        fill = self.book._fills[style.fillId]
+        if fill is None or fill.patternType in (None, "none"):
+            return None
+        colour = fill.fgColor
+        if colour is None or colour.type != "rgb" or not isinstance(colour.rgb, str):
+            return None
+        return colour.rgb.upper().rjust(8, "F")
 
     def to_date(self, serial: float) -> date:
         from openpyxl.utils.datetime import from_excel
@@ -681,18 +753,20 @@ class _Header:
     length_column: int  # 0 when the tab has no Length column
 
 
-def _find_header(rows: Iterator[tuple[Any, ...]]) -> _Header | None:
+def _find_header(rows: Iterator[tuple[int, Cells]]) -> _Header | None:
     """The first row with `Artist` in column A (searched in the first rows only)."""
-    for row_number, cells in enumerate(rows, start=1):
+    for row_number, cells in rows:
+        if row_number > _HEADER_SEARCH_ROWS:
+            break
         first = _value(cells, 1)
         if isinstance(first, str) and first.strip().casefold() == "artist":
             return _read_header(row_number, cells)
     return None
 
 
-def _read_header(row_number: int, cells: tuple[Any, ...]) -> _Header | None:
+def _read_header(row_number: int, cells: Cells) -> _Header | None:
     header = _Header(row_number, [], {}, {}, 0)
-    for column in range(1, len(cells) + 1):
+    for column in sorted(cells):
         name = _value(cells, column)
         key = _header_key(name) if isinstance(name, str) else ""
         if not key or key in header.slots:  # the first column of a name wins
@@ -708,31 +782,16 @@ def _read_header(row_number: int, cells: tuple[Any, ...]) -> _Header | None:
     return header
 
 
-def _value(cells: tuple[Any, ...], column: int) -> Any:
+def _value(cells: Cells, column: int) -> Any:
     """A cell's value as the rules below expect it: error cells (#REF!, #N/A) hold none."""
-    if column > len(cells):
+    cell = cells.get(column)
+    if cell is None or cell["data_type"] == "e":
         return None
-    cell = cells[column - 1]
-    if cell.data_type == "e":
-        return None
-    value = cell.value
+    value = cell["value"]
     return value.date() if isinstance(value, datetime) else value
 
 
-def _fill_colour(cells: tuple[Any, ...], column: int) -> str | None:
-    """The Length cell's solid fill colour ("FFRRGGBB"), None when unfilled or themed."""
-    if not column or column > len(cells):
-        return None
-    fill = cells[column - 1].fill
-    if fill is None or fill.patternType in (None, "none"):
-        return None
-    colour = fill.fgColor
-    if colour is None or colour.type != "rgb" or not isinstance(colour.rgb, str):
-        return None
-    return colour.rgb.upper().rjust(8, "F")
-
-
-def _is_unannounced(cells: tuple[Any, ...]) -> bool:
+def _is_unannounced(cells: Cells) -> bool:
     """Whether the row starts the "Unannounced Projects" block (in column A, or B)."""
     for column in (1, 2):
         value = _value(cells, column)

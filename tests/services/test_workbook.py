@@ -352,6 +352,34 @@ def test_hyperlink_formula_gives_the_url():
     assert row.bandcamp_url == "https://mirar.bandcamp.com/album/ascension"
 
 
+def test_a_shared_formula_starting_outside_the_table_still_gives_the_link():
+    """Cells outside the header's columns are skipped unread, but not formula cells: a shared
+    =HYPERLINK formula whose first cell sits in an unnamed column (D) is what the Spotify cell
+    (E) next to it repeats."""
+    columns = ("Artist", "Album", "Release Date", "Memo", "Spotify")
+    data = make_workbook(
+        {TAB: [spec("Mirar", "Ascension")]}, columns={TAB: columns}, unannounced=()
+    )
+    formula = f'HYPERLINK("https://open.spotify.com/album/{ALBUM_ID}","S")'
+    cells = (
+        f'<c r="D7"><f t="shared" ref="D7:E7" si="0">{formula}</f><v>S</v></c>'
+        '<c r="E7"><f t="shared" si="0"/><v>S</v></c>'
+    )
+    sheet = "xl/worksheets/sheet1.xml"
+    source = zipfile.ZipFile(io.BytesIO(data))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == sheet:
+                content = content.replace(b'<c r="F7"', cells.encode() + b'<c r="F7"', 1)
+            target.writestr(info, content)
+
+    row = parse_workbook(output.getvalue()).rows[0]
+
+    assert row.spotify_album_id == ALBUM_ID
+
+
 def test_hyperlinks_and_formulas_mix_in_one_tab():
     """Both link styles in the same tab each resolve to their own row's URL."""
     parsed = parse(
