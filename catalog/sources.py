@@ -2,7 +2,7 @@
 the label that messages, the sync history and the log show for it (no credentials, no query).
 
 Plain strings only (no download, no models), so the sync's log lines can name the workbook
-without importing the download code; catalog/services/workbook.py re-exports these names.
+without importing the download code (catalog/services/download.py).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from django.utils import timezone
 from catalog.management.commands.import_albums import INTERRUPTED
 from catalog.models import Album, SyncOperation
 from catalog.services import importer, sync
+from catalog.services.download import NOT_A_WORKBOOK, WorkbookError
 from catalog.services.importer import STAGE_IMPORTING, ImportCancelled, ImportResult, Progress
-from catalog.services.workbook import NOT_A_WORKBOOK, WorkbookError
 from tests.support.commands import import_albums as run
 from tests.support.sync_factories import make_operation
 from tests.support.workbooks import ReleaseSpec, save_workbook

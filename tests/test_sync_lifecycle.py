@@ -15,10 +15,10 @@ from django.utils import timezone
 from catalog import sync_panel
 from catalog.models import SyncOperation
 from catalog.services import importer, sync
+from catalog.services.download import NETWORK_ERROR, NOT_A_WORKBOOK, WorkbookError
 from catalog.services.importer import ImportCancelled, ImportResult
 from catalog.services.spotify import CREDENTIALS_INVALID, SpotifyError
 from catalog.services.sync import SyncManager, SyncOptions
-from catalog.services.workbook import NETWORK_ERROR, NOT_A_WORKBOOK, WorkbookError
 from tests.support.sync_factories import make_operation
 
 Status = SyncOperation.Status

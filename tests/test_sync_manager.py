@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from catalog.models import Album, SyncFailure, SyncOperation
 from catalog.services import importer, sync
+from catalog.services.download import NETWORK_ERROR, NOT_A_WORKBOOK, WorkbookError
 from catalog.services.importer import (
     FINALIZING_MESSAGE,
     STAGE_ENRICHING,
@@ -39,13 +40,8 @@ from catalog.services.sync import (
     SyncManager,
     SyncOptions,
 )
-from catalog.services.workbook import (
-    NETWORK_ERROR,
-    NOT_A_WORKBOOK,
-    ParsedWorkbook,
-    WorkbookError,
-    source_label,
-)
+from catalog.services.workbook import ParsedWorkbook
+from catalog.sources import source_label
 from catalog.task_backends import ThreadBackend
 from catalog.tasks import sync_backend_alias
 from tests.support.clock import FakeClock

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from catalog.models import SyncOperation
-from catalog.services import importer, spotify, sync, workbook
+from catalog.services import download, importer, spotify, sync
 from catalog.services.importer import ImportResult
 from catalog.views import RUNNER_HINT, STAFF_REQUIRED, SYNC_CANCEL_REQUESTED, SYNC_STARTED
 from tests.support.sync_factories import add_failures, make_operation
@@ -389,7 +389,7 @@ def test_status_pending(staff_client):
 @pytest.mark.parametrize(
     ("stage", "message", "processed", "total", "percent"),
     [
-        (importer.STAGE_FETCHING, workbook.DOWNLOADING.format(host="docs.google.com"), 0, 0, 0),
+        (importer.STAGE_FETCHING, download.DOWNLOADING.format(host="docs.google.com"), 0, 0, 0),
         (importer.STAGE_IMPORTING, "Syncing album 15 of 47...", 15, 47, 32),
         (importer.STAGE_ENRICHING, "Enriching with Spotify metadata... (120 of 300)", 120, 300, 40),
         (importer.STAGE_ENRICHING, "Spotify rate limit reached: resuming in 30 s", 120, 300, 40),
@@ -561,8 +561,8 @@ def test_status_completed_with_warnings_lists_the_failed_albums(client):
 @pytest.mark.parametrize(
     "error",
     [
-        workbook.NETWORK_ERROR,
-        workbook.NOT_A_WORKBOOK,
+        download.NETWORK_ERROR,
+        download.NOT_A_WORKBOOK,
         spotify.CREDENTIALS_INVALID,
         sync.SYNC_UNEXPECTED_ERROR.format(kind="ValueError"),
     ],
@@ -664,7 +664,7 @@ def test_status_json_shape(client):
 def test_last_synced_ignores_failed_syncs(client):
     """A failed sync after a completed one: "Last synced" still names the completed one."""
     completed = make_operation(finished_at=timezone.now() - timedelta(hours=2))
-    make_operation(status=Status.FAILED, error=workbook.NETWORK_ERROR)
+    make_operation(status=Status.FAILED, error=download.NETWORK_ERROR)
 
     data = client.get(STATUS, headers=JSON).json()
 
@@ -683,7 +683,7 @@ def test_last_synced_counts_syncs_with_warnings(client):
 
 def test_last_synced_never_when_only_failures(client):
     """Only failed syncs: "Never synced"."""
-    make_operation(status=Status.FAILED, error=workbook.NETWORK_ERROR)
+    make_operation(status=Status.FAILED, error=download.NETWORK_ERROR)
 
     assert text_of(panel_html(client.get(STATUS, headers=HTMX)), "last-synced") == "Never synced"
 
@@ -911,7 +911,7 @@ def test_history_lists_runs_with_their_failed_albums(client):
     """Visitors see recent runs: status, source, duration, counts and failed albums."""
     completed = make_operation(created_count=7, failed_count=2, message="Sync completed ...")
     add_failures(completed, 2)
-    make_operation(status=Status.FAILED, error=workbook.NETWORK_ERROR, message="x")
+    make_operation(status=Status.FAILED, error=download.NETWORK_ERROR, message="x")
 
     response = client.get(HISTORY)
 

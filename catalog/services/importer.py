@@ -24,6 +24,13 @@ from django.utils.text import slugify
 from catalog import counts
 from catalog.models import Album, Artist, Genre, VocalStyle
 from catalog.search import set_search_fields
+from catalog.services.download import (
+    WorkbookCancelled,
+    WorkbookError,
+    never_cancel,
+    reading_message,
+)
+from catalog.services.release_rows import SheetRow
 from catalog.services.spotify import (
     NOT_FOUND,
     AlbumLookup,
@@ -31,14 +38,7 @@ from catalog.services.spotify import (
     SpotifyClient,
     SpotifyError,
 )
-from catalog.services.workbook import (
-    SheetRow,
-    WorkbookCancelled,
-    WorkbookError,
-    load_workbook,
-    never_cancel,
-    reading_message,
-)
+from catalog.services.workbook import load_workbook
 
 STAGE_FETCHING = "fetching"
 STAGE_IMPORTING = "importing"

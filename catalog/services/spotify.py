@@ -32,7 +32,7 @@ import spotipy
 from requests.adapters import HTTPAdapter
 from spotipy.cache_handler import MemoryCacheHandler
 
-from catalog.services.workbook import NETWORK_ERROR, never_cancel
+from catalog.services.download import NETWORK_ERROR, never_cancel
 
 logger = logging.getLogger(__name__)
 # spotipy logs request headers (the bearer token, the Basic credentials) at DEBUG and every

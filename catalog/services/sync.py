@@ -39,6 +39,7 @@ from django.utils import timezone
 from catalog import counts, sync_log
 from catalog.models import Album, SyncFailure, SyncOperation
 from catalog.services import importer
+from catalog.services.download import NETWORK_ERROR, WorkbookError
 from catalog.services.importer import (
     STAGE_FINALIZING,
     ImportCancelled,
@@ -47,7 +48,7 @@ from catalog.services.importer import (
     ProgressFn,
 )
 from catalog.services.spotify import SpotifyError
-from catalog.services.workbook import NETWORK_ERROR, WorkbookError, display_url, source_label
+from catalog.sources import display_url, source_label
 
 logger = logging.getLogger(__name__)
 # The clock of progress throttling, heartbeats and cancel polls (a module name tests can replace).

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from catalog.services.workbook import WORKBOOK_NOT_FOUND
+from catalog.services.download import WORKBOOK_NOT_FOUND
 from tests.e2e.conftest import StartApp
 from tests.support.e2e.catalog_data import releases, workbook
 from tests.support.e2e.client import TERMINAL_STATUSES, AppClient

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from catalog.models import Album, Artist, Genre, VocalStyle
 from catalog.services import importer
+from catalog.services.download import NOT_A_WORKBOOK, WorkbookError
 from catalog.services.importer import (
     ENRICHING_MESSAGE,
     FINALIZING_MESSAGE,
@@ -31,6 +32,7 @@ from catalog.services.importer import (
     import_rows,
     removals_kept,
 )
+from catalog.services.release_rows import SheetRow
 from catalog.services.spotify import (
     AUTH_UNAVAILABLE,
     CREDENTIALS_INVALID,
@@ -41,7 +43,6 @@ from catalog.services.spotify import (
     SpotifyError,
     parse_album,
 )
-from catalog.services.workbook import NOT_A_WORKBOOK, SheetRow, WorkbookError
 from tests.support.factories import sheet_row as row
 from tests.support.spotify_standin import generated_album
 from tests.support.workbook_server import WorkbookServer
@@ -862,7 +863,8 @@ def test_spotify_stopping_after_cancel_was_asked_for_is_a_cancel():
 
 def test_import_catalog_reports_every_stage_in_order(spotify_standin, monkeypatch):
     """Fetching, importing, enriching, finalizing: the messages the Sync panel shows."""
-    from catalog.services.workbook import ParsedWorkbook, RowWarning
+    from catalog.services.release_rows import RowWarning
+    from catalog.services.workbook import ParsedWorkbook
 
     parsed = ParsedWorkbook(
         rows=[row(spotify_album_id=sid(1))],

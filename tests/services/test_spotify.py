@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from catalog.services import spotify
+from catalog.services.download import NETWORK_ERROR
 from catalog.services.spotify import (
     CREDENTIALS_INVALID,
     CREDENTIALS_MISSING,
@@ -29,7 +30,6 @@ from catalog.services.spotify import (
     SpotifyError,
     parse_album,
 )
-from catalog.services.workbook import NETWORK_ERROR
 from tests.support.loopback import silent_server
 from tests.support.spotify_standin import (
     READY_PREFIX,

@@ -1,24 +1,24 @@
-"""The workbook service: fetching over HTTP or from a path, and parsing every quirk of the sheet."""
+"""Reading the workbook: every quirk of the sheet, damaged files, and the bounds on hostile ones."""
 
 from __future__ import annotations
 
 import io
 import re
-import socket
 import time
 import zipfile
-from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
 import pytest
 
-from catalog.services.workbook import (
-    MAX_TEXT,
-    NETWORK_ERROR,
-    NO_RELEASE_TABS,
+from catalog.services.download import (
     NOT_A_WORKBOOK,
-    NOT_AN_XLSX,
+    WORKBOOK_DAMAGED,
+    WorkbookCancelled,
+    WorkbookError,
+)
+from catalog.services.release_rows import (
+    MAX_TEXT,
     WARN_DATE_YEAR,
     WARN_DUPLICATE_ROW,
     WARN_FILL,
@@ -29,27 +29,20 @@ from catalog.services.workbook import (
     WARN_NON_ALBUM_LINK,
     WARN_NOT_SPOTIFY_LINK,
     WARN_UNDATED,
+    RowWarning,
+    tab_list_and_year,
+)
+from catalog.services.workbook import (
+    NO_RELEASE_TABS,
+    NOT_AN_XLSX,
     WORKBOOK_CELL_TOO_LARGE,
-    WORKBOOK_DAMAGED,
-    WORKBOOK_DOWNLOAD_DEADLINE,
-    WORKBOOK_FILE_NOT_FOUND,
-    WORKBOOK_FORBIDDEN,
-    WORKBOOK_NOT_FOUND,
-    WORKBOOK_SERVER_ERROR,
-    WORKBOOK_TOO_LARGE,
     WORKBOOK_TOO_MANY_ROWS,
     WORKBOOK_TOO_MANY_STRINGS,
     WORKBOOK_UNPACKED_TOO_LARGE,
     ParsedWorkbook,
-    RowWarning,
-    WorkbookCancelled,
-    WorkbookError,
-    fetch_workbook,
-    load_workbook,
     parse_workbook,
-    tab_list_and_year,
 )
-from tests.support.workbook_server import Route, WorkbookServer
+from tests.support.clock import cancel_after
 from tests.support.workbooks import (
     OLD_COLUMNS,
     RECENT_COLUMNS,
@@ -58,7 +51,6 @@ from tests.support.workbooks import (
     cell_bomb,
     make_workbook,
     many_strings_bomb,
-    save_workbook,
     shared_string_bomb,
     tail_bomb,
 )
@@ -750,201 +742,6 @@ def test_bytes_that_are_not_a_zip_are_not_a_workbook():
     assert str(error.value) == NOT_AN_XLSX.format(detail="not a zip archive")
 
 
-# --- Fetching --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[WorkbookServer]:
-    with WorkbookServer() as loopback:
-        yield loopback
-
-
-@pytest.fixture
-def workbook_bytes() -> bytes:
-    return make_workbook({TAB: [spec("Mirar", "Ascension", spotify=ALBUM_ID)]})
-
-
-def fetch_error(source: str) -> str:
-    with pytest.raises(WorkbookError) as error:
-        load_workbook(source)
-    return str(error.value)
-
-
-def test_workbook_is_downloaded_and_parsed(server, workbook_bytes):
-    """An http URL serving the XLSX export gives the parsed rows."""
-    server.routes["/export"] = Route(body=workbook_bytes)
-
-    parsed = load_workbook(server.url_for("/export?format=xlsx"))
-
-    assert [(row.artist, row.spotify_album_id) for row in parsed.rows] == [("Mirar", ALBUM_ID)]
-
-
-def test_default_source_is_the_configured_url(server, workbook_bytes, settings):
-    """Without a source, GOOGLE_SHEETS_XLSX_URL is fetched."""
-    server.routes["/export"] = Route(body=workbook_bytes)
-    settings.GOOGLE_SHEETS_XLSX_URL = server.url_for("/export?format=xlsx")
-
-    assert [row.artist for row in load_workbook().rows] == ["Mirar"]
-
-
-def test_html_page_is_not_a_workbook(server):
-    """Google's sign-in page (a private sheet) answers 200 with HTML: NOT_A_WORKBOOK."""
-    server.routes["/export"] = Route(
-        body=b"<!doctype html><html><body>Sign in - Google Accounts</body></html>",
-        content_type="text/html; charset=utf-8",
-    )
-
-    assert fetch_error(server.url_for("/export")) == NOT_A_WORKBOOK
-
-
-def test_not_found_says_the_url_is_wrong(server):
-    """404: the URL is wrong or the sheet is gone."""
-    message = fetch_error(server.url_for("/nope"))
-
-    assert message == WORKBOOK_NOT_FOUND.format(url=server.url_for("/nope"), origin="--url")
-
-
-def test_forbidden_says_to_share_the_sheet(server):
-    """403: the sheet is not shared publicly."""
-    server.routes["/export"] = Route(status=403, body=b"denied", content_type="text/html")
-
-    message = fetch_error(server.url_for("/export"))
-
-    assert message == WORKBOOK_FORBIDDEN.format(status=403, url=server.url_for("/export"))
-
-
-def test_server_error_says_try_again_later(server):
-    """5xx: Google Sheets is having trouble; try again later."""
-    server.routes["/export"] = Route(status=503, body=b"unavailable", content_type="text/html")
-
-    message = fetch_error(server.url_for("/export"))
-
-    assert message == WORKBOOK_SERVER_ERROR.format(status=503, url=server.url_for("/export"))
-
-
-def test_messages_do_not_show_the_query_string(server):
-    """Query strings (which could hold keys) never appear in messages."""
-    message = fetch_error(server.url_for("/nope?format=xlsx&key=s3cr3t"))
-
-    assert "s3cr3t" not in message
-    assert "?" not in message
-
-
-def test_server_that_does_not_answer_in_time_times_out(server, settings, workbook_bytes):
-    """No response within WORKBOOK_READ_TIMEOUT: a timeout message, not a hang."""
-    settings.WORKBOOK_READ_TIMEOUT = 0.2
-    server.routes["/slow"] = Route(body=workbook_bytes, delay_before_headers=1.0)
-
-    message = fetch_error(server.url_for("/slow"))
-
-    assert message.startswith("The workbook download timed out (no data for 0.2 s")
-
-
-def test_body_that_stalls_times_out(server, settings, workbook_bytes):
-    """Headers sent, then the body stalls beyond the read timeout: a timeout message too."""
-    settings.WORKBOOK_READ_TIMEOUT = 0.2
-    server.routes["/stall"] = Route(body=workbook_bytes, delay_before_body=1.0)
-
-    message = fetch_error(server.url_for("/stall"))
-
-    assert message.startswith("The workbook download timed out (no data for 0.2 s")
-
-
-def test_connection_refused_is_a_network_error():
-    """Nothing listening on the port: NETWORK_ERROR."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again below: nobody listens there
-
-    message = fetch_error(f"http://127.0.0.1:{port}/export")
-
-    assert message.startswith(NETWORK_ERROR)
-
-
-def test_dns_failure_is_a_network_error(monkeypatch):
-    """A host name that does not resolve: NETWORK_ERROR, naming the host."""
-
-    def no_such_host(*args: object, **kwargs: object) -> None:
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-
-    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
-
-    message = fetch_error("https://docs.example.invalid/export?format=xlsx")
-
-    assert message == f"{NETWORK_ERROR} (cannot resolve docs.example.invalid)"
-
-
-def test_declared_size_over_the_cap_is_refused(server, settings):
-    """A Content-Length above WORKBOOK_MAX_BYTES is refused before downloading."""
-    settings.WORKBOOK_MAX_BYTES = 1024
-    server.routes["/big"] = Route(body=b"PK" + b"x" * 5000)
-
-    message = fetch_error(server.url_for("/big"))
-
-    assert message == WORKBOOK_TOO_LARGE.format(limit=f"{1024 / 1048576:g} MB")
-
-
-def test_streamed_size_over_the_cap_is_cut_off(server, settings):
-    """Without a Content-Length the download stops once it passes WORKBOOK_MAX_BYTES."""
-    settings.WORKBOOK_MAX_BYTES = 1024
-    server.routes["/big"] = Route(body=b"PK" + b"x" * 300_000, send_length=False)
-
-    assert fetch_error(server.url_for("/big")).startswith("The workbook is larger than")
-
-
-def test_truncated_download_is_damaged(server, workbook_bytes):
-    """A download that stops before its announced length is damaged or incomplete."""
-    half = workbook_bytes[: len(workbook_bytes) // 2]
-    server.routes["/cut"] = Route(body=half, declared_length=len(workbook_bytes))
-
-    message = fetch_error(server.url_for("/cut"))
-
-    assert message == WORKBOOK_DAMAGED.format(detail="the download stopped before the end")
-
-
-def test_truncated_file_served_whole_is_damaged(server, workbook_bytes):
-    """A file that arrives complete but is itself cut short is damaged or incomplete."""
-    server.routes["/half"] = Route(body=workbook_bytes[: len(workbook_bytes) // 2])
-
-    assert fetch_error(server.url_for("/half")).startswith(
-        "The workbook file is damaged or incomplete"
-    )
-
-
-def test_local_path_is_read(tmp_path, workbook_bytes):
-    """A file path source is read from disk and parsed."""
-    path = tmp_path / "releases.xlsx"
-    path.write_bytes(workbook_bytes)
-
-    assert [row.artist for row in load_workbook(str(path)).rows] == ["Mirar"]
-
-
-def test_saved_workbook_path_is_read(tmp_path):
-    """tests.support.workbooks.save_workbook writes a file the loader reads."""
-    path = save_workbook(tmp_path / "wb.xlsx", {TAB: [spec("Saved", "Album")]})
-
-    assert [row.artist for row in load_workbook(str(path)).rows] == ["Saved"]
-
-
-def test_missing_local_file_says_so(tmp_path):
-    """A path that does not exist: a clear not-found message."""
-    path = tmp_path / "missing.xlsx"
-
-    assert fetch_error(str(path)) == WORKBOOK_FILE_NOT_FOUND.format(path=path, origin="--file")
-
-
-def test_local_file_over_the_cap_is_refused(tmp_path, settings, workbook_bytes):
-    """The size cap applies to local files too."""
-    settings.WORKBOOK_MAX_BYTES = 100
-    path = tmp_path / "releases.xlsx"
-    path.write_bytes(workbook_bytes)
-
-    with pytest.raises(WorkbookError) as error:
-        fetch_workbook(str(path))
-
-    assert str(error.value).startswith("The workbook is larger than")
-
-
 def test_workbook_missing_a_sheet_part_is_damaged():
     """A package whose workbook lists a sheet that is not in the zip is damaged."""
     source = zipfile.ZipFile(io.BytesIO(make_workbook({TAB: [spec("A")]})))
@@ -1124,21 +921,6 @@ def test_blank_rows_after_the_table_are_read_to_the_end_without_rows(settings):
     assert [row.title for row in parsed.rows] == ["Ascension", "Second"]
 
 
-def cancel_after(seconds: float) -> tuple[Callable[[], bool], list[float]]:
-    """A should_cancel that answers True from `seconds` on; `asked[0]` is when it first did."""
-    started = time.monotonic()
-    asked: list[float] = []
-
-    def should_cancel() -> bool:
-        if time.monotonic() - started < seconds:
-            return False
-        if not asked:
-            asked.append(time.monotonic())
-        return True
-
-    return should_cancel, asked
-
-
 def test_cancel_during_a_slow_parse_ends_it_within_the_bound():
     """A sheet that takes seconds to read (a long tail of blank rows): cancel ends the parse
     within the bound, not at the end of the sheet."""
@@ -1150,44 +932,3 @@ def test_cancel_during_a_slow_parse_ends_it_within_the_bound():
 
     assert asked
     assert time.monotonic() - asked[0] < CANCEL_BOUND
-
-
-def test_cancel_during_a_trickling_download_ends_it_within_the_bound(server, workbook_bytes):
-    """One byte every 0.5 s: the download would take hours; cancel ends it at once."""
-    server.routes["/trickle"] = Route(body=workbook_bytes, trickle=0.5)
-    should_cancel, asked = cancel_after(1.0)
-
-    with pytest.raises(WorkbookCancelled):
-        fetch_workbook(server.url_for("/trickle"), should_cancel=should_cancel)
-
-    assert asked
-    assert time.monotonic() - asked[0] < CANCEL_BOUND
-
-
-def test_cancel_while_the_server_sends_nothing_ends_the_download_within_the_bound(
-    server, workbook_bytes, settings
-):
-    """Headers, then silence (a read blocks for WORKBOOK_READ_TIMEOUT): cancel still ends it."""
-    settings.WORKBOOK_READ_TIMEOUT = 30
-    server.routes["/silent"] = Route(body=workbook_bytes, delay_before_body=30)
-    should_cancel, asked = cancel_after(1.0)
-
-    with pytest.raises(WorkbookCancelled):
-        fetch_workbook(server.url_for("/silent"), should_cancel=should_cancel)
-
-    assert asked
-    assert time.monotonic() - asked[0] < CANCEL_BOUND
-
-
-def test_a_trickling_download_ends_at_the_overall_deadline(server, workbook_bytes, settings):
-    """Bytes keep coming (the per-read timeout never fires): WORKBOOK_DOWNLOAD_TIMEOUT ends it."""
-    settings.WORKBOOK_READ_TIMEOUT = 5
-    settings.WORKBOOK_DOWNLOAD_TIMEOUT = 1
-    server.routes["/trickle"] = Route(body=workbook_bytes, trickle=0.2)
-
-    started = time.monotonic()
-    message = fetch_error(server.url_for("/trickle?key=s3cr3t"))
-
-    assert 1.0 <= time.monotonic() - started < 1.0 + CANCEL_BOUND
-    assert message == WORKBOOK_DOWNLOAD_DEADLINE.format(seconds=1, url=server.url_for("/trickle"))
-    assert "WORKBOOK_DOWNLOAD_TIMEOUT" in message

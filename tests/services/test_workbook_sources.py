@@ -8,18 +8,17 @@ import pytest
 from django.core.management.base import CommandError
 
 from catalog.management.commands.import_albums import URL_WITHOUT_SCHEME
-from catalog.services.workbook import (
+from catalog.services.download import (
     NOT_AN_XLSX_FILE,
     UNSUPPORTED_SCHEME,
     WORKBOOK_FILE_NOT_FOUND,
     WORKBOOK_MISSING_SCHEME,
     WORKBOOK_NOT_FOUND,
     WorkbookError,
-    load_workbook,
     reading_message,
-    source_label,
-    source_origin,
 )
+from catalog.services.workbook import load_workbook
+from catalog.sources import source_label, source_origin
 from tests.support.commands import import_albums as run
 from tests.support.workbook_server import WorkbookServer
 

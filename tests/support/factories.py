@@ -14,7 +14,7 @@ from typing import Any
 from django.utils.text import slugify
 
 from catalog.models import Album, Artist, Genre, VocalStyle
-from catalog.services.workbook import SheetRow
+from catalog.services.release_rows import SheetRow
 
 _sequence = itertools.count(1)
 

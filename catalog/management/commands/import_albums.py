@@ -30,6 +30,7 @@ from catalog import counts
 from catalog.counts import format_duration
 from catalog.models import SyncOperation
 from catalog.services import importer
+from catalog.services.download import UNSUPPORTED_SCHEME
 from catalog.services.importer import (
     CHANGE_CHANGED,
     CHANGE_NEW,
@@ -53,7 +54,7 @@ from catalog.services.sync import (
     is_expected_failure,
     spotify_credentials_missing,
 )
-from catalog.services.workbook import UNSUPPORTED_SCHEME, is_web_source
+from catalog.sources import is_web_source
 
 logger = logging.getLogger(__name__)
 
