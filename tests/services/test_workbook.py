@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import time
+import tracemalloc
 import zipfile
 from datetime import date
 from typing import Any
@@ -49,6 +50,7 @@ from tests.support.workbooks import (
     TAIL_ROW,
     ReleaseSpec,
     cell_bomb,
+    hyperlinks_bomb,
     make_workbook,
     many_strings_bomb,
     shared_string_bomb,
@@ -912,6 +914,22 @@ def test_a_member_that_lies_about_its_size_never_unpacks_past_it():
         parse_workbook(bytes(patched))
 
     assert str(error.value).startswith("The workbook file is damaged or incomplete")
+
+
+def test_a_sheet_with_millions_of_hyperlinks_is_read_in_bounded_memory():
+    """The rows are read to the end of <sheetData> and no further: openpyxl's sheet parser would
+    go on to build the whole <hyperlinks> list (5.7 GB for 300 MB of hyperlinks); they are
+    streamed instead, and the real link is still found."""
+    data = hyperlinks_bomb(4 * 1024 * 1024)  # 200,000 hyperlinks: 112 MB read past the rows
+    tracemalloc.start()
+    try:
+        parsed = parse_workbook(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert [row.spotify_album_id for row in parsed.rows] == [ALBUM_ID]
+    assert peak < 16 * 1024 * 1024
 
 
 def test_blank_rows_after_the_table_are_read_to_the_end_without_rows(settings):

@@ -448,3 +448,11 @@ def tail_bomb(size: int, *, unannounced: bool = True) -> bytes:
     block = DEFAULT_UNANNOUNCED if unannounced else ()
     data = make_workbook({HOSTILE_TAB: releases}, unannounced=block)
     return inflate_part(data, HOSTILE_SHEET, b"</sheetData>", TAIL_ROW, size, before=True)
+
+
+def hyperlinks_bomb(size: int) -> bytes:
+    """One release row with a Spotify link, then about `size` bytes of cell hyperlinks (outside
+    the link columns) in the sheet's <hyperlinks> element."""
+    release = ReleaseSpec("Mirar", "Ascension", spotify="6eS23i4CUnkQph9azKMWYE")
+    data = make_workbook({HOSTILE_TAB: [release]}, unannounced=())
+    return inflate_part(data, HOSTILE_SHEET, b"<hyperlinks>", b'<hyperlink ref="Z9"/>', size)
