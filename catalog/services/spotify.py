@@ -24,7 +24,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
-from queue import Empty, SimpleQueue
 from typing import Any
 
 import requests
@@ -118,12 +117,6 @@ class _Stopped(Exception):
     """The run was stopped (cancel or a fatal error elsewhere) while this worker waited."""
 
 
-class _TokenRefused(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
 class _Credentials(spotipy.SpotifyClientCredentials):
     """spotipy's client-credentials flow on our token URL, one token request at a time."""
 
@@ -141,7 +134,7 @@ class _Credentials(spotipy.SpotifyClientCredentials):
         return info["access_token"] if info and not self.is_token_expired(info) else ""
 
     def _handle_oauth_error(self, http_error: requests.HTTPError) -> None:
-        raise _TokenRefused(http_error.response.status_code)
+        raise http_error  # spotipy's SpotifyOauthError would drop the HTTP status
 
 
 class SpotifyClient:
@@ -177,7 +170,7 @@ class SpotifyClient:
         self._credentials: _Credentials | None = None
         self._credentials_invalid = False
         self._pause_until = 0.0
-        self._pauses: SimpleQueue[RateLimitPause] = SimpleQueue()
+        self._pauses: list[RateLimitPause] = []  # announced by workers, yielded by the caller
         self._stop = threading.Event()
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
@@ -199,7 +192,7 @@ class SpotifyClient:
     def __repr__(self) -> str:
         return f"<SpotifyClient {self.api_base_url} mode={self.mode}>"
 
-    # --- the run ----------------------------------------------------------------------------
+    # --- the run (on the calling thread) ----------------------------------------------------
 
     def iter_albums(
         self, album_ids: Sequence[str], *, should_stop: Callable[[], bool] = never_cancel
@@ -231,18 +224,20 @@ class SpotifyClient:
                 while pending and len(running) < 2 * self.concurrency:
                     task = pending.popleft()
                     if task.kind == "batch" and self.mode == "single":
-                        pending.extendleft(reversed(self._tasks(list(task.ids))))
-                        continue
-                    running[executor.submit(self._run_task, task)] = task
+                        pending.extendleft(reversed(self._tasks(task.ids, single=True)))
+                    else:
+                        running[executor.submit(self._run_task, task)] = task
                 done, _ = wait(running, timeout=POLL_INTERVAL, return_when=FIRST_COMPLETED)
-                yield from self._take_pauses()
-                fatal: BaseException | None = None
+                with self._lock:
+                    pauses, self._pauses = self._pauses, []
+                yield from pauses
+                fatal: SpotifyError | None = None
                 for future in done:
                     task = running.pop(future)
                     try:
                         lookups = future.result()
                     except _RetrySingly:
-                        pending.extendleft(_Task("single", (i,)) for i in reversed(task.ids))
+                        pending.extendleft(reversed(self._tasks(task.ids, single=True)))
                     except _Stopped:
                         pass
                     except SpotifyError as error:
@@ -254,48 +249,46 @@ class SpotifyClient:
         finally:
             self._stop.set()
             executor.shutdown(wait=False, cancel_futures=True)
-            self._close_sessions()
+            # A stop may leave a request hanging (the first token request too): closing its
+            # session drops the idle connections now, and the one in flight when it ends.
+            with self._lock:
+                sessions, self._sessions = self._sessions, []
+            for session in sessions:
+                session.close()
 
     def _first_token(self, should_stop: Callable[[], bool]) -> bool:
-        """Get a token on a helper thread while this one keeps checking `should_stop`: a token
-        service that accepts connections but never answers must not hold a cancel for up to
-        `max_attempts` timeouts. False when stopped; the helper then gives up at its next wait."""
-        done = threading.Event()
+        """Get a token on a daemon thread while this one keeps checking `should_stop`: a token
+        service that accepts connections but never answers must hold up neither a cancel nor
+        the interpreter's exit (which waits for the executor's threads) for `max_attempts`
+        timeouts. False when stopped; the fetch then gives up at its next wait."""
         failure: list[BaseException] = []
 
         def fetch() -> None:
             try:
                 self._token()
-            except BaseException as error:  # handed to the calling thread below
+            except BaseException as error:  # raised on the calling thread below
                 failure.append(error)
-            finally:
-                done.set()
 
-        threading.Thread(target=fetch, name="spotify-token", daemon=True).start()
-        while not done.wait(POLL_INTERVAL):
+        thread = threading.Thread(target=fetch, name="spotify-token", daemon=True)
+        thread.start()
+        thread.join(POLL_INTERVAL)
+        while thread.is_alive():
             if should_stop():
-                self._stop.set()
                 return False
+            thread.join(POLL_INTERVAL)
         if failure:
             if isinstance(failure[0], _Stopped):
                 return False
             raise failure[0]
         return True
 
-    def _tasks(self, ids: list[str]) -> list[_Task]:
-        if self.mode == "single":
+    def _tasks(self, ids: Sequence[str], *, single: bool = False) -> list[_Task]:
+        if single or self.mode == "single":
             return [_Task("single", (album_id,)) for album_id in ids]
         return [
             _Task("batch", tuple(ids[start : start + BATCH_SIZE]))
             for start in range(0, len(ids), BATCH_SIZE)
         ]
-
-    def _take_pauses(self) -> Iterator[RateLimitPause]:
-        while True:
-            try:
-                yield self._pauses.get_nowait()
-            except Empty:
-                return
 
     # --- one task (on a worker thread) ------------------------------------------------------
 
@@ -344,10 +337,9 @@ class SpotifyClient:
         Returns (status, JSON) for 2xx and 4xx answers other than 401/429 or, when retries are
         spent on 5xx answers and timeouts, the failure message for the albums concerned.
         """
-        attempts = rate_limit_waits = 0
+        failures: list[str] = []  # one message per spent attempt
+        rate_limit_waits = 0
         refreshed = False
-        only_network_errors = True
-        failure = ""
         while True:
             self._wait_for_pause()
             token = self._token()
@@ -371,20 +363,17 @@ class SpotifyClient:
                     continue
                 if status < 500:
                     return status, None
-                only_network_errors = False
-                failure = SERVER_ERROR.format(status=status)
+                failures.append(SERVER_ERROR.format(status=status))
             except requests.ConnectionError as error:  # DNS, refused, reset (ConnectTimeout too)
                 logger.warning("Spotify request failed: %s", type(error).__name__)
-                failure = NETWORK_ERROR
+                failures.append(NETWORK_ERROR)
             except requests.Timeout:
-                only_network_errors = False
-                failure = TIMED_OUT.format(seconds=_seconds(self.timeout))
-            attempts += 1
-            if attempts >= self.max_attempts:
-                if only_network_errors:
+                failures.append(TIMED_OUT.format(seconds=_seconds(self.timeout)))
+            if len(failures) >= self.max_attempts:
+                if set(failures) == {NETWORK_ERROR}:  # no album would do better: stop the run
                     raise SpotifyError(NETWORK_ERROR)
-                return failure
-            self._sleep(self.backoff * 2 ** (attempts - 1))
+                return failures[-1]
+            self._sleep(self.backoff * 2 ** (len(failures) - 1))
 
     def _api(self) -> spotipy.Spotify:
         """This worker's spotipy client: its own keep-alive session, the shared token."""
@@ -401,19 +390,11 @@ class SpotifyClient:
         return api
 
     def _new_session(self) -> requests.Session:
+        """A session that the end of the run closes."""
         session = _new_session()
         with self._lock:
             self._sessions.append(session)
         return session
-
-    def _close_sessions(self) -> None:
-        """Close the workers' sessions and the token session. A stop may leave the first token
-        request hanging on its helper thread: closing its session drops the idle connections
-        now, and the one in flight is closed when that request ends."""
-        with self._lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
 
     # --- rate limits ------------------------------------------------------------------------
 
@@ -423,20 +404,18 @@ class SpotifyClient:
             raise SpotifyError(QUOTA_EXCEEDED)
         seconds = _retry_after((error.headers or {}).get("Retry-After"))
         if seconds > self.max_retry_after:
-            raise SpotifyError(
-                RATE_LIMIT_TOO_LONG.format(
-                    seconds=_seconds(seconds), limit=_seconds(self.max_retry_after)
-                )
-            )
+            limit = _seconds(self.max_retry_after)
+            raise SpotifyError(RATE_LIMIT_TOO_LONG.format(seconds=_seconds(seconds), limit=limit))
         with self._lock:
             now = time.monotonic()
             resume_at = now + seconds
             # Tell the caller only about a new or a longer pause, not each worker's 429.
-            announce = resume_at > max(self._pause_until, now) + 0.5 or self._pause_until <= now
+            announce = self._pause_until <= now or resume_at > self._pause_until + 0.5
             self._pause_until = max(self._pause_until, resume_at)
+            if announce:
+                self._pauses.append(RateLimitPause(seconds))
         if announce:
             logger.info("Spotify rate limit: pausing %s s", _seconds(seconds))
-            self._pauses.put(RateLimitPause(seconds))
 
     def _wait_for_pause(self) -> None:
         while True:
@@ -477,27 +456,29 @@ class SpotifyClient:
             return self._fetch_token(credentials)
 
     def _fetch_token(self, credentials: _Credentials) -> str:
-        only_network_errors = True
+        network_errors = 0
         for attempt in range(1, self.max_attempts + 1):
             self.token_requests += 1
             try:
                 return credentials.get_access_token(check_cache=False)
             except requests.ConnectionError as error:
+                network_errors += 1
                 logger.warning("Spotify token request failed: %s", type(error).__name__)
             except requests.Timeout:
-                only_network_errors = False
-            except _TokenRefused as error:
-                if error.status in (400, 401, 403):
+                pass  # retried like the answers below
+            except requests.HTTPError as error:
+                status = error.response.status_code
+                if status in (400, 401, 403):
                     self._credentials_invalid = True
                     raise SpotifyError(CREDENTIALS_INVALID) from None
-                only_network_errors = False
-                logger.warning("Spotify token service answered HTTP %s", error.status)
+                logger.warning("Spotify token service answered HTTP %s", status)
             except (ValueError, KeyError, TypeError):  # a 200 without a usable token
-                only_network_errors = False
                 logger.warning("Spotify token service sent an unusable answer")
-            if attempt < self.max_attempts and self._stop.wait(self.backoff * 2 ** (attempt - 1)):
-                raise _Stopped
-        raise SpotifyError(NETWORK_ERROR if only_network_errors else AUTH_UNAVAILABLE)
+            if attempt < self.max_attempts:
+                self._sleep(self.backoff * 2 ** (attempt - 1))
+        if network_errors == self.max_attempts:  # the network, not Spotify's login service
+            raise SpotifyError(NETWORK_ERROR)
+        raise SpotifyError(AUTH_UNAVAILABLE)
 
 
 # --- parsing --------------------------------------------------------------------------------
