@@ -16,7 +16,8 @@ needs), alternating ours / openpyxl, and reports medians:
 * above base: peak minus the resident size just before the load (after the imports): the memory
   the load itself needed.
 
-Targets (issue 3): wall <= 0.5x and peak <= 0.35x of openpyxl's full load.
+Targets: wall <= 0.5x and peak <= 0.35x of openpyxl's full load (the design asks for both on the
+17,500-row workbook; the small real tab is reported beside it).
 """
 
 from __future__ import annotations
