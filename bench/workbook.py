@@ -16,8 +16,8 @@ needs), alternating ours / openpyxl, and reports medians:
 * above base: peak minus the resident size just before the load (after the imports): the memory
   the load itself needed.
 
-Targets: wall <= 0.5x and peak <= 0.35x of openpyxl's full load (the design asks for both on the
-17,500-row workbook; the small real tab is reported beside it).
+Targets, which the project set for the 17,500-row workbook: wall <= 0.5x and peak <= 0.35x of
+openpyxl's full load. The small real tab is reported beside it.
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ def fetch_workbook(
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=_megabytes(max_bytes)))
+            raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=megabytes(max_bytes)))
         data = path.read_bytes()
     except FileNotFoundError:
         template = (
@@ -258,7 +258,7 @@ def _download_body(
                 raise WorkbookError(WORKBOOK_HTTP_ERROR.format(status=status, url=shown))
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=_megabytes(max_bytes)))
+                raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=megabytes(max_bytes)))
             chunks: list[bytes] = []
             received = 0
             # read1, not iter_content: it returns what one socket read brings, so a server that
@@ -268,7 +268,7 @@ def _download_body(
                     raise _Stopped
                 received += len(chunk)
                 if received > max_bytes:
-                    raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=_megabytes(max_bytes)))
+                    raise WorkbookError(WORKBOOK_TOO_LARGE.format(limit=megabytes(max_bytes)))
                 chunks.append(chunk)
             content_type = response.headers.get("Content-Type", "")
     except requests.exceptions.Timeout as error:
@@ -317,5 +317,6 @@ def _network_detail(error: Exception, url: str) -> str:
     return f"cannot connect to {host}"
 
 
-def _megabytes(count: int) -> str:
+def megabytes(count: int) -> str:
+    """A byte count for messages: "512 MB"."""
     return f"{count / (1024 * 1024):g} MB"

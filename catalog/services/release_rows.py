@@ -31,7 +31,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
 from openpyxl.utils.datetime import from_excel
@@ -182,7 +181,6 @@ def tab_list_and_year(tab: str) -> tuple[str, int | None]:
     return LIST_PROG_METAL, year
 
 
-@lru_cache(maxsize=4096)  # a few hundred distinct texts over 17,500 rows
 def canonical_vocal_style(text: str) -> str:
     """ "Mixed " -> "Mixed", "instru./clean" -> "Instrumental/Clean"; unknown text as written."""
     parts = [" ".join(part.split()) for part in text.split("/")]
@@ -190,7 +188,6 @@ def canonical_vocal_style(text: str) -> str:
     return "/".join(_VOCAL_PARTS.get(part.casefold(), part) for part in parts)
 
 
-@lru_cache(maxsize=4096)
 def split_genres(text: str) -> tuple[str, ...]:
     """Comma-separated genres, trimmed, in order, without empty items or repeats."""
     items = (" ".join(item.split()) for item in text.split(","))
@@ -349,7 +346,10 @@ class TabRows:
         if isinstance(value, int | float) and not isinstance(value, bool):
             if 1900 <= value <= 2100 and float(value).is_integer():
                 return date(int(value), 1, 1), "year"  # a bare year typed as a number
-            return from_excel(value, self.epoch).date(), "day"  # a serial, no date format
+            try:
+                return from_excel(value, self.epoch).date(), "day"  # a serial, no date format
+            except (OverflowError, ValueError):  # no day in the calendar has that serial
+                pass
         text = _text(value)
         if not text:
             self.warn(row_number, WARN_NO_DATE)

@@ -15,8 +15,9 @@ What is ours:
   cell starts with "Unannounced", as "Unannounced Projects" in the real tabs), or to the sheet's
   last row (older tabs have no such block); blank rows inside are skipped, never an end. What
   the cells of a release row mean is `release_rows.py`.
-* Only the header's columns are read: the real tabs format empty cells far to the right of the
-  table, and reading them was most of the parse.
+* Below the header, only the header's columns (and column B, where the Unannounced marker may
+  stand, and cells with a formula) are read: the real tabs format empty cells far to the right
+  of the table, and reading them was most of the parse.
 * Cell hyperlinks, which carry most Spotify and Bandcamp links and which openpyxl's streaming
   reader does not read: `_sheet_hyperlinks` streams the sheet's `<hyperlinks>` element and its
   relationships part itself, keeping only the links of the header's link columns.
@@ -59,6 +60,7 @@ from catalog.services.download import (
     WorkbookError,
     fetch_workbook,
     looks_like_html,
+    megabytes,
     never_cancel,
 )
 from catalog.services.release_rows import (
@@ -118,20 +120,23 @@ CANCEL_EVERY_ROWS = 200  # rows read between two looks at the cancel flag
 _HEADER_SEARCH_ROWS = 40  # the header is on row 5 or 6; a tab without one by here has no table
 _DIGITS = "0123456789"
 _MISSING_PART = re.compile(r"There is no item named '([^']+)' in the archive")
+_NO_WORKBOOK_PART = "a zip archive without a workbook part"
+_PART_CHUNK = 256 * 1024  # bytes read at a time from a part streamed by our own code
 
 
 def parse_workbook(data: bytes, *, should_cancel: CancelFn | None = None) -> ParsedWorkbook:
     """Parse every tab with a release table; row problems become warnings, never failures.
 
-    Raises WorkbookError for a file past the unpacked-size or cell-size caps (checked before
-    openpyxl reads anything) and WorkbookCancelled when `should_cancel()` answers True.
+    Raises WorkbookError, with a message that says what to do, for a file that is not a
+    workbook, is damaged, passes one of the caps (see the module docstring) or has no release
+    table; WorkbookCancelled when `should_cancel()` answers True.
     """
     cancel = should_cancel or never_cancel
     reader = _open_package(data)
     try:
         _check_parts(reader.archive, cancel)
-        _read_book(reader)
-        return _Workbook(reader, cancel).parse()
+        sheets = _read_book(reader)
+        return _Workbook(reader, cancel).parse(sheets)
     except (zipfile.BadZipFile, zlib.error, EOFError, ElementTree.ParseError) as error:
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
     finally:
@@ -152,7 +157,7 @@ def _open_package(data: bytes) -> ExcelReader:
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
     if "[Content_Types].xml" not in reader.archive.NameToInfo:
         reader.archive.close()
-        raise WorkbookError(NOT_AN_XLSX.format(detail="a zip archive without a workbook part"))
+        raise WorkbookError(NOT_AN_XLSX.format(detail=_NO_WORKBOOK_PART))
     return reader
 
 
@@ -166,10 +171,10 @@ def _check_parts(package: zipfile.ZipFile, cancel: CancelFn) -> None:
     max_strings = int(settings.WORKBOOK_MAX_SHARED_STRINGS)
     parts = [info for info in package.infolist() if info.filename.endswith((".xml", ".rels"))]
     if sum(info.file_size for info in parts) > max_unpacked:
-        raise WorkbookError(WORKBOOK_UNPACKED_TOO_LARGE.format(limit=_megabytes(max_unpacked)))
+        raise WorkbookError(WORKBOOK_UNPACKED_TOO_LARGE.format(limit=megabytes(max_unpacked)))
     # Chunks no longer than the cap: a run inside one chunk cannot pass it, so only the runs
     # that cross chunk boundaries are counted (two byte searches a chunk, no split).
-    size = max(1, min(_CHUNK, max_cell))
+    size = max(1, min(_PART_CHUNK, max_cell))
     unpacked = 0
     for info in parts:
         if cancel():
@@ -188,7 +193,7 @@ def _check_parts(package: zipfile.ZipFile, cancel: CancelFn) -> None:
                         raise WorkbookError(WORKBOOK_TOO_MANY_STRINGS.format(limit=max_strings))
                 unpacked += len(chunk)
                 if unpacked > max_unpacked:
-                    limit = _megabytes(max_unpacked)
+                    limit = megabytes(max_unpacked)
                     raise WorkbookError(WORKBOOK_UNPACKED_TOO_LARGE.format(limit=limit))
                 first = chunk.find(b"<")
                 if first == -1:
@@ -204,17 +209,14 @@ def _check_parts(package: zipfile.ZipFile, cancel: CancelFn) -> None:
                     raise WorkbookCancelled
 
 
-def _megabytes(count: int) -> str:
-    return f"{count / (1024 * 1024):g} MB"
-
-
 def _size(count: int) -> str:
-    return f"{count / 1024:g} KB" if count < 1024 * 1024 else _megabytes(count)
+    return f"{count / 1024:g} KB" if count < 1024 * 1024 else megabytes(count)
 
 
-def _read_book(reader: ExcelReader) -> None:
+def _read_book(reader: ExcelReader) -> list[tuple[str, str]]:
     """Run the steps of openpyxl's reader that give what the rows need: the shared strings,
-    the date system and formats, the cell styles and fills, and the list of sheets.
+    the date system and formats, the cell styles and fills; return the worksheets as
+    (tab name, part name), in the workbook's order.
 
     Not the whole `load_workbook(read_only=True)`: that also parses each sheet's relationships
     part whole (a hostile one can be huge; `_sheet_hyperlinks` streams it), reads each sheet's
@@ -229,12 +231,23 @@ def _read_book(reader: ExcelReader) -> None:
             reader.read_strings()
             reader.read_workbook()
             apply_stylesheet(reader.archive, reader.wb)
+            sheets = [
+                (sheet.name, rel.target)
+                for sheet, rel in reader.parser.find_sheets()
+                if "chartsheet" not in rel.Type  # a chart holds no table
+            ]
+    except OSError:  # openpyxl's "File contains no valid workbook part"
+        raise WorkbookError(NOT_AN_XLSX.format(detail=_NO_WORKBOOK_PART)) from None
     except KeyError as error:
         missing = _MISSING_PART.search(str(error))
         detail = f"the part {missing.group(1)} is missing" if missing else "a part is missing"
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail)) from None
     except (ValueError, TypeError) as error:  # a value openpyxl's descriptors refuse
         raise WorkbookError(WORKBOOK_DAMAGED.format(detail=_damage_detail(error))) from None
+    for _name, part in sheets:
+        if part not in reader.archive.NameToInfo:
+            raise WorkbookError(WORKBOOK_DAMAGED.format(detail=f"the part {part} is missing"))
+    return sheets
 
 
 def _damage_detail(error: BaseException) -> str:
@@ -255,10 +268,11 @@ class _SheetParser(WorkSheetParser):
     told which columns to read once the header is known.
 
     The real tabs format empty cells far to the right of the table (M:Z on every row); reading
-    them was most of the parse and none of the result. A cell is dropped before openpyxl reads it
-    when it names a column outside `columns` (r="M11") and holds no formula (a shared formula's
-    first cell carries the text that later cells reuse). A row with a cell that does not name its
-    column is read whole: there, a cell's column is its position.
+    them was most of the parse and none of the result. Once `keep_columns` is called, a cell is
+    dropped before openpyxl reads it when it names another column (r="M11") and holds no
+    formula (a shared formula's first cell carries the text that later cells repeat). A row
+    with a cell that does not name its column is read whole: there, a cell's column is its
+    position.
     """
 
     def __init__(self, source: Any, reader: ExcelReader) -> None:
@@ -273,31 +287,44 @@ class _SheetParser(WorkSheetParser):
         )
         self.columns: frozenset[str] | None = None  # None: every column (the header search)
 
+    def keep_columns(self, numbers: Iterable[int]) -> None:
+        letters = {get_column_letter(number) for number in numbers}
+        self.columns = frozenset(letters | {letter.lower() for letter in letters})
+
     def parse_row(self, row: Any) -> tuple[int, list[dict[str, Any]]]:
         if self.columns is not None:
-            kept = []
-            for cell in row:
-                ref = cell.get("r")
-                if ref is None:
-                    break  # keep the row whole
-                if ref.rstrip(_DIGITS) in self.columns or cell.find(FORMULA_TAG) is not None:
-                    kept.append(cell)
-            else:
-                row[:] = kept
-        return super().parse_row(row)
+            refs = [cell.get("r") for cell in row]
+            if None not in refs:
+                row[:] = [
+                    cell
+                    for cell, ref in zip(row, refs, strict=True)
+                    if ref.rstrip(_DIGITS) in self.columns or cell.find(FORMULA_TAG) is not None
+                ]
+        try:
+            return super().parse_row(row)
+        except (ValueError, IndexError) as error:  # <v>abc</v> in a number cell, a bad index
+            detail = f"a cell openpyxl cannot read, {type(error).__name__}: {error}"
+            raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail[:200])) from None
 
-    def rows(self) -> Iterator[tuple[int, Cells]]:
+    def rows(self, cancel: CancelFn) -> Iterator[tuple[int, Cells]]:
         """Each row's cells by column number, to the end of `<sheetData>` and no further.
 
-        Not openpyxl's `parse()`, which goes on past the rows and builds the sheet's whole
-        `<hyperlinks>` list in memory: 300 MB of hyperlinks took 5.7 GB and 150 s there.
-        `_sheet_hyperlinks` streams them instead.
+        A row numbered at or below the one before it is skipped, as openpyxl's read-only
+        sheets do. Not openpyxl's `parse()`, which goes on past the rows and builds the
+        sheet's whole `<hyperlinks>` list in memory: 300 MB of hyperlinks took 5.7 GB and
+        150 s there; `_sheet_hyperlinks` streams them instead.
         """
+        last = read = 0
         for _event, element in iterparse(self.source):
             if element.tag == ROW_TAG:
+                read += 1
+                if read % CANCEL_EVERY_ROWS == 0 and cancel():
+                    raise WorkbookCancelled
                 row_number, cells = self.parse_row(element)
                 element.clear()
-                yield row_number, {cell["column"]: cell for cell in cells}
+                if row_number > last:
+                    last = row_number
+                    yield row_number, {cell["column"]: cell for cell in cells}
             elif element.tag == DATA_TAG:
                 return
 
@@ -305,7 +332,7 @@ class _SheetParser(WorkSheetParser):
 class _Workbook:
     """One parse: openpyxl's reader and its zip package, and the rows left under the cap."""
 
-    def __init__(self, reader: ExcelReader, cancel: CancelFn = never_cancel) -> None:
+    def __init__(self, reader: ExcelReader, cancel: CancelFn) -> None:
         from django.conf import settings
 
         self.reader = reader
@@ -315,17 +342,12 @@ class _Workbook:
         self.max_rows = int(settings.WORKBOOK_MAX_ROWS)
         self.rows_left = self.max_rows
 
-    def parse(self) -> ParsedWorkbook:
+    def parse(self, sheets: list[tuple[str, str]]) -> ParsedWorkbook:
         result = ParsedWorkbook()
-        for sheet, rel in self.reader.parser.find_sheets():
-            if "chartsheet" in rel.Type:
-                continue  # a chart holds no table
-            if rel.target not in self.package.NameToInfo:
-                detail = f"the part {rel.target} is missing"
-                raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail))
-            tab = self.parse_sheet(sheet.name, rel.target)
+        for name, part in sheets:
+            tab = self.parse_sheet(name, part)
             if tab is not None:
-                result.tabs.append(sheet.name)
+                result.tabs.append(name)
                 result.rows.extend(tab.rows)
                 result.warnings.extend(tab.warnings)
         if not result.tabs:
@@ -336,11 +358,12 @@ class _Workbook:
         """The tab's release rows, or None when it has no release table."""
         with self.package.open(member) as source:
             parser = _SheetParser(source, self.reader)
-            rows = parser.rows()
+            rows = parser.rows(self.cancel)
             header = _find_header(rows)
             if header is None:
                 return None
-            parser.columns = frozenset(map(get_column_letter, header.columns.values()))
+            # Column B too: the Unannounced marker may stand there, under no header.
+            parser.keep_columns({1, 2, *header.columns.values()})
             links = _sheet_hyperlinks(
                 self.package,
                 member,
@@ -350,11 +373,7 @@ class _Workbook:
             )
             tab = TabRows(name, epoch=self.book.epoch)
             last = header.row_number
-            for read, (row_number, cells) in enumerate(rows, start=1):
-                if read % CANCEL_EVERY_ROWS == 0 and self.cancel():
-                    raise WorkbookCancelled
-                if row_number <= last:
-                    continue  # out of order or repeated: openpyxl's read-only sheets skip these
+            for row_number, cells in rows:
                 # Rows the part leaves out count as blank rows, as openpyxl would yield them.
                 self.rows_left -= row_number - last
                 last = row_number
@@ -379,8 +398,10 @@ class _Workbook:
         if not cell:
             return None
         # openpyxl's own style tables, as its read-only cells look a fill up (no public name)
-        style = self.book._cell_styles[cell["style_id"]]
-        fill = self.book._fills[style.fillId]
+        try:
+            fill = self.book._fills[self.book._cell_styles[cell["style_id"]].fillId]
+        except IndexError:  # a style the file does not define: no fill to read
+            return None
         if fill is None or fill.patternType in (None, "none"):
             return None
         colour = fill.fgColor
@@ -451,15 +472,14 @@ _HYPERLINK = re.compile(rb"<(?:\w+:)?hyperlink\s([^>]*)>")
 _ATTRIBUTE = re.compile(rb"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _REF = re.compile(r"([A-Z]+)(\d+)")
 _RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
-_CHUNK = 256 * 1024
 
 
 def _sheet_hyperlinks(
     package: zipfile.ZipFile,
     member: str,
     letters: set[str],
-    cancel: CancelFn = never_cancel,
-    max_row: int = 2**31,
+    cancel: CancelFn,
+    max_row: int,
 ) -> dict[str, str]:
     """Cell ref ("I7") -> URL, for the cell hyperlinks in the columns `letters` up to `max_row`.
 
@@ -470,7 +490,7 @@ def _sheet_hyperlinks(
     for attributes in _hyperlink_tags(package, member, cancel):
         relationship = attributes.get("id", "")
         for ref in _expand_ref(attributes.get("ref", ""), max_row):
-            if relationship and ref.rstrip("0123456789") in letters:
+            if relationship and ref.rstrip(_DIGITS) in letters:
                 wanted[ref] = relationship
     if not wanted:
         return {}
@@ -494,7 +514,7 @@ def _hyperlink_tags(
     started = False
     carry = b""
     with package.open(member) as stream:
-        while chunk := stream.read(_CHUNK):
+        while chunk := stream.read(_PART_CHUNK):
             if cancel():
                 raise WorkbookCancelled
             window = carry + chunk

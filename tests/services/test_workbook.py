@@ -50,9 +50,11 @@ from tests.support.workbooks import (
     TAIL_ROW,
     ReleaseSpec,
     cell_bomb,
+    edit_part,
     hyperlinks_bomb,
     make_workbook,
     many_strings_bomb,
+    plain_sheet,
     shared_string_bomb,
     tail_bomb,
 )
@@ -60,6 +62,7 @@ from tests.support.workbooks import (
 ALBUM_ID = "6eS23i4CUnkQph9azKMWYE"
 OTHER_ID = "7kni1yGJOEqirUTdvf1NDv"
 TAB = "2025 Prog-metal"
+SHEET = "xl/worksheets/sheet1.xml"
 
 
 def spec(
@@ -173,6 +176,21 @@ def test_release_rows_stop_at_the_unannounced_block():
     assert parsed.warnings == []
 
 
+def test_the_unannounced_marker_in_column_b_ends_the_table_under_any_header():
+    """The marker may stand in column B, which holds no named column here: it still ends the
+    table (column B is read even though the header does not name it)."""
+    data = plain_sheet(
+        [
+            ["Artist", "Notes", "Album"],
+            ["Mirar", None, "Ascension"],
+            [None, "Unannounced Projects"],
+            ["Secret Band", None, "Future LP"],
+        ]
+    )
+
+    assert [row.artist for row in parse_workbook(data).rows] == ["Mirar"]
+
+
 def test_a_wider_gap_before_the_unannounced_block_adds_nothing():
     """Several blank rows before the Unannounced block: the block still stays out."""
     parsed = parse([spec("One", "First")], gap_rows=5)
@@ -217,6 +235,34 @@ def test_a_tab_without_an_unannounced_block_runs_to_its_last_row():
     parsed = parse(releases, unannounced=(), gap_rows=3)
 
     assert [row.artist for row in parsed.rows] == ["One", "Two", "Three"]
+
+
+def test_lowercase_cell_references_are_read():
+    """r="a2" names column A as r="A2" does (openpyxl reads both)."""
+    data = edit_part(
+        plain_sheet([["Artist", "Album"], ["Mirar", "Ascension"]]),
+        SHEET,
+        lambda xml: re.sub(
+            rb' r="([A-Z]+)(\d+)"', lambda m: b' r="' + m[1].lower() + m[2] + b'"', xml
+        ),
+    )
+
+    assert [row.title for row in parse_workbook(data).rows] == ["Ascension"]
+
+
+def test_a_row_numbered_again_is_skipped_before_the_header_too():
+    """A row whose number is not above the one before it is skipped, as openpyxl's read-only
+    sheets skip it: a second row 1 holding the header makes no table."""
+    data = edit_part(
+        plain_sheet([["Title"], ["Artist", "Album"], ["Mirar", "Ascension"]]),
+        SHEET,
+        lambda xml: xml.replace(b'<row r="2">', b'<row r="1">', 1),
+    )
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(data)
+
+    assert str(error.value) == NO_RELEASE_TABS
 
 
 def test_statistics_tab_is_ignored():
@@ -359,17 +405,11 @@ def test_a_shared_formula_starting_outside_the_table_still_gives_the_link():
         f'<c r="D7"><f t="shared" ref="D7:E7" si="0">{formula}</f><v>S</v></c>'
         '<c r="E7"><f t="shared" si="0"/><v>S</v></c>'
     )
-    sheet = "xl/worksheets/sheet1.xml"
-    source = zipfile.ZipFile(io.BytesIO(data))
-    output = io.BytesIO()
-    with zipfile.ZipFile(output, "w") as target:
-        for info in source.infolist():
-            content = source.read(info)
-            if info.filename == sheet:
-                content = content.replace(b'<c r="F7"', cells.encode() + b'<c r="F7"', 1)
-            target.writestr(info, content)
+    data = edit_part(
+        data, SHEET, lambda xml: xml.replace(b'<c r="F7"', cells.encode() + b'<c r="F7"', 1)
+    )
 
-    row = parse_workbook(output.getvalue()).rows[0]
+    row = parse_workbook(data).rows[0]
 
     assert row.spotify_album_id == ALBUM_ID
 
@@ -744,6 +784,58 @@ def test_bytes_that_are_not_a_zip_are_not_a_workbook():
     assert str(error.value) == NOT_AN_XLSX.format(detail="not a zip archive")
 
 
+def test_a_sheet_whose_relationship_is_missing_is_damaged():
+    """The workbook names its sheet by a relationship id its relationships part lacks."""
+    data = edit_part(
+        make_workbook({TAB: [spec("A", "B")]}),
+        "xl/workbook.xml",
+        lambda xml: xml.replace(b'r:id="rId1"', b'r:id="rId99"', 1),
+    )
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(data)
+
+    assert str(error.value) == WORKBOOK_DAMAGED.format(detail="a part is missing")
+
+
+def test_a_number_cell_that_holds_text_is_damaged():
+    """<v>abc</v> in a number cell is nothing a spreadsheet writes: damaged, not a crash."""
+    data = edit_part(
+        plain_sheet([["Artist", "Album"], ["Mirar", 1914]]),
+        SHEET,
+        lambda xml: xml.replace(b"<v>1914</v>", b"<v>abc</v>", 1),
+    )
+
+    with pytest.raises(WorkbookError) as error:
+        parse_workbook(data)
+
+    assert str(error.value).startswith(WORKBOOK_DAMAGED.split("(")[0])
+    assert "ValueError" in str(error.value)
+
+
+def test_a_length_cell_with_a_style_the_file_lacks_has_no_fill():
+    """A style index past the file's style table reads as no fill; the row is kept."""
+    data = edit_part(
+        plain_sheet([["Artist", "Album", "Length"], ["Mirar", "Ascension", "LP"]]),
+        SHEET,
+        lambda xml: re.sub(rb'<c r="C2"', b'<c r="C2" s="999"', xml, count=1),
+    )
+
+    row = parse_workbook(data).rows[0]
+
+    assert (row.format, row.is_debut, row.is_reissue) == ("LP", False, False)
+
+
+def test_a_date_serial_no_calendar_holds_is_not_a_date():
+    """A release date of 99999999 (a number, no date format) warns like unreadable text."""
+    data = plain_sheet([["Artist", "Album", "Release Date"], ["Mirar", "Ascension", 99999999]])
+
+    parsed = parse_workbook(data)
+
+    assert parsed.rows[0].release_date is None
+    assert messages(parsed) == [WARN_UNDATED.format(value="99999999")]
+
+
 def test_workbook_missing_a_sheet_part_is_damaged():
     """A package whose workbook lists a sheet that is not in the zip is damaged."""
     source = zipfile.ZipFile(io.BytesIO(make_workbook({TAB: [spec("A")]})))
@@ -920,7 +1012,7 @@ def test_a_sheet_with_millions_of_hyperlinks_is_read_in_bounded_memory():
     """The rows are read to the end of <sheetData> and no further: openpyxl's sheet parser would
     go on to build the whole <hyperlinks> list (5.7 GB for 300 MB of hyperlinks); they are
     streamed instead, and the real link is still found."""
-    data = hyperlinks_bomb(4 * 1024 * 1024)  # 200,000 hyperlinks: 112 MB read past the rows
+    data = hyperlinks_bomb(4 * 1024 * 1024)  # 200,000 links; openpyxl's parse() peaks at 112 MB
     tracemalloc.start()
     try:
         parsed = parse_workbook(data)

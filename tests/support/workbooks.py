@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -456,3 +456,28 @@ def hyperlinks_bomb(size: int) -> bytes:
     release = ReleaseSpec("Mirar", "Ascension", spotify="6eS23i4CUnkQph9azKMWYE")
     data = make_workbook({HOSTILE_TAB: [release]}, unannounced=())
     return inflate_part(data, HOSTILE_SHEET, b"<hyperlinks>", b'<hyperlink ref="Z9"/>', size)
+
+
+def edit_part(data: bytes, member: str, edit: Callable[[bytes], bytes]) -> bytes:
+    """Copy the workbook `data` with the part `member` rewritten by `edit`: for XML that
+    openpyxl never writes (shared formulas, lowercase references, repeated rows)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            target.writestr(info, edit(content) if info.filename == member else content)
+    return output.getvalue()
+
+
+def plain_sheet(rows: Sequence[Sequence[object]], *, tab: str = HOSTILE_TAB) -> bytes:
+    """A one-tab workbook holding `rows` from A1, nothing else: the small cases a test spells
+    out cell by cell."""
+    workbook = Workbook()
+    sheet = cast(Worksheet, workbook.active)
+    sheet.title = tab
+    for row in rows:
+        sheet.append(list(row))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
