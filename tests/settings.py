@@ -1,6 +1,7 @@
 """Settings for the test suite: the real settings, without `.env`, with a fixed test secret."""
 
 import os
+import tempfile
 
 os.environ["DJANGO_ENV_FILE"] = ""
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
@@ -28,3 +29,12 @@ TASKS = {
     "immediate": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"},
     "refusing": {"BACKEND": "tests.support.task_backends.RefusingBackend"},
 }
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, as `make run` has, not Django's default in-memory test database: that one is
+    # shared between threads through SQLite's shared cache, where a write that meets another
+    # thread's lock fails at once ("database table is locked") instead of waiting the busy
+    # timeout, so a sync thread could crash in a test where it never would in use.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"progmetal-tests-{os.getpid()}.sqlite3")
+    }
