@@ -292,19 +292,26 @@ class _SheetParser(WorkSheetParser):
         self.columns = frozenset(letters | {letter.lower() for letter in letters})
 
     def parse_row(self, row: Any) -> tuple[int, list[dict[str, Any]]]:
-        if self.columns is not None:
-            refs = [cell.get("r") for cell in row]
-            if None not in refs:
-                row[:] = [
-                    cell
-                    for cell, ref in zip(row, refs, strict=True)
-                    if ref.rstrip(_DIGITS) in self.columns or cell.find(FORMULA_TAG) is not None
-                ]
+        if self.columns is not None and (kept := self.cells_to_read(row, self.columns)) is not None:
+            row[:] = kept
         try:
             return super().parse_row(row)
         except (ValueError, IndexError) as error:  # <v>abc</v> in a number cell, a bad index
             detail = f"a cell openpyxl cannot read, {type(error).__name__}: {error}"
             raise WorkbookError(WORKBOOK_DAMAGED.format(detail=detail[:200])) from None
+
+    @staticmethod
+    def cells_to_read(row: Any, columns: frozenset[str]) -> list[Any] | None:
+        """The row's cells in `columns` or with a formula; None when a cell does not name its
+        column (then every cell is read)."""
+        kept = []
+        for cell in row:
+            ref = cell.get("r")
+            if ref is None:
+                return None
+            if ref.rstrip(_DIGITS) in columns or cell.find(FORMULA_TAG) is not None:
+                kept.append(cell)
+        return kept
 
     def rows(self, cancel: CancelFn) -> Iterator[tuple[int, Cells]]:
         """Each row's cells by column number, to the end of `<sheetData>` and no further.
