@@ -663,7 +663,18 @@ def test_results_refresh_on_sync_completed_keep_the_filters(client):
 
     html = get_list(client, {"format": "EP", "q": ""}).content.decode()
 
-    assert f'hx-get="{LIST_URL}?format=EP" hx-trigger="syncCompleted from:body"' in html
+    region = re.search(r'<section id="album-results"[^>]*>', html)
+    assert region is not None
+    assert f'hx-get="{LIST_URL}?format=EP"' in region.group()
+    assert 'hx-trigger="syncCompleted from:body"' in region.group()
+
+
+def test_an_empty_catalog_also_refreshes_when_a_sync_starts(client):
+    """With no albums yet, the results reload when a sync starts too (the empty state then
+    says a sync is running, not to press Sync Now)."""
+    html = get_list(client).content.decode()
+
+    assert 'hx-trigger="syncStarted from:body, syncCompleted from:body"' in html
 
 
 def test_form_shows_the_active_values(client):

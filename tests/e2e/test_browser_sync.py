@@ -95,9 +95,12 @@ def test_sync_now_shows_progress_then_refreshes_the_grid_and_stops_polling(
     page.evaluate("window.__e2eMarker = 'before-sync'")
     page.evaluate(RECORD_MESSAGES)
 
+    expect(page.locator(".empty-state")).to_contain_text("Press Sync Now above")
     button.click()
     expect(button).to_be_disabled()
     expect(button).to_have_text("Syncing...")
+    # The empty catalog no longer asks for the click it just got.
+    expect(page.locator(".empty-state")).to_contain_text("A sync is running")
     expect(message).to_contain_text("Sync complete:", timeout=SYNC_TIMEOUT_MS)
     completed_at = time.monotonic()
 
