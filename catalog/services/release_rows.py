@@ -288,10 +288,10 @@ class TabRows:
         self,
         row_number: int,
         values: Mapping[str, Any],
-        length_fill: str | None = None,
-        hyperlinks: Mapping[str, str] | None = None,
+        length_fill: str | None,
+        hyperlinks: Mapping[str, str],
     ) -> None:
-        row = self.build_row(row_number, values, length_fill, hyperlinks or {})
+        row = self.build_row(row_number, values, length_fill, hyperlinks)
         if row is not None:
             self.rows.append(row)
 

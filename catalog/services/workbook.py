@@ -344,7 +344,7 @@ class _Workbook:
 
         self.reader = reader
         self.book: Any = reader.wb  # read below through openpyxl's private style tables
-        self.package = reader.archive
+        self.package = reader.archive  # the zip: sheet parts and their relationships
         self.cancel = cancel
         self.max_rows = int(settings.WORKBOOK_MAX_ROWS)
         self.rows_left = self.max_rows
