@@ -151,7 +151,10 @@ def back_to_list_url(back: str) -> str:
     Only a relative URL whose path is the list's is accepted: no redirect to elsewhere.
     """
     base_url = reverse("catalog:album-list")
-    parts = urlsplit(back)
+    try:
+        parts = urlsplit(back)
+    except ValueError:  # not a URL at all ("http://[")
+        return base_url
     if parts.scheme or parts.netloc or parts.path != base_url:
         return base_url
     query = QueryDict(parts.query).urlencode()
@@ -290,6 +293,14 @@ def sync_trigger(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
+def sync_id_param(value: str) -> int | None:
+    """A sync id from the query string, or None: ASCII digits only (str.isdigit() also accepts
+    "²" and "①", which int() refuses), and no more than a database id can hold."""
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 @never_cache
 @require_safe
 def sync_status(request: HtmxHttpRequest) -> HttpResponse:
@@ -298,8 +309,8 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
     A poller sends the id of the sync it watches (`watching`); once that sync has ended the
     answer carries `HX-Trigger: syncCompleted`, and the fragment no longer polls.
     """
-    since = request.GET.get("since", "")
-    if since.isdigit() and not _wants_json(request) and nothing_new_since(int(since)):
+    since = sync_id_param(request.GET.get("since", ""))
+    if since is not None and not _wants_json(request) and nothing_new_since(since):
         # The idle check of an open page: nothing started since it loaded. 204 leaves the page
         # as it is (htmx swaps nothing) and costs one small query.
         return HttpResponse(status=204)
@@ -308,11 +319,10 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
         response: HttpResponse = JsonResponse(panel.as_json())
     else:
         response = _render_panel(request, panel)
-    watching = request.GET.get("watching", "")
-    watching_id = int(watching) if watching.isdigit() else None
+    watching_id = sync_id_param(request.GET.get("watching", ""))
     if sync_finished(panel, watching=watching_id):
         trigger_client_event(response, "syncCompleted", {"id": watching_id, "status": panel.status})
-    elif since.isdigit() and not panel.is_active:
+    elif since is not None and not panel.is_active:
         # A sync started and ended between two idle checks: the grid refreshes all the same.
         trigger_client_event(response, "syncCompleted", {"id": panel.operation_id})
     patch_vary_headers(response, ("Accept",))
