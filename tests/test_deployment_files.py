@@ -160,6 +160,7 @@ def test_check_deploy_reports_nothing_with_the_documented_production_values(tmp_
         "DJANGO_SECRET_KEY": "kq8#vT2m!pX9w$Lr4zN7@cB1fH6jD3sG5yE0uA8iO2nR7tW4-production-like",
         "DJANGO_ALLOWED_HOSTS": "catalog.example.org",
         "DJANGO_CSRF_TRUSTED_ORIGINS": "https://catalog.example.org",
+        "SITE_URL": "https://catalog.example.org",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
     }
     done = subprocess.run(
