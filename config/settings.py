@@ -196,9 +196,10 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 # The admin login's throttle (catalog/admin.py): attempts per client address and per username.
-# django-ratelimit's rate syntax: "10/m" is ten a minute, "20/h" twenty an hour.
-ADMIN_LOGIN_RATE_PER_ADDRESS = env_str("ADMIN_LOGIN_RATE_PER_ADDRESS", "10/m")
-ADMIN_LOGIN_RATE_PER_USERNAME = env_str("ADMIN_LOGIN_RATE_PER_USERNAME", "20/h")
+# django-ratelimit's rate syntax: "5/m" is five a minute. The counters are per process: with two
+# gunicorn workers a client gets at most twice these.
+ADMIN_LOGIN_RATE_PER_ADDRESS = env_str("ADMIN_LOGIN_RATE_PER_ADDRESS", "5/m")
+ADMIN_LOGIN_RATE_PER_USERNAME = env_str("ADMIN_LOGIN_RATE_PER_USERNAME", "10/h")
 RATELIMIT_USE_CACHE = "ratelimit"
 # The request header that carries the client's address when a proxy in front sets it (nginx:
 # X-Real-IP). Empty: REMOTE_ADDR. Set it only behind such a proxy: anyone can send the header.
