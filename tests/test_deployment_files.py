@@ -52,13 +52,52 @@ def test_env_example_documents_every_setting_variable():
 def test_compose_runs_web_and_postgres_with_a_volume_and_healthcheck():
     """The web service waits for a healthy PostgreSQL whose data lives in a named volume."""
     services = compose()["services"]
-    assert set(services) == {"web", "worker", "db"}
+    assert set(services) == {"web", "worker", "db", "nginx"}
     db = services["db"]
     assert db["image"].startswith("postgres:")
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     volume_name = db["volumes"][0].split(":")[0]
     assert volume_name in compose()["volumes"]
     assert services["web"]["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+def test_compose_publishes_nginx_and_not_gunicorn():
+    """Only nginx is published, on the port web used to be; web is reachable by nginx alone."""
+    services = compose()["services"]
+    assert "ports" not in services["web"]
+    assert services["web"]["expose"] == ["8000"]
+    assert all("ports" not in services[name] for name in ("worker", "db"))
+    assert services["nginx"]["ports"] == ["8000:8000"]
+
+
+def test_compose_nginx_renders_the_repository_template_for_web():
+    """The nginx service is the official image with deploy/nginx/ mounted where it renders
+    templates, every variable of the template set, and web as the upstream."""
+    nginx = compose()["services"]["nginx"]
+    assert nginx["image"].startswith("nginx:")
+    mounts = dict(volume.rsplit(":", 1)[0].split(":", 1) for volume in nginx["volumes"])
+    assert mounts == {
+        "./deploy/nginx/nginx.conf": "/etc/nginx/nginx.conf",
+        "./deploy/nginx/templates": "/etc/nginx/templates",
+    }
+    assert all((ROOT / source).exists() for source in mounts)
+    template = (ROOT / "deploy/nginx/templates/progmetal.conf.template").read_text()
+    assert set(re.findall(r"\$\{([A-Z_]+)\}", template)) == set(nginx["environment"])
+    assert (
+        nginx["environment"]["PROGMETAL_UPSTREAM"]
+        == f"web:{compose()['services']['web']['expose'][0]}"
+    )
+    # The image renders templates only when the command starts with `nginx`.
+    assert nginx["command"][0] == "nginx"
+    assert "daemon off;" in nginx["command"][-1]
+
+
+def test_compose_restarts_every_long_running_service():
+    """web, worker and nginx come back by themselves if they die (and after a reboot)."""
+    services = compose()["services"]
+    assert {
+        name: services[name].get("restart") for name in ("web", "worker", "nginx")
+    } == dict.fromkeys(("web", "worker", "nginx"), "unless-stopped")
 
 
 def test_compose_web_environment_matches_settings():

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from tests.support.e2e.catalog_data import releases, workbook
 from tests.support.e2e.client import STATUS_PATH, AppClient
-from tests.support.e2e.nginx import NginxServer, SlowClients, probe
+from tests.support.e2e.nginx import NginxServer, SlowClients, check_config, probe
 from tests.support.e2e.servers import AppServer, app_environment, free_port
-from tests.support.processes import DatabaseFactory
+from tests.support.processes import REPO_ROOT, DatabaseFactory
 from tests.support.workbook_server import WorkbookServer
 
 pytestmark = pytest.mark.slow
@@ -103,6 +104,15 @@ def test_staff_sync_now_works_through_nginx(
     staff.login()
 
     assert staff.trigger().status_code == 202
+
+
+def test_the_configuration_compose_renders_loads() -> None:
+    """The template rendered with compose's variables (a host name resolved at request time,
+    Docker's DNS) passes `nginx -t`: no variable left, nothing resolved at start."""
+    services = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]
+    checked = check_config(services["nginx"]["environment"])
+
+    assert checked.returncode == 0, checked.stderr
 
 
 # --- nginx alone, in front of a loopback echo --------------------------------------------------

@@ -22,6 +22,7 @@ import re
 import selectors
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -67,6 +68,46 @@ def render_template(text: str, variables: Mapping[str, str]) -> str:
     return rendered
 
 
+def render_config(workdir: Path, variables: Mapping[str, str]) -> Path:
+    """deploy/nginx/nginx.conf and the site rendered with `variables`, in `workdir` as in the
+    image (conf.d/progmetal.conf beside nginx.conf); return the main file."""
+    (workdir / SITE_CONFIG).parent.mkdir(parents=True)
+    (workdir / SITE_CONFIG).write_text(render_template(SITE_TEMPLATE.read_text(), variables))
+    main = workdir / "nginx.conf"
+    shutil.copyfile(MAIN_CONFIG, main)
+    return main
+
+
+def nginx_command(main: Path, *directives: str) -> list[str]:
+    """nginx with `main` as its configuration, its prefix, pid file and startup log there."""
+    workdir = main.parent
+    globals_ = [*directives, f"pid {workdir / 'nginx.pid'};"]
+    if os.geteuid() == 0:
+        # As root nginx switches its workers to `user`, "nobody nobody" by default, a group
+        # Debian does not have; compose names the image's user the same way.
+        globals_.append(f"user {_worker_user()};")
+    return [
+        nginx_binary(),
+        "-c",
+        str(main),
+        "-p",
+        f"{workdir}/",
+        "-e",
+        "stderr",
+        "-g",
+        " ".join(globals_),
+    ]
+
+
+def check_config(variables: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` of the configuration rendered with `variables` (exit 0: it loads)."""
+    with tempfile.TemporaryDirectory(prefix="progmetal-nginx-t.") as tmp:
+        main = render_config(Path(tmp), variables)
+        return subprocess.run(
+            [*nginx_command(main), "-t"], capture_output=True, text=True, timeout=30, check=False
+        )
+
+
 class NginxServer(ProcessGroup):
     """`nginx -c <copy of deploy/nginx/nginx.conf> -p <temp> -g 'daemon off; ...'`, proxying to
     `upstream` (host:port). It may start before the upstream listens."""
@@ -83,44 +124,21 @@ class NginxServer(ProcessGroup):
 
     def render(self, workdir: Path) -> Path:
         """The configuration in `workdir`, laid out as in the image; return the main file."""
-        (workdir / SITE_CONFIG).parent.mkdir(parents=True)
-        (workdir / SITE_CONFIG).write_text(
-            render_template(
-                SITE_TEMPLATE.read_text(),
-                {
-                    "PROGMETAL_UPSTREAM": self.upstream,
-                    # Never asked: the upstream is an address, nothing to resolve.
-                    "PROGMETAL_RESOLVER": LOOPBACK,
-                    "PROGMETAL_NGINX_PORT": f"{LOOPBACK}:{self.port}",
-                },
-            )
+        return render_config(
+            workdir,
+            {
+                "PROGMETAL_UPSTREAM": self.upstream,
+                # Never asked: the upstream is an address, nothing to resolve.
+                "PROGMETAL_RESOLVER": LOOPBACK,
+                "PROGMETAL_NGINX_PORT": f"{LOOPBACK}:{self.port}",
+            },
         )
-        main = workdir / "nginx.conf"
-        shutil.copyfile(MAIN_CONFIG, main)
-        return main
 
     def start(self, *, timeout: float = START_TIMEOUT) -> NginxServer:
         """Start nginx and return once its port accepts connections."""
         self.workdir = Path(tempfile.mkdtemp(prefix="progmetal-nginx."))
         main = self.render(self.workdir)
-        globals_ = [f"daemon off; pid {self.workdir / 'nginx.pid'};"]
-        if os.geteuid() == 0:
-            # As root nginx switches its workers to `user`, "nobody nobody" by default, a group
-            # Debian does not have; the image's config names its own user the same way.
-            globals_.append(f"user {_worker_user()};")
-        self._launch(
-            [
-                nginx_binary(),
-                "-c",
-                str(main),
-                "-p",
-                f"{self.workdir}/",
-                "-e",
-                "stderr",
-                "-g",
-                " ".join(globals_),
-            ]
-        )
+        self._launch(nginx_command(main, "daemon off;"))
 
         def listening() -> bool:
             assert self.process is not None
