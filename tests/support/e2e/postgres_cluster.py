@@ -93,7 +93,7 @@ class PostgresCluster:
         """Stop the server (if it runs) and remove its folder."""
         subprocess.run(
             [*self._as_owner, str(self.bindir / "pg_ctl"), "-D", str(self.data)]
-            + ["-m", "immediate", "stop"],
+            + ["-m", "fast", "-w", "stop"],
             capture_output=True,
             timeout=PG_CTL_TIMEOUT,
             check=False,
