@@ -12,7 +12,8 @@ retries with a bounded backoff (1 s doubling to 10 s) until a query on the queue
 then the library's loop starts again with fresh connections. SystemExit from the library's
 signal handler and KeyboardInterrupt are not database errors: they still end the process. A task
 whose result could not be recorded because the database went away stays "running" in the queue
-table; the sync's own row is recovered by its heartbeat (docs/architecture.md, "The runner").
+table; the sync's own row is recovered by its heartbeat (docs/architecture.md, "The worker
+outlives the database").
 `handle()` is the library's, constructing `ResilientWorker` instead of `Worker`.
 
 This command replaces the library's because "catalog" comes before "django_tasks_db" in
