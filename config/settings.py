@@ -92,10 +92,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "csp",
+    # Before django_tasks_db: the first app wins a command name, and catalog's `db_worker`
+    # is the library's kept running through a database outage.
+    "catalog",
     "django_tasks",
     "django_tasks_db",
     "template_partials.apps.SimpleAppConfig",
-    "catalog",
 ]
 
 MIDDLEWARE = [
