@@ -163,7 +163,8 @@ def test_full_disk_on_sqlite_ends_the_run_failed_with_the_counts_written(workboo
 
     def fill_the_disk() -> None:
         with connection.cursor() as cursor:
-            pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+            cursor.execute("PRAGMA page_count")
+            (pages,) = cursor.fetchone() or (0,)
             cursor.execute(f"PRAGMA max_page_count = {pages}")
 
     operation = run_sync(workbook, after_batches(fill_the_disk))
