@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,8 @@ from catalog.models import Album, SyncOperation
 from catalog.services import sync
 from catalog.services.importer import STAGE_IMPORTING, ImportResult, Progress
 from catalog.services.sync import SyncManager, SyncOptions, database_unavailable_message
+from tests.support.e2e.servers import wait_for
+from tests.support.sync_factories import make_operation
 from tests.support.workbooks import ReleaseSpec, save_workbook
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -173,3 +175,42 @@ def test_full_disk_on_sqlite_ends_the_run_failed_with_the_counts_written(workboo
     with connection.cursor() as cursor:  # space is freed
         cursor.execute("PRAGMA max_page_count = 1073741823")
     assert_next_sync_completes(workbook, Album.objects.count())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_terminate_backend")
+def test_heartbeat_resumes_after_its_connection_is_killed(settings):
+    """The writer thread's connection killed (pg_terminate_backend): it opens a new one and
+    the heartbeat goes on, instead of failing on the dead connection until the row is stale."""
+    settings.SYNC_HEARTBEAT_SECONDS = 0.2
+    operation = make_operation(status=SyncOperation.Status.RUNNING)
+    writer = sync._WriterThread(sync.ProgressWriter(operation.pk))
+
+    def heartbeat() -> datetime:
+        return SyncOperation.objects.values_list("heartbeat_at", flat=True).get(pk=operation.pk)
+
+    def wait_beat_after(moment: datetime) -> datetime:
+        def later() -> datetime | None:
+            beat = heartbeat()
+            return beat if beat > moment else None
+
+        return wait_for(
+            later,
+            timeout=15,
+            what="a heartbeat written after the connection was killed",
+        )
+
+    writer.start()
+    try:
+        wait_beat_after(operation.heartbeat_at)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            cursor.execute("SELECT now()")
+            (killed_at,) = cursor.fetchone() or (None,)
+        assert killed_at is not None
+        assert wait_beat_after(killed_at)
+        assert writer.is_alive()
+    finally:
+        writer.stop()
