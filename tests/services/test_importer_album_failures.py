@@ -5,12 +5,14 @@ meanwhile, a value it cannot store) fails that album alone, and the counts stay 
 from __future__ import annotations
 
 import threading
+from datetime import date
 
 import pytest
 from django.db import connection, connections
 
 from catalog.models import Album
 from catalog.services import importer
+from catalog.services.download import WorkbookError
 from catalog.services.importer import (
     ALBUM_DELETED,
     ALBUM_REFUSED,
@@ -20,7 +22,9 @@ from catalog.services.importer import (
     import_rows,
 )
 from catalog.services.spotify import SpotifyClient
+from catalog.services.workbook import load_workbook
 from tests.support.factories import sheet_row as row
+from tests.support.workbooks import ReleaseSpec, edit_part, make_workbook
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="only PostgreSQL refuses a NUL in text"
@@ -172,3 +176,16 @@ def test_enrichment_refused_for_one_album_fails_that_album_and_goes_on(
     assert result.failures[0].reason == ALBUM_REFUSED.format(kind="DataError")
     assert Album.objects.get(title="Two").spotify_fetched_at is not None
     assert Album.objects.get(title="One").spotify_fetched_at is None
+
+
+@pytest.mark.parametrize("nul", [b"&#0;", b"&#x0;", b"\x00"])
+def test_a_workbook_cannot_carry_a_nul_into_the_catalog(tmp_path, nul):
+    """A NUL in the workbook's text (written any way XML allows a character) makes the file
+    unreadable, so nothing is imported: the importer never meets one from the sheet."""
+    data = make_workbook({"2025 Prog-metal": [ReleaseSpec("Nulband", "Album", date(2025, 1, 1))]})
+    bad = edit_part(data, "xl/sharedStrings.xml", lambda xml: xml.replace(b"Nulband", nul))
+    path = tmp_path / "nul.xlsx"
+    path.write_bytes(bad)
+
+    with pytest.raises(WorkbookError):
+        load_workbook(str(path))
