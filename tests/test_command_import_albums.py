@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import signal
+import socket
 import time
 from datetime import date
 from pathlib import Path
@@ -28,7 +29,11 @@ from catalog.models import Album, SyncOperation
 from catalog.services import importer
 from catalog.services.importer import STAGE_FETCHING, STAGE_IMPORTING, Progress, removals_kept
 from catalog.services.spotify import NOT_FOUND
-from catalog.services.sync import SYNC_REMOVALS_KEPT, SYNC_UNEXPECTED_ERROR
+from catalog.services.sync import (
+    SYNC_DATABASE_UNREACHABLE,
+    SYNC_REMOVALS_KEPT,
+    SYNC_UNEXPECTED_ERROR,
+)
 from tests.support.clock import FakeClock
 from tests.support.commands import import_albums as run
 from tests.support.processes import ScratchDatabase, clean_environment, manage, start_manage
@@ -501,3 +506,19 @@ def test_ctrl_c_ends_the_command_within_the_bound(
     assert stderr.strip() == f"CommandError: {INTERRUPTED}"
     assert scratch_database.query("SELECT status FROM catalog_syncoperation") == [("cancelled",)]
     assert scratch_database.query("SELECT COUNT(*) FROM catalog_album") == [(0,)]
+
+
+def test_no_database_at_start_is_one_line_without_a_traceback(workbook_file):
+    """With the database unreachable (nothing listens on its port) the command prints
+    SYNC_DATABASE_UNREACHABLE as its one line on stderr and exits 1: no traceback, no address."""
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgres://catalog:secret-password@127.0.0.1:{port}/catalog"
+
+    env = clean_environment(database_url=url)
+
+    completed = manage("import_albums", "--file", str(workbook_file), "--skip-spotify", env=env)
+
+    assert completed.returncode == 1
+    assert completed.stderr.splitlines() == [f"CommandError: {SYNC_DATABASE_UNREACHABLE}"]

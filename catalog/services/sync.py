@@ -89,6 +89,11 @@ SYNC_DATABASE_UNAVAILABLE = (
     "Sync failed: the database became unavailable during the sync. Written before that: "
     "{changes}; the next sync goes on from there."
 )
+# The same before the run wrote anything (or for a dry run, which writes nothing).
+SYNC_DATABASE_UNREACHABLE = (
+    "Sync failed: the database is unavailable. Nothing was written; "
+    "run the sync again once it is back."
+)
 NO_ACTIVE_SYNC = "No sync is running"
 
 # At most ~4 progress writes a second; a stage change is written at once.
@@ -287,8 +292,9 @@ def failure_message(exc: BaseException) -> str:
         return NETWORK_ERROR
     if is_database_outage(exc):
         # Never the driver's text: it names the server, and could name more.
-        result = exc.result if isinstance(exc, DatabaseUnavailable) else ImportResult()
-        return database_unavailable_message(result)
+        if isinstance(exc, DatabaseUnavailable):
+            return database_unavailable_message(exc.result)
+        return SYNC_DATABASE_UNREACHABLE
     return SYNC_UNEXPECTED_ERROR.format(kind=type(exc).__name__)
 
 

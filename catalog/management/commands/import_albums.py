@@ -46,6 +46,7 @@ from catalog.services.sync import (
     SPOTIFY_NOT_CONFIGURED,
     SPOTIFY_SETUP_HINT,
     SYNC_ALREADY_RUNNING,
+    SYNC_DATABASE_UNREACHABLE,
     SpotifyNotConfigured,
     SyncAlreadyRunning,
     SyncManager,
@@ -291,7 +292,9 @@ class Command(BaseCommand):
         except DATABASE_OUTAGE_ERRORS:
             # No database to start the run, or none to record its end even after
             # sync.DATABASE_RETRY_LIMIT_SECONDS: one line, as for any failed run.
-            result = manager.last_result or ImportResult()
+            result = manager.last_result
+            if result is None:
+                raise CommandError(SYNC_DATABASE_UNREACHABLE) from None
             raise CommandError(database_unavailable_message(result)) from None
         if operation.status != SyncOperation.Status.COMPLETED or manager.last_result is None:
             raise CommandError(operation.error or operation.message)
