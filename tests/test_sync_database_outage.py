@@ -16,7 +16,7 @@ from django.db.backends import utils as backend_utils
 
 from catalog.models import Album, SyncOperation
 from catalog.services import sync
-from catalog.services.importer import STAGE_IMPORTING, ImportResult, Progress
+from catalog.services.importer import STAGE_IMPORTING, ImportResult, Progress  # noqa
 from catalog.services.sync import SyncManager, SyncOptions, database_unavailable_message
 from tests.support.e2e.servers import wait_for
 from tests.support.sync_factories import make_operation
@@ -214,3 +214,23 @@ def test_heartbeat_resumes_after_its_connection_is_killed(settings):
         assert writer.is_alive()
     finally:
         writer.stop()
+
+
+def test_the_row_counts_the_committed_batches_while_the_run_goes_on(workbook):
+    """The counts reach the row as batches commit (the writer thread's progress writes), so a
+    run that dies where no outcome can be written (kill -9) keeps counts that were true."""
+    seen: list[tuple[int, int]] = []
+
+    def row_created() -> int | None:
+        created = SyncOperation.objects.values_list("created_count", flat=True).get()
+        return created or None
+
+    def look() -> None:
+        # The import waits here, after two committed batches: the row must catch up.
+        created = wait_for(row_created, timeout=15, what="counts on the row")
+        seen.append((created, Album.objects.count()))
+
+    operation = run_sync(workbook, after_batches(look))
+
+    assert seen == [(OUTAGE_AFTER, OUTAGE_AFTER)]
+    assert operation.status == SyncOperation.Status.COMPLETED

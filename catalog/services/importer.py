@@ -115,11 +115,24 @@ _SPOTIFY_RESET: dict[str, Any] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Written:
+    """What a run has committed so far: the counts its row shows while it runs, and keeps if
+    the run dies (docs/architecture.md, "Resumable batches, not one transaction")."""
+
+    created: int
+    updated: int
+    unchanged: int
+    removed: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     stage: str
     processed: int
     total: int
     message: str
+    written: Written | None = None
 
 
 ProgressFn = Callable[[Progress], None]
@@ -165,6 +178,9 @@ class ImportResult:
     attempted_keys: set[str] = field(default_factory=set)
     # A dry run's albums that would be new, changed or removed, in workbook order.
     planned: list[PlannedChange] = field(default_factory=list)
+
+    def written(self) -> Written:
+        return Written(self.created, self.updated, self.unchanged, self.removed, self.failed)
 
     @property
     def attempted(self) -> int:
@@ -463,10 +479,16 @@ def _match(releases: Sequence[_Release], catalog: _Catalog) -> list[Album | None
 
 
 def _report(
-    on_progress: ProgressFn | None, stage: str, processed: int, total: int, message: str
+    on_progress: ProgressFn | None,
+    stage: str,
+    processed: int,
+    total: int,
+    message: str,
+    result: ImportResult | None = None,
 ) -> None:
     if on_progress is not None:
-        on_progress(Progress(stage, processed, total, message))
+        written = result.written() if result is not None else None
+        on_progress(Progress(stage, processed, total, message, written))
 
 
 def import_rows(
@@ -501,7 +523,7 @@ def import_rows(
 
     def report(processed: int) -> None:
         message = SYNCING_MESSAGE.format(processed=processed, total=total)
-        _report(on_progress, STAGE_IMPORTING, processed, total, message)
+        _report(on_progress, STAGE_IMPORTING, processed, total, message, result)
 
     report(0)
     for start in range(0, total, batch_size):
@@ -951,7 +973,7 @@ def enrich_albums(
 
     def report(processed: int, message: str = "") -> None:
         text = message or ENRICHING_MESSAGE.format(processed=processed, total=total)
-        _report(on_progress, STAGE_ENRICHING, processed, total, text)
+        _report(on_progress, STAGE_ENRICHING, processed, total, text, result)
 
     report(0)
     processed = 0
@@ -1092,5 +1114,5 @@ def import_catalog(
     except DATABASE_OUTAGE_ERRORS as error:
         # What was committed before stays, and `result` counts exactly that.
         raise DatabaseUnavailable(result) from error
-    _report(on_progress, STAGE_FINALIZING, result.total, result.total, FINALIZING_MESSAGE)
+    _report(on_progress, STAGE_FINALIZING, result.total, result.total, FINALIZING_MESSAGE, result)
     return result

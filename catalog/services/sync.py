@@ -392,6 +392,15 @@ class ProgressWriter:
             }
             if stage_changed:
                 fields["stage_started_at"] = stage_started
+            if (written := pending.written) is not None:
+                # Only what is committed: a run that dies keeps true counts on its row.
+                fields.update(
+                    created_count=written.created,
+                    updated_count=written.updated,
+                    unchanged_count=written.unchanged,
+                    removed_count=written.removed,
+                    failed_count=written.failed,
+                )
             self._update(**fields)
             self._last_write = now
         elif now - self._last_write >= settings.SYNC_HEARTBEAT_SECONDS:
