@@ -740,7 +740,10 @@ class SyncManager:
             except DATABASE_OUTAGE_ERRORS as exc:
                 if transaction.get_connection().in_atomic_block or monotonic() >= deadline:
                     raise
-                logger.debug("Sync #%s: outcome not written yet: %s", operation_id, exc)
+                # The type only: the driver's text names the server.
+                logger.debug(
+                    "Sync #%s: outcome not written yet (%s)", operation_id, type(exc).__name__
+                )
                 close_broken_connection()
                 time.sleep(DATABASE_RETRY_SECONDS)
         if written:
