@@ -69,6 +69,10 @@ class CursorOutage:
 
         threading.Thread(target=end, daemon=True).start()
 
+    def end(self) -> None:
+        self.ended_at = time.monotonic()
+        self.down.clear()
+
 
 def run_sync(workbook: Path, on_progress: Callable[[Progress], None]) -> SyncOperation:
     return SyncManager().run_foreground(
@@ -234,3 +238,26 @@ def test_the_row_counts_the_committed_batches_while_the_run_goes_on(workbook):
 
     assert seen == [(OUTAGE_AFTER, OUTAGE_AFTER)]
     assert operation.status == SyncOperation.Status.COMPLETED
+
+
+def test_an_outage_longer_than_the_retry_limit_leaves_the_row_to_stale_recovery(
+    workbook, monkeypatch
+):
+    """The run does not wait forever for its database: past DATABASE_RETRY_LIMIT_SECONDS it
+    gives up (the command prints its one line), and the row, still active, is stale
+    recovery's to free."""
+    monkeypatch.setattr(sync, "DATABASE_RETRY_LIMIT_SECONDS", 2.0)
+    outage = CursorOutage(monkeypatch)
+    started = time.monotonic()
+
+    try:
+        with pytest.raises(OperationalError):
+            # An unbounded retry would get through once this outage ends, and not raise.
+            run_sync(workbook, after_batches(lambda: outage.start(seconds=30)))
+        gave_up_after = time.monotonic() - started
+    finally:
+        outage.end()
+
+    assert gave_up_after < 30
+    operation = SyncOperation.objects.get()
+    assert operation.status == SyncOperation.Status.RUNNING
