@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import OperationalError
 
 from catalog.management.commands import import_albums
 from catalog.management.commands.import_albums import (
@@ -522,3 +523,19 @@ def test_no_database_at_start_is_one_line_without_a_traceback(workbook_file):
 
     assert completed.returncode == 1
     assert completed.stderr.splitlines() == [f"CommandError: {SYNC_DATABASE_UNREACHABLE}"]
+
+
+@pytest.mark.django_db
+def test_database_lost_during_a_dry_run_says_nothing_was_written(workbook_file, monkeypatch):
+    """A dry run's counts are what a sync would do: when its database goes away it says
+    SYNC_DATABASE_UNREACHABLE ("nothing was written"), never "written before that"."""
+
+    def lose_the_database(*args: object) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(importer, "_match", lose_the_database)
+
+    with pytest.raises(CommandError) as raised:
+        run("--file", str(workbook_file), "--dry-run", "--skip-spotify")
+
+    assert str(raised.value) == SYNC_DATABASE_UNREACHABLE

@@ -1112,6 +1112,8 @@ def import_catalog(
                 should_cancel=should_cancel,
             )
     except DATABASE_OUTAGE_ERRORS as error:
+        if dry_run:
+            raise  # its counts are what a sync would do, nothing written
         # What was committed before stays, and `result` counts exactly that.
         raise DatabaseUnavailable(result) from error
     _report(on_progress, STAGE_FINALIZING, result.total, result.total, FINALIZING_MESSAGE, result)
