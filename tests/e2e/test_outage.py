@@ -16,7 +16,7 @@ from catalog.services.importer import ImportResult
 from catalog.services.sync import database_unavailable_message
 from tests.support.e2e.client import AppClient
 from tests.support.e2e.servers import AppServer, app_environment, wait_for
-from tests.support.postgres_cluster import ScratchCluster, postgres_bindir
+from tests.support.postgres_cluster import ScratchCluster
 from tests.support.processes import (
     ScratchDatabase,
     clean_environment,
@@ -27,10 +27,7 @@ from tests.support.processes import (
 from tests.support.workbook_server import WorkbookServer
 from tests.support.workbooks import ReleaseSpec, make_workbook, save_workbook
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(postgres_bindir() is None, reason="needs the PostgreSQL server"),
-]
+pytestmark = pytest.mark.slow
 
 ALBUMS = 8000  # a few seconds of import: the outage falls mid-import
 STOP_AFTER = 1000  # albums committed before PostgreSQL is stopped
