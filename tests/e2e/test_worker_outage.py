@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 
 from catalog.management.commands.db_worker import DATABASE_BACK, DATABASE_UNAVAILABLE
 from tests.support.e2e.catalog_data import releases, stored_albums, workbook
@@ -42,6 +43,7 @@ class OutageApp:
     worker: WorkerProcess
     pid: int
     staff: AppClient
+    answers_while_down: list[int] = field(default_factory=list)
 
     def log(self) -> str:
         return self.worker.log_path.read_text(errors="replace")
@@ -65,6 +67,11 @@ class OutageApp:
             timeout=RECOVERY_TIMEOUT,
             what="the worker to notice the outage",
         )
+        # Meanwhile a visitor's pages say the catalog is unavailable for a moment (503).
+        self.answers_while_down = [
+            requests.get(self.server.url + path, timeout=30).status_code
+            for path in ("/catalog/albums/", "/catalog/sync/status/")
+        ]
         # The outage lasts OUTAGE_SECONDS whatever the worker does meanwhile.
         time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped_at)))
         assert self.worker_alive()
@@ -144,6 +151,7 @@ def test_worker_survives_a_database_outage_and_runs_the_next_sync(
         what="the worker to reconnect",
     )
     assert app.log().count(DATABASE_UNAVAILABLE) == 1
+    assert app.answers_while_down == [503, 503]
 
     assert app.staff.trigger().status_code == 202
     final = wait_finished(app.staff, timeout=60)
