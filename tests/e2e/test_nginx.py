@@ -33,6 +33,11 @@ DRIP_INTERVAL = 12.0
 POLL_SECONDS = 30.0
 POLL_EVERY = 0.5  # four times the panel's rate, still one client address
 ANSWER_WITHIN = 1.0
+# The attack shows as polls that get no answer at all (gunicorn alone: 5 of 12 unanswered within
+# 5 s, bench/slowloris.py). On a 2-core machine running the suite beside two CPU-bound processes a
+# poll may also lose the CPU for a moment: a few may take up to LOADED_MACHINE_LIMIT, none longer.
+ON_TIME_SHARE = 0.95
+LOADED_MACHINE_LIMIT = 3 * ANSWER_WITHIN
 # nginx's client_header_timeout (10 s) ends each slow connection at least twice in 30 s.
 DROPS_PER_CLIENT = 2
 
@@ -74,8 +79,9 @@ def test_status_poll_answers_within_a_second_through_nginx_under_a_slowloris(
     proxied_app: ProxiedApp,
 ) -> None:
     """40 connections dripping a header byte every 12 s at nginx: for 30 s every status poll
-    through nginx, each on a new connection, is answered within 1 s, and nginx drops the slow
-    connections (client_header_timeout) instead of passing them on."""
+    through nginx, each on a new connection, is answered, 95 % of them within 1 s (all of them
+    on a quiet machine: bench/slowloris.py), and nginx drops the slow connections
+    (client_header_timeout) instead of passing them on."""
     url = proxied_app.nginx.url + STATUS_PATH
     with SlowClients(
         port=proxied_app.nginx.port,
@@ -85,8 +91,12 @@ def test_status_poll_answers_within_a_second_through_nginx_under_a_slowloris(
     ) as attack:
         latencies = probe(url, seconds=POLL_SECONDS, every=POLL_EVERY, timeout=5)
 
-    late = [latency for latency in latencies if latency is None or latency > ANSWER_WITHIN]
-    assert late == [], f"{len(late)} of {len(latencies)} polls late (None: no answer in 5 s)"
+    unanswered = [latency for latency in latencies if latency is None]
+    assert unanswered == [], f"{len(unanswered)} of {len(latencies)} polls got no answer in 5 s"
+    answered: list[float] = [latency for latency in latencies if latency is not None]
+    on_time = [latency for latency in answered if latency <= ANSWER_WITHIN]
+    assert len(on_time) >= ON_TIME_SHARE * len(answered), sorted(answered)[-5:]
+    assert max(answered) <= LOADED_MACHINE_LIMIT, sorted(answered)[-5:]
     assert len(latencies) >= POLL_SECONDS / POLL_EVERY / 2
     # The attack ran all along: nginx cut every slow connection off, and it came back.
     assert attack.refused == 0
