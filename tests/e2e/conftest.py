@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 from tests.support.e2e.client import AppClient
+from tests.support.e2e.deadlines import scaled
 from tests.support.e2e.servers import AppServer, WorkerProcess, app_environment
 from tests.support.processes import DatabaseFactory, ScratchDatabase
 from tests.support.spotify_standin import SpotifyStandIn
 from tests.support.workbook_server import WorkbookServer
 
 # Generous, bounded waits: a loaded 2-core CI box must slow these tests down, not fail them.
-BROWSER_TIMEOUT_MS = 15_000
+BROWSER_TIMEOUT_MS = round(scaled(15) * 1000)
 
 
 # --- Playwright: launched by tests/conftest.py's browser_type_launch_args --------------------
@@ -158,7 +159,7 @@ def start_app(
 
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     for app in apps:
-        app.server.stop()
+        app.server.close()
         for worker in app.workers:
             worker.stop()
         for client in app.clients:
