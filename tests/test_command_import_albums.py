@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
+import os
 import signal
+import subprocess
 import time
 from datetime import date
 from pathlib import Path
@@ -461,6 +464,26 @@ def test_dry_run_shows_the_guard_too(tmp_path):
 
 
 CTRL_C_BOUND = 3.0  # seconds from Ctrl-C to the command's exit
+HANDOVER_TIMEOUT = 60  # from the command's start to its reading the workbook
+
+
+def hand_over(fifo: Path, data: bytes, *, reader: subprocess.Popen[str]) -> None:
+    """Write `data` into the named pipe `fifo` once `reader` opens it, and close it: the reader
+    then holds every byte of the workbook, and what it does next is the parse."""
+    deadline = time.monotonic() + HANDOVER_TIMEOUT
+    while True:
+        try:
+            descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as error:
+            if error.errno != errno.ENXIO:  # ENXIO: nobody reads the pipe yet
+                raise
+        assert reader.poll() is None, reader.communicate()
+        assert time.monotonic() < deadline, "the command never opened the workbook"
+        time.sleep(0.05)
+    os.set_blocking(descriptor, True)
+    with os.fdopen(descriptor, "wb") as pipe:
+        pipe.write(data)
 
 
 @pytest.mark.slow
@@ -474,21 +497,18 @@ def test_ctrl_c_ends_the_command_within_the_bound(
         if stage == "trickling download":
             data = save_workbook(tmp_path / "a.xlsx", {"2025 Prog-metal": RELEASES}).read_bytes()
             server.routes["/export"] = Route(body=data, trickle=2.0)
-            args = ("--url", server.url_for("/export"))
+            process = start_manage(
+                "import_albums", "--url", server.url_for("/export"), env=command_env
+            )
+            # The request arrived: the command waits in its download, the row is running.
+            assert server.requested.wait(timeout=HANDOVER_TIMEOUT)
         else:
-            path = tmp_path / "slow.xlsx"
-            path.write_bytes(tail_bomb(80 * 1024 * 1024, unannounced=False))  # ~25 s to read
-            args = ("--file", str(path))
-        process = start_manage("import_albums", *args, env=command_env)
-        if stage == "trickling download":
-            assert server.requested.wait(timeout=60)
-            time.sleep(1.0)
-        else:
-            deadline = time.monotonic() + 60
-            while not scratch_database.query("SELECT id FROM catalog_syncoperation"):
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
-            time.sleep(2.0)  # the file is read at once: this is the parse
+            # The file through a named pipe: the test sees when the command has read all of it.
+            fifo = tmp_path / "slow.xlsx"
+            os.mkfifo(fifo)
+            process = start_manage("import_albums", "--file", str(fifo), env=command_env)
+            data = tail_bomb(80 * 1024 * 1024, unannounced=False)  # ~25 s to parse
+            hand_over(fifo, data, reader=process)
         assert process.poll() is None
         pressed = time.monotonic()
         process.send_signal(signal.SIGINT)
