@@ -104,9 +104,11 @@ class ProcessGroup:
             )
 
     def kill(self) -> None:
-        """`kill -9` the whole process group, as a crash would."""
+        """`kill -9` the whole process group, as a crash would; return once every process of it
+        is gone (a server started next must not share its socket with a dying one)."""
         self._signal_group(signal.SIGKILL)
-        self._reap(timeout=STOP_TIMEOUT)
+        if not self._reap(timeout=STOP_TIMEOUT):
+            raise RuntimeError(f"processes of {self.log_path.name} outlived kill -9")
 
     def stop(self) -> None:
         """SIGTERM to the group, SIGKILL after STOP_TIMEOUT seconds."""
@@ -124,15 +126,19 @@ class ProcessGroup:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signum)
 
-    def _reap(self, *, timeout: float) -> None:
+    def _reap(self, *, timeout: float) -> bool:
+        """Wait for the whole group to end; whether it did within `timeout`."""
         if self.process is None:
-            return
+            return True
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=timeout)
         # Forked processes are gone once no live process of the group is left.
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _group_alive(self.process.pid):
+        while _group_alive(self.process.pid):
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.05)
+        return True
 
     def log_tail(self, lines: int = 60) -> str:
         """The end of the log."""
