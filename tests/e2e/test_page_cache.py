@@ -13,7 +13,7 @@ import requests
 from catalog.page_cache import CACHE_HEADER
 from tests.e2e.conftest import StartApp
 from tests.support.e2e.catalog_data import releases, workbook
-from tests.support.e2e.client import ALBUMS_PATH, AppClient
+from tests.support.e2e.client import ALBUMS_PATH, TIMEOUT, AppClient
 from tests.support.e2e.deadlines import scaled
 from tests.support.e2e.waits import wait_finished
 from tests.support.workbook_server import WorkbookServer
@@ -33,7 +33,7 @@ def visitor_round(url: str) -> list[tuple[str, int, bool]]:
     listed, whether a session or CSRF cookie was set) for each."""
 
     def one(_: int) -> tuple[str, int, bool]:
-        response = requests.get(url + ALBUMS_PATH, timeout=15)
+        response = requests.get(url + ALBUMS_PATH, timeout=TIMEOUT)
         response.raise_for_status()
         cookies = {"sessionid", "csrftoken"} & set(response.cookies.keys())
         return response.headers[CACHE_HEADER], len(TILE.findall(response.text)), bool(cookies)
