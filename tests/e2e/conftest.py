@@ -2,7 +2,9 @@
 loopback workbook server and Spotify stand-in, and Playwright on Debian's Chromium.
 
 These tests talk HTTP (and read the scratch database with plain SQL); they never use
-pytest-django's test database.
+pytest-django's test database. Their waits follow events (a row's state, a log line, the server
+answering) up to the deadlines of tests/support/e2e/deadlines.py, which E2E_TIME_SCALE stretches
+on a slow machine.
 """
 
 from __future__ import annotations
