@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -384,7 +385,25 @@ def test_failure_exits_non_zero_with_one_line_and_no_traceback(tmp_path, command
     assert "missing.xlsx" in process.stderr
 
 
+@pytest.fixture
+def ctrl_c_reaches_commands() -> Iterator[None]:
+    """The commands started meanwhile turn SIGINT into KeyboardInterrupt, as from a terminal.
+
+    A suite started without job control (`make test &`, nohup, some CI runners) inherits SIGINT
+    ignored, and a process started with it ignored keeps it ignored: Ctrl-C would never reach
+    the command. Handled in this process, it is back to the default in the children.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("ctrl_c_reaches_commands")
 def test_ctrl_c_stops_cleanly(command_env):
     """SIGINT during the download ends with "Import interrupted", non-zero, no traceback."""
     # The download is accepted and not answered while the test runs: the command sits inside it.
@@ -487,6 +506,7 @@ def hand_over(fifo: Path, data: bytes, *, reader: subprocess.Popen[str]) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("ctrl_c_reaches_commands")
 @pytest.mark.parametrize("stage", ["trickling download", "slow parse"])
 def test_ctrl_c_ends_the_command_within_the_bound(
     stage, tmp_path, command_env, scratch_database: ScratchDatabase
@@ -507,7 +527,7 @@ def test_ctrl_c_ends_the_command_within_the_bound(
             fifo = tmp_path / "slow.xlsx"
             os.mkfifo(fifo)
             process = start_manage("import_albums", "--file", str(fifo), env=command_env)
-            data = tail_bomb(80 * 1024 * 1024, unannounced=False)  # ~25 s to parse
+            data = tail_bomb(80 * 1024 * 1024, unannounced=False)  # seconds to parse
             hand_over(fifo, data, reader=process)
         assert process.poll() is None
         pressed = time.monotonic()
