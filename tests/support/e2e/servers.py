@@ -38,6 +38,13 @@ BYTECODE_CACHE = Path(tempfile.gettempdir()) / f"progmetal-test-bytecode-{os.get
 T = TypeVar("T")
 
 
+def free_port() -> int:
+    """A loopback port free at the moment (another process may take it before it is bound)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def wait_for(
     probe: Callable[[], T | None],
     *,
