@@ -68,3 +68,5 @@ bench: install
 	@# The load benchmark needs wrk (Debian: apt-get install wrk).
 	@if command -v wrk >/dev/null; then $(RUN) python -m bench.load; \
 	else echo "bench.load skipped: wrk is not installed (apt-get install wrk)"; fi
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then $(RUN) python -m bench.slowloris; \
+	else echo "bench.slowloris skipped: nginx is not installed (apt-get install nginx)"; fi

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 # A live run stamps its heartbeat every SYNC_HEARTBEAT_SECONDS; a row is taken for dead after
 # SYNC_STALE_AFTER_SECONDS. Less than this many missed heartbeats (a busy database, a paused
@@ -33,4 +34,22 @@ def check_sync_timing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             stale=stale, heartbeat=heartbeat, margin=STALE_HEARTBEATS_MARGIN
         )
         return [Error(message, hint=STALE_TOO_SOON_HINT, id="catalog.E001")]
+    return []
+
+
+SITE_URL_LOCAL = (
+    "SITE_URL is {site_url}, a local address: the feed, the calendar and the webcal link would "
+    "send subscribers there."
+)
+SITE_URL_LOCAL_HINT = "Set SITE_URL to the site's public address, e.g. https://catalog.example.org."
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@register(deploy=True)
+def check_site_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """catalog.W001 (`check --deploy`): production builds absolute URLs from SITE_URL, so it
+    must not be left at the local default."""
+    if urlsplit(settings.SITE_URL).hostname in LOCAL_HOSTS:
+        message = SITE_URL_LOCAL.format(site_url=settings.SITE_URL)
+        return [Warning(message, hint=SITE_URL_LOCAL_HINT, id="catalog.W001")]
     return []

@@ -23,8 +23,12 @@ MAX_SELECTED = 100
 
 def requested_slugs(data: QueryDict, name: str) -> list[str]:
     """The distinct values of `name` in the query string, at most MAX_SELECTED of them: the
-    slugs to look up (a hand-made URL with thousands of them is cut short, not an error)."""
-    return list(dict.fromkeys(data.getlist(name)))[:MAX_SELECTED]
+    slugs to look up (a hand-made URL with thousands of them is cut short, not an error).
+
+    A value with a NUL is no slug and is left out before it reaches the database: PostgreSQL
+    refuses NUL in any text it is sent (a DataError, so a 500)."""
+    slugs = (value for value in data.getlist(name) if "\x00" not in value)
+    return list(dict.fromkeys(slugs))[:MAX_SELECTED]
 
 
 class LenientMultipleChoiceField(forms.MultipleChoiceField):

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Page
 from django.utils.http import urlencode
 
@@ -14,6 +15,13 @@ from catalog.models import Album
 from catalog.selectors import ALBUM_SORTS, AlbumFilters
 
 DEBUT_CHIP = "Debuts only"
+
+
+def absolute_url(path: str) -> str:
+    """`path` on the site's configured address (SITE_URL), never the request's Host header:
+    a feed, a calendar or a page kept in the shared page cache must not carry the address a
+    client made up."""
+    return settings.SITE_URL + path
 
 
 def filter_params(filters: AlbumFilters) -> list[tuple[str, str]]:

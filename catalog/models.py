@@ -264,6 +264,7 @@ class SyncOperation(models.Model):
         WORKBOOK = "workbook", "Workbook"
         SPOTIFY = "spotify", "Spotify"
         NETWORK = "network", "Network"
+        DATABASE = "database", "Database unavailable"  # the catalog's own database went away
         UNEXPECTED = "unexpected", "Unexpected error"
 
     ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)

@@ -17,7 +17,9 @@ Our rules (docs/architecture.md, "Pages that hold a spike"):
   edit made in the admin (not a sync) takes to show.
 - The key also holds the full path (query string included) and the htmx headers the views vary on,
   so the full page and each fragment are separate entries, and the site's date: what is
-  "upcoming" changes at midnight (DJANGO_TIME_ZONE) without a sync. Only 200 answers are stored.
+  "upcoming" changes at midnight (DJANGO_TIME_ZONE) without a sync. Only 200 answers are stored,
+  and only those up to PAGE_CACHE_MAX_ENTRY_BYTES; the cache as a whole is bounded in bytes
+  (catalog/cache.py).
 
 `X-Catalog-Cache` (hit, miss or bypass) tells tests and the load benchmark what happened.
 """
@@ -68,10 +70,13 @@ def is_cacheable(request: HttpRequest) -> bool:
 
 
 def page_key(request: HttpRequest, version: str) -> str:
+    """The entry of this request's page. The host is part of it: pages take their absolute
+    URLs from SITE_URL, and even so a page asked for under one host name never answers
+    another."""
     varies = "|".join(request.headers.get(name, "") for name in VARY_HEADERS)
     today = timezone.localdate().isoformat()
-    digest = hashlib.sha256(f"{request.get_full_path()}|{varies}|{today}".encode()).hexdigest()
-    return f"catalog-page:{version}:{digest}"
+    source = f"{request.get_host()}|{request.get_full_path()}|{varies}|{today}"
+    return f"catalog-page:{version}:{hashlib.sha256(source.encode()).hexdigest()}"
 
 
 def cached_for_visitors(view: View) -> View:
@@ -98,7 +103,8 @@ def cached_for_visitors(view: View) -> View:
         # Cookies are per visitor: a page that asked for a CSRF token (set on the way out by the
         # middleware) or set a cookie itself is not stored.
         personal = bool(response.cookies) or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
-        if response.status_code == 200 and not response.streaming and not personal:
+        storable = response.status_code == 200 and not response.streaming and not personal
+        if storable and len(response.content) <= settings.PAGE_CACHE_MAX_ENTRY_BYTES:
             patch_vary_headers(response, ("Cookie",))
             headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
             active = panel.is_active

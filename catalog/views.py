@@ -3,6 +3,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.syndication.views import Feed
@@ -23,15 +24,15 @@ from django.utils.cache import patch_vary_headers
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vText
 
 from catalog import charts, selectors
 from catalog.forms import AlbumFilterForm, requested_slugs
-from catalog.links import filter_chips, list_url, pager
+from catalog.links import absolute_url, filter_chips, list_url, pager
 from catalog.models import Album, Artist, SyncOperation
 from catalog.page_cache import cached_for_visitors
 from catalog.selectors import nothing_new_since
@@ -116,7 +117,7 @@ def _album_page(
     }
 
 
-@require_GET
+@require_safe
 @cached_for_visitors
 @vary_on_headers("HX-Request", "HX-Trigger")
 def album_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -150,14 +151,17 @@ def back_to_list_url(back: str) -> str:
     Only a relative URL whose path is the list's is accepted: no redirect to elsewhere.
     """
     base_url = reverse("catalog:album-list")
-    parts = urlsplit(back)
+    try:
+        parts = urlsplit(back)
+    except ValueError:  # not a URL at all ("http://[")
+        return base_url
     if parts.scheme or parts.netloc or parts.path != base_url:
         return base_url
     query = QueryDict(parts.query).urlencode()
     return f"{base_url}?{query}" if query else base_url
 
 
-@require_GET
+@require_safe
 @cached_for_visitors
 def album_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Every field of one album; hidden albums too, marked as no longer in the workbook."""
@@ -170,7 +174,7 @@ def album_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "catalog/album_detail.html", context)
 
 
-@require_GET
+@require_safe
 @cached_for_visitors
 def artist_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """An artist's visible albums across every year and list, newest first; 404 when the artist
@@ -289,16 +293,24 @@ def sync_trigger(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
+def sync_id_param(value: str) -> int | None:
+    """A sync id from the query string, or None: ASCII digits only (str.isdigit() also accepts
+    "²" and "①", which int() refuses), and no more than a database id can hold."""
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
 @never_cache
-@require_GET
+@require_safe
 def sync_status(request: HtmxHttpRequest) -> HttpResponse:
     """The panel fragment (the status JSON for `Accept: application/json`) of the latest sync.
 
     A poller sends the id of the sync it watches (`watching`); once that sync has ended the
     answer carries `HX-Trigger: syncCompleted`, and the fragment no longer polls.
     """
-    since = request.GET.get("since", "")
-    if since.isdigit() and not _wants_json(request) and nothing_new_since(int(since)):
+    since = sync_id_param(request.GET.get("since", ""))
+    if since is not None and not _wants_json(request) and nothing_new_since(since):
         # The idle check of an open page: nothing started since it loaded. 204 leaves the page
         # as it is (htmx swaps nothing) and costs one small query.
         return HttpResponse(status=204)
@@ -307,11 +319,10 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
         response: HttpResponse = JsonResponse(panel.as_json())
     else:
         response = _render_panel(request, panel)
-    watching = request.GET.get("watching", "")
-    watching_id = int(watching) if watching.isdigit() else None
+    watching_id = sync_id_param(request.GET.get("watching", ""))
     if sync_finished(panel, watching=watching_id):
         trigger_client_event(response, "syncCompleted", {"id": watching_id, "status": panel.status})
-    elif since.isdigit() and not panel.is_active:
+    elif since is not None and not panel.is_active:
         # A sync started and ended between two idle checks: the grid refreshes all the same.
         trigger_client_event(response, "syncCompleted", {"id": panel.operation_id})
     patch_vary_headers(response, ("Accept",))
@@ -329,7 +340,7 @@ def sync_cancel(request: HtmxHttpRequest) -> HttpResponse:
     return _sync_answer(request, status=202, message=SYNC_CANCEL_REQUESTED, alert=False)
 
 
-@require_GET
+@require_safe
 def sync_notes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Every note the workbook gave one run, for staff only (they can name private rows):
     the list for the history's collapsible entry (HTMX), a page of its own otherwise."""
@@ -347,7 +358,7 @@ def sync_notes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, template, context)
 
 
-@require_GET
+@require_safe
 def sync_history(request: HtmxHttpRequest) -> HttpResponse:
     """Recent syncs with their failed albums; open to visitors (who started a run: staff only)."""
     staff = _is_staff(request)
@@ -383,7 +394,7 @@ def month_groups(albums: list[Album]) -> list[MonthGroup]:
     return groups
 
 
-@require_GET
+@require_safe
 @cached_for_visitors
 @vary_on_headers("HX-Request")
 def upcoming(request: HtmxHttpRequest) -> HttpResponse:
@@ -397,7 +408,7 @@ def upcoming(request: HtmxHttpRequest) -> HttpResponse:
     albums = selectors.upcoming_albums(filters=filters, today=today)
     context |= _album_page(request, albums, base_url=base_url, options=context)
     ics_url = list_url(reverse("catalog:upcoming-ics"), filters)
-    absolute_ics = request.build_absolute_uri(ics_url)
+    absolute_ics = absolute_url(ics_url)
     context |= {
         "today": today,
         "groups": month_groups(context["albums"]),
@@ -420,12 +431,29 @@ CALENDAR_NAME = "Upcoming prog releases"
 CALENDAR_PRODID = "-//r/progmetal album catalog//Upcoming releases//EN"
 
 
-def album_event(album: Album, *, detail_url: str, host: str) -> Event:
+# Characters RFC 5545 does not allow in TEXT (control characters other than tab and line breaks).
+_CALENDAR_CONTROLS = dict.fromkeys([*range(0x09), *range(0x0B, 0x0D), *range(0x0E, 0x20), 0x7F])
+
+
+class CalendarText(vText):
+    """A TEXT value escaped by RFC 5545's rules alone, so workbook text comes out of a calendar
+    parser exactly as it went in: icalendar's own escaping also turns a literal backslash-N
+    (two characters) into a line break."""
+
+    def to_ical(self) -> bytes:
+        text = str(self).translate(_CALENDAR_CONTROLS).replace("\\", "\\\\")
+        text = text.replace(";", "\\;").replace(",", "\\,")
+        text = text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+        return text.encode(self.encoding)
+
+
+def album_event(album: Album, *, detail_url: str, uid_domain: str) -> Event:
     """One all-day event for a release dated to the day (from `selectors.calendar_albums`),
     linking `detail_url`.
 
-    The UID is the album's id on this site (`host`), so a calendar app that fetches the feed
-    again updates the event (a moved date, a new link) instead of adding a second one.
+    The UID is the album's id at `uid_domain` (the configured site's host name, never the
+    request's), so a calendar app that fetches the feed again updates the event (a moved date,
+    a new link) instead of adding a second one, whatever address it was fetched from.
     """
     facts = [
         ("Genres", ", ".join(album.genre_names)),  # type: ignore[attr-defined]
@@ -437,20 +465,20 @@ def album_event(album: Album, *, detail_url: str, host: str) -> Event:
     lines += [f"{label}: {url}" for label, url in listen_links(album)]
     lines.append(f"In the catalog: {detail_url}")
     event = Event()
-    event.add("uid", f"album-{album.pk}@{host}")
+    event.add("uid", f"album-{album.pk}@{uid_domain}")
     # When the album last changed: a calendar app can tell an updated event from an old one.
     event.add("dtstamp", album.updated_at)
     # A date (not a datetime) makes an all-day event; DTEND is exclusive, the next day.
     event.add("dtstart", album.release_date)
     event.add("dtend", album.release_date + datetime.timedelta(days=1))  # type: ignore[operator]
-    event.add("summary", f"{album.artist.name} – {album.title}")
-    event.add("description", "\n".join(lines))
+    event.add("summary", CalendarText(f"{album.artist.name} – {album.title}"))
+    event.add("description", CalendarText("\n".join(lines)))
     event.add("url", detail_url)
     event.add("transp", "TRANSPARENT")  # a release does not make anyone busy
     return event
 
 
-@require_GET
+@require_safe
 @cached_for_visitors
 def upcoming_calendar(request: HttpRequest) -> HttpResponse:
     """The upcoming releases dated to the day as an iCalendar file (RFC 5545, built by the
@@ -466,12 +494,12 @@ def upcoming_calendar(request: HttpRequest) -> HttpResponse:
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", CALENDAR_NAME)
     # One reverse() for all the links: the album pages' URLs differ only by the id.
-    detail_url = request.build_absolute_uri(reverse("catalog:album-detail", args=[0]))
+    detail_url = absolute_url(reverse("catalog:album-detail", args=[0]))
     prefix, suffix = detail_url.rsplit("/0/", 1)
-    host = request.get_host()
+    uid_domain = urlsplit(settings.SITE_URL).hostname or ""
     for album in albums:
         url = f"{prefix}/{album.pk}/{suffix}"
-        calendar.add_component(album_event(album, detail_url=url, host=host))
+        calendar.add_component(album_event(album, detail_url=url, uid_domain=uid_domain))
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="upcoming.ics"'
     return response
@@ -508,12 +536,14 @@ class NewAlbumsFeed(Feed):
     def get_object(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         return requested_filters(request)
 
+    # Every link is absolute already (SITE_URL): Django's syndication would otherwise prefix
+    # the request's Host header, which a client sets, into links and entry ids.
     def link(self, obj: selectors.AlbumFilters) -> str:
-        return list_url(reverse("catalog:album-list"), obj)
+        return absolute_url(list_url(reverse("catalog:album-list"), obj))
 
     def feed_url(self, obj: selectors.AlbumFilters) -> str:
         # The feed's own address (rel="self") keeps its filters; Django's default drops them.
-        return list_url(reverse("catalog:feed"), obj)
+        return absolute_url(list_url(reverse("catalog:feed"), obj))
 
     def items(self, obj: selectors.AlbumFilters) -> list[Album]:
         return list(selectors.recently_added(filters=obj)[:FEED_ITEMS])
@@ -522,7 +552,7 @@ class NewAlbumsFeed(Feed):
         return f"{item.artist.name} – {item.title}"
 
     def item_link(self, item: Album) -> str:
-        return item.get_absolute_url()
+        return absolute_url(item.get_absolute_url())
 
     def item_pubdate(self, item: Album) -> datetime.datetime:
         return item.created_at
@@ -537,13 +567,13 @@ class NewAlbumsFeed(Feed):
         return [genre.name for genre in item.genres.all()]
 
 
-new_albums_feed = require_GET(cached_for_visitors(NewAlbumsFeed()))
+new_albums_feed = require_safe(cached_for_visitors(NewAlbumsFeed()))
 
 
 # --- Statistics ------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 @cached_for_visitors
 def stats(request: HttpRequest) -> HttpResponse:
     """The catalog in numbers, as server-drawn SVG charts with a table each, for the albums

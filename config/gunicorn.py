@@ -7,7 +7,9 @@ import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Processes x threads: the status panel polls every 2 s per open tab, and a web-started sync
-# runs in a thread of one of these processes (docs/architecture.md, "The runner").
+# runs in a thread of one of these processes (docs/architecture.md, "The runner"). They are not
+# sized for slow clients: a thread reads a request header until it ends, so production puts
+# nginx in front (docs/architecture.md, "A buffering proxy in front").
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -59,6 +60,16 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-development-key-only-used-when-DJANGO_DEBUG-is-on"
 
+# The site's public address: every absolute URL (the feed's links and ids, the calendar's links
+# and event UIDs, the webcal link) is built from it, never from the request's Host header, which
+# any client sets (docs/architecture.md, "Absolute URLs"). The default is `make run`'s address.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+_site = urlsplit(SITE_URL)
+if _site.scheme not in ("http", "https") or not _site.hostname or _site.query or _site.fragment:
+    raise ImproperlyConfigured(
+        f"SITE_URL must be the site's address, like https://progmetal.example, got {SITE_URL!r}"
+    )
+
 ALLOWED_HOSTS = [
     host.strip()
     for host in env_str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
@@ -80,14 +91,18 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "csp",
+    # Before django_tasks_db: the first app wins a command name, and catalog's `db_worker`
+    # is the library's kept running through a database outage.
+    "catalog",
     "django_tasks",
     "django_tasks_db",
     "template_partials.apps.SimpleAppConfig",
-    "catalog",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -96,6 +111,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "catalog.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -182,8 +198,36 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+# The admin login's throttle (catalog/admin.py): attempts per client address and per username.
+# django-ratelimit's rate syntax: "5/m" is five a minute. The counters are per process: with two
+# gunicorn workers a client gets at most twice these.
+ADMIN_LOGIN_RATE_PER_ADDRESS = env_str("ADMIN_LOGIN_RATE_PER_ADDRESS", "5/m")
+ADMIN_LOGIN_RATE_PER_USERNAME = env_str("ADMIN_LOGIN_RATE_PER_USERNAME", "10/h")
+RATELIMIT_USE_CACHE = "ratelimit"
+# The request header that carries the client's address when a proxy in front sets it (nginx:
+# X-Real-IP). Empty: REMOTE_ADDR. Set it only behind such a proxy: anyone can send the header.
+CLIENT_IP_HEADER = env_str("DJANGO_CLIENT_IP_HEADER", "")
 # Where a login without `next` lands (Django's default, /accounts/profile/, does not exist here).
 LOGIN_REDIRECT_URL = "catalog:album-list"
+
+# Content-Security-Policy (django-csp): scripts and styles from this site's own files only, no
+# inline script, no eval (htmx's trigger filters are off for that reason: static/js/sync.js),
+# covers from Spotify's image hosts, frames only for Spotify's click-to-load player. Workbook text
+# that slipped through escaping could then still run nothing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https://i.scdn.co", "https://*.scdn.co"],
+        "frame-src": ["https://open.spotify.com"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 # DJANGO_HTTPS=1 behind a TLS-terminating proxy that sets X-Forwarded-Proto: everything
 # `manage.py check --deploy` asks for. HSTS_PRELOAD only adds the directive; a domain joins the
@@ -208,13 +252,26 @@ if HTTPS:
 # query, no file, no pickled copy crossing a socket) and needs nothing to run or clean. Each
 # gunicorn worker warms its own copy. docs/architecture.md, "Pages that hold a spike", compares it
 # with the database and file caches.
+# Memory is bounded in bytes (catalog/cache.py): any visitor can add entries with a new query
+# parameter, and one calendar is over a megabyte. The login throttle's counters live in a cache
+# of their own, so that flooding the page cache cannot evict them.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "BACKEND": "catalog.cache.ByteBoundedLocMemCache",
         "LOCATION": "catalog-pages",
-        "OPTIONS": {"MAX_ENTRIES": env_int("PAGE_CACHE_MAX_ENTRIES", 1000)},
-    }
+        "OPTIONS": {
+            "MAX_ENTRIES": env_int("PAGE_CACHE_MAX_ENTRIES", 1000),
+            "MAX_BYTES": env_int("PAGE_CACHE_MAX_BYTES", 64 * 1024 * 1024),
+        },
+    },
+    "ratelimit": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "ratelimit",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    },
 }
+# A page larger than this is not cached at all (it is rendered for each request).
+PAGE_CACHE_MAX_ENTRY_BYTES = env_int("PAGE_CACHE_MAX_ENTRY_BYTES", 4 * 1024 * 1024)
 # How long a cached page lives (0 turns the cache off); it bounds how long an admin edit (not a
 # sync) takes to reach visitors. While a sync runs the catalog changes batch by batch, so entries
 # made then live only PAGE_CACHE_ACTIVE_SECONDS.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite needs when they are missing:
-# the PostgreSQL server (tests run on it as well as on SQLite) and Debian's Chromium
-# (the browser tests drive it through Playwright). Needs root and apt-get.
+# the PostgreSQL server (tests run on it as well as on SQLite), Debian's Chromium
+# (the browser tests drive it through Playwright) and nginx (the production proxy config is
+# tested in front of gunicorn). Needs root and apt-get.
 set -euo pipefail
 
 missing=()
@@ -10,6 +11,9 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
 fi
 if ! command -v chromium >/dev/null 2>&1; then
   missing+=(chromium fonts-dejavu-core)
+fi
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  missing+=(nginx)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

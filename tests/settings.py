@@ -5,6 +5,9 @@ import tempfile
 
 os.environ["DJANGO_ENV_FILE"] = ""
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
+# Not the test client's host (testserver): a test can tell an address taken from SITE_URL from
+# one taken from the request.
+os.environ.setdefault("SITE_URL", "https://progmetal.example")
 
 from config.settings import *  # noqa: E402, F403
 

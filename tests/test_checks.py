@@ -7,7 +7,12 @@ from django.core.checks import Error, run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from catalog.checks import STALE_TOO_SOON_HINT, check_sync_timing
+from catalog.checks import (
+    SITE_URL_LOCAL_HINT,
+    STALE_TOO_SOON_HINT,
+    check_site_url,
+    check_sync_timing,
+)
 
 
 def test_default_sync_timing_passes(settings):
@@ -59,3 +64,21 @@ def test_check_is_registered_and_stops_manage_py(settings):
     assert "catalog.E001" in [message.id for message in run_checks()]
     with pytest.raises(SystemCheckError, match="SYNC_STALE_AFTER_SECONDS"):
         call_command("check")
+
+
+@pytest.mark.parametrize(
+    "site_url", ["http://127.0.0.1:8000", "http://localhost", "http://[::1]:8000"]
+)
+def test_check_deploy_warns_of_a_local_site_url(settings, site_url):
+    settings.SITE_URL = site_url
+
+    (warning,) = check_site_url()
+
+    assert warning.id == "catalog.W001"
+    assert warning.hint == SITE_URL_LOCAL_HINT
+
+
+def test_a_public_site_url_passes(settings):
+    settings.SITE_URL = "https://catalog.example.org"
+
+    assert check_site_url() == []

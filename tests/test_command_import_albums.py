@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import OperationalError
 
 from catalog.management.commands import import_albums
 from catalog.management.commands.import_albums import (
@@ -32,7 +34,11 @@ from catalog.models import Album, SyncOperation
 from catalog.services import importer
 from catalog.services.importer import STAGE_FETCHING, STAGE_IMPORTING, Progress, removals_kept
 from catalog.services.spotify import NOT_FOUND
-from catalog.services.sync import SYNC_REMOVALS_KEPT, SYNC_UNEXPECTED_ERROR
+from catalog.services.sync import (
+    SYNC_DATABASE_UNREACHABLE,
+    SYNC_REMOVALS_KEPT,
+    SYNC_UNEXPECTED_ERROR,
+)
 from tests.support.clock import FakeClock
 from tests.support.commands import import_albums as run
 from tests.support.processes import ScratchDatabase, clean_environment, manage, start_manage
@@ -541,3 +547,35 @@ def test_ctrl_c_ends_the_command_within_the_bound(
     assert stderr.strip() == f"CommandError: {INTERRUPTED}"
     assert scratch_database.query("SELECT status FROM catalog_syncoperation") == [("cancelled",)]
     assert scratch_database.query("SELECT COUNT(*) FROM catalog_album") == [(0,)]
+
+
+def test_no_database_at_start_is_one_line_without_a_traceback(workbook_file):
+    """With the database unreachable (nothing listens on its port) the command prints
+    SYNC_DATABASE_UNREACHABLE as its one line on stderr and exits 1: no traceback, no address."""
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgres://catalog:secret-password@127.0.0.1:{port}/catalog"
+
+    env = clean_environment(database_url=url)
+
+    completed = manage("import_albums", "--file", str(workbook_file), "--skip-spotify", env=env)
+
+    assert completed.returncode == 1
+    assert completed.stderr.splitlines() == [f"CommandError: {SYNC_DATABASE_UNREACHABLE}"]
+
+
+@pytest.mark.django_db
+def test_database_lost_during_a_dry_run_says_nothing_was_written(workbook_file, monkeypatch):
+    """A dry run's counts are what a sync would do: when its database goes away it says
+    SYNC_DATABASE_UNREACHABLE ("nothing was written"), never "written before that"."""
+
+    def lose_the_database(*args: object) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(importer, "_match", lose_the_database)
+
+    with pytest.raises(CommandError) as raised:
+        run("--file", str(workbook_file), "--dry-run", "--skip-spotify")
+
+    assert str(raised.value) == SYNC_DATABASE_UNREACHABLE

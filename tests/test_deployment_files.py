@@ -52,7 +52,7 @@ def test_env_example_documents_every_setting_variable():
 def test_compose_runs_web_and_postgres_with_a_volume_and_healthcheck():
     """The web service waits for a healthy PostgreSQL whose data lives in a named volume."""
     services = compose()["services"]
-    assert set(services) == {"web", "worker", "db"}
+    assert set(services) == {"web", "worker", "db", "nginx"}
     db = services["db"]
     assert db["image"].startswith("postgres:")
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
@@ -61,11 +61,61 @@ def test_compose_runs_web_and_postgres_with_a_volume_and_healthcheck():
     assert services["web"]["depends_on"]["db"]["condition"] == "service_healthy"
 
 
+def test_compose_publishes_nginx_and_not_gunicorn():
+    """Only nginx is published, on the port web used to be; web is reachable by nginx alone."""
+    services = compose()["services"]
+    assert "ports" not in services["web"]
+    assert services["web"]["expose"] == ["8000"]
+    assert all("ports" not in services[name] for name in ("worker", "db"))
+    assert services["nginx"]["ports"] == ["8000:8000"]
+
+
+def test_compose_nginx_renders_the_repository_template_for_web():
+    """The nginx service is the official image with deploy/nginx/ mounted where it renders
+    templates, every variable of the template set, and web as the upstream."""
+    nginx = compose()["services"]["nginx"]
+    assert nginx["image"].startswith("nginx:")
+    mounts = dict(volume.rsplit(":", 1)[0].split(":", 1) for volume in nginx["volumes"])
+    assert mounts == {
+        "./deploy/nginx/nginx.conf": "/etc/nginx/nginx.conf",
+        "./deploy/nginx/templates": "/etc/nginx/templates",
+    }
+    assert all((ROOT / source).exists() for source in mounts)
+    template = (ROOT / "deploy/nginx/templates/progmetal.conf.template").read_text()
+    assert set(re.findall(r"\$\{([A-Z_]+)\}", template)) == set(nginx["environment"])
+    assert (
+        nginx["environment"]["PROGMETAL_UPSTREAM"]
+        == f"web:{compose()['services']['web']['expose'][0]}"
+    )
+    # The image renders templates only when the command starts with `nginx`.
+    assert nginx["command"][0] == "nginx"
+    assert "daemon off;" in nginx["command"][-1]
+
+
+def test_compose_restarts_every_long_running_service():
+    """web, worker and nginx come back by themselves if they die (and after a reboot)."""
+    services = compose()["services"]
+    assert {
+        name: services[name].get("restart") for name in ("web", "worker", "nginx")
+    } == dict.fromkeys(("web", "worker", "nginx"), "unless-stopped")
+
+
 def test_compose_web_environment_matches_settings():
     """Every variable compose passes to the web service is one the settings read."""
     web = compose()["services"]["web"]
     assert set(web["environment"]) <= SETTINGS_VARIABLES
     assert web["env_file"][0]["path"] == ".env"
+
+
+def test_behind_compose_nginx_the_app_counts_clients_by_the_address_nginx_sets():
+    """nginx overwrites X-Real-IP with the client's address, and web reads it (the admin
+    login's throttle would otherwise count every client as nginx); SITE_URL is passed on."""
+    environment = compose()["services"]["web"]["environment"]
+    template = (ROOT / "deploy/nginx/templates/progmetal.conf.template").read_text()
+
+    assert environment["DJANGO_CLIENT_IP_HEADER"] == "X-Real-IP"
+    assert "proxy_set_header X-Real-IP $remote_addr;" in template
+    assert "SITE_URL" in environment
 
 
 def test_compose_worker_runs_db_worker_on_the_web_image_and_settings():
@@ -160,6 +210,7 @@ def test_check_deploy_reports_nothing_with_the_documented_production_values(tmp_
         "DJANGO_SECRET_KEY": "kq8#vT2m!pX9w$Lr4zN7@cB1fH6jD3sG5yE0uA8iO2nR7tW4-production-like",
         "DJANGO_ALLOWED_HOSTS": "catalog.example.org",
         "DJANGO_CSRF_TRUSTED_ORIGINS": "https://catalog.example.org",
+        "SITE_URL": "https://catalog.example.org",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
     }
     done = subprocess.run(

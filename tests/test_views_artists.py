@@ -47,7 +47,7 @@ def test_shows_the_artists_countries_and_genres(client):
     html = client.get(artist_url(artist)).content.decode()
 
     assert "Norway" in html
-    assert "Art rock, Prog-metal" in html
+    assert "<bdi>Art rock</bdi>, <bdi>Prog-metal</bdi>" in html
 
 
 def test_artist_without_visible_albums_is_not_found(client):

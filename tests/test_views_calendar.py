@@ -59,7 +59,7 @@ def test_one_all_day_event_per_dated_upcoming_release(client):
     assert event.decoded("DTSTART") == datetime.date(2026, 7, 3)
     assert not isinstance(event.decoded("DTSTART"), datetime.datetime)
     assert event.decoded("DTEND") == datetime.date(2026, 7, 4)
-    assert event["URL"] == f"http://testserver{album.get_absolute_url()}"
+    assert event["URL"] == f"https://progmetal.example{album.get_absolute_url()}"
 
 
 def test_events_come_soonest_first(client):
@@ -82,7 +82,11 @@ def test_uid_is_stable_per_album(client):
     after = {str(event["SUMMARY"]): str(event["UID"]) for event in events(fetch(client))}
 
     assert len(set(before)) == 2
-    assert after[f"{first.artist.name} – Renamed"] == before[0] == f"album-{first.pk}@testserver"
+    assert (
+        after[f"{first.artist.name} – Renamed"]
+        == before[0]
+        == f"album-{first.pk}@progmetal.example"
+    )
     assert set(after.values()) == set(before)
 
 
@@ -103,7 +107,7 @@ def test_description_has_genres_country_format_and_links(client):
     assert "Country: Norway" in description
     assert "Format: EP" in description
     assert "Spotify: https://open.spotify.com/album/abc" in description
-    assert f"In the catalog: http://testserver{album.get_absolute_url()}" in description
+    assert f"In the catalog: https://progmetal.example{album.get_absolute_url()}" in description
     assert "javascript" not in description
 
 

@@ -65,10 +65,10 @@ def test_entry_links_the_album_and_names_genres(client):
     assert entry is not None
     link = entry.find("atom:link", ATOM)
     assert link is not None
-    assert link.get("href") == f"http://testserver{album.get_absolute_url()}"
+    assert link.get("href") == f"https://progmetal.example{album.get_absolute_url()}"
     assert [c.get("term") for c in entry.iterfind("atom:category", ATOM)] == ["Prog-metal"]
     summary = entry.findtext("atom:summary", namespaces=ATOM) or ""
-    assert "Fauna by Haken: Jan 15, 2025, UK, LP." in summary
+    assert "<bdi>Fauna</bdi> by <bdi>Haken</bdi>: Jan 15, 2025, <bdi>UK</bdi>, LP." in summary
     assert '<a href="https://open.spotify.com/album/abc">Spotify</a>' in summary
 
 
@@ -102,8 +102,8 @@ def test_filters_narrow_the_feed(client, params):
     alternate = feed.find("atom:link[@rel='alternate']", ATOM)
     itself = feed.find("atom:link[@rel='self']", ATOM)
     assert alternate is not None and itself is not None
-    assert alternate.get("href") == f"http://testserver/catalog/albums/{query}"
-    assert itself.get("href") == f"http://testserver{FEED_URL}{query}"
+    assert alternate.get("href") == f"https://progmetal.example/catalog/albums/{query}"
+    assert itself.get("href") == f"https://progmetal.example{FEED_URL}{query}"
 
 
 def test_feed_holds_the_latest_additions_only(client):

@@ -7,6 +7,7 @@ from html import unescape
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from catalog import charts
 from catalog.models import Album
@@ -32,7 +33,7 @@ def table(html: str, caption: str) -> list[list[str]]:
     body = html[start : html.index("</table>", start)]
     rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
     return [
-        [unescape(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        [unescape(strip_tags(cell)) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
         for row in rows[1:]
     ]
 

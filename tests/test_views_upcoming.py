@@ -184,7 +184,7 @@ def test_subscribe_link_carries_the_filters(client):
 
     html = client.get(UPCOMING_URL, {"genre": "djent"}).content.decode()
 
-    assert 'href="webcal://testserver/catalog/upcoming.ics?genre=djent"' in html
+    assert 'href="webcal://progmetal.example/catalog/upcoming.ics?genre=djent"' in html
     assert 'href="/catalog/upcoming.ics?genre=djent" download' in html
 
 

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -54,6 +54,10 @@ EMPTY_WORKBOOK = (
     "Check that GOOGLE_SHEETS_XLSX_URL points at the r/progmetal workbook"
 )
 NO_ARTIST_WARNING = "{tab}, row {row}: no artist name, row skipped"
+# One album the database refused (a value it cannot store, an album deleted meanwhile in the
+# admin): that album fails, the others are written (docs/architecture.md, "Resumable batches").
+ALBUM_REFUSED = "the database refused this album ({kind}); it is left as it was"
+ALBUM_DELETED = "deleted while the sync ran (in the admin?); the next sync adds it again"
 REMOVALS_KEPT = (
     "{albums} no longer in the workbook; more than {percent} of the catalog, so {they} "
     "visible. Run import_albums --allow-removals to confirm"
@@ -111,11 +115,24 @@ _SPOTIFY_RESET: dict[str, Any] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Written:
+    """What a run has committed so far: the counts its row shows while it runs, and keeps if
+    the run dies (docs/architecture.md, "Resumable batches, not one transaction")."""
+
+    created: int
+    updated: int
+    unchanged: int
+    removed: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     stage: str
     processed: int
     total: int
     message: str
+    written: Written | None = None
 
 
 ProgressFn = Callable[[Progress], None]
@@ -162,10 +179,35 @@ class ImportResult:
     # A dry run's albums that would be new, changed or removed, in workbook order.
     planned: list[PlannedChange] = field(default_factory=list)
 
+    def written(self) -> Written:
+        return Written(self.created, self.updated, self.unchanged, self.removed, self.failed)
+
     @property
     def attempted(self) -> int:
         """Albums this run worked on (each once): the "50" of "45/50 albums updated"."""
         return len(self.attempted_keys)
+
+
+# The database stopped answering (a server stopped or restarted, a killed connection, a full
+# disk): the run cannot go on. IntegrityError and DataError are about one album instead.
+DATABASE_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+# What one album's write can fail with and leave the others writable.
+ALBUM_WRITE_ERRORS: tuple[type[BaseException], ...] = (IntegrityError, DataError)
+
+
+class DatabaseUnavailable(Exception):
+    """The database failed under the run; carries what was committed before (the true counts).
+
+    The original OperationalError / InterfaceError is the cause (`__cause__`).
+    """
+
+    def __init__(self, result: ImportResult) -> None:
+        super().__init__("The database became unavailable during the import")
+        self.result = result
+
+
+class _AlbumVanished(Exception):
+    """An album updated in a batch was no longer there (deleted meanwhile): undo the batch."""
 
 
 class ImportCancelled(Exception):
@@ -437,10 +479,16 @@ def _match(releases: Sequence[_Release], catalog: _Catalog) -> list[Album | None
 
 
 def _report(
-    on_progress: ProgressFn | None, stage: str, processed: int, total: int, message: str
+    on_progress: ProgressFn | None,
+    stage: str,
+    processed: int,
+    total: int,
+    message: str,
+    result: ImportResult | None = None,
 ) -> None:
     if on_progress is not None:
-        on_progress(Progress(stage, processed, total, message))
+        written = result.written() if result is not None else None
+        on_progress(Progress(stage, processed, total, message, written))
 
 
 def import_rows(
@@ -475,7 +523,7 @@ def import_rows(
 
     def report(processed: int) -> None:
         message = SYNCING_MESSAGE.format(processed=processed, total=total)
-        _report(on_progress, STAGE_IMPORTING, processed, total, message)
+        _report(on_progress, STAGE_IMPORTING, processed, total, message, result)
 
     report(0)
     for start in range(0, total, batch_size):
@@ -499,8 +547,8 @@ def import_rows(
         result.removals_kept = len(gone)
         result.warnings.insert(0, removals_kept(len(gone), percent=f"{fraction * 100:g}%"))
         return result
-    result.removed += len(gone)
     if dry_run:
+        result.removed += len(gone)
         by_id = {album.pk: album for album in catalog.albums}
         names_by_id = {artist.pk: artist.name for artist in catalog.artists.values()}
         result.planned.extend(
@@ -516,6 +564,7 @@ def import_rows(
             for start in range(0, len(gone), CHUNK_SIZE):
                 chunk = gone[start : start + CHUNK_SIZE]
                 Album.objects.filter(pk__in=chunk).update(in_workbook=False, updated_at=now)
+        result.removed += len(gone)  # once committed: the counts are what the database holds
     return result
 
 
@@ -555,6 +604,13 @@ class _AlbumChanges:
     fields: set[str] = field(default_factory=set)
     links_to_add: list[tuple[Album, list[int]]] = field(default_factory=list)
     links_to_remove: list[int] = field(default_factory=list)
+    # What these changes count for; added to the run's result once they are committed, so the
+    # counts on the row are always what the database holds (docs/architecture.md).
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    attempted_keys: set[str] = field(default_factory=set)
+    planned: list[PlannedChange] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.new or self.changed or self.links_to_remove)
@@ -570,6 +626,9 @@ class _BatchWriter:
     dry_run: bool
     _done: set[tuple[type[Any], str]] = field(default_factory=set)
 
+    # Albums of the current run found deleted meanwhile (in the admin): failed, not written.
+    _vanished: set[int] = field(default_factory=set)
+
     def write(
         self,
         releases: Sequence[_Release],
@@ -578,25 +637,109 @@ class _BatchWriter:
         on_album: Callable[[int], None] | None = None,
     ) -> None:
         """Write the batch's differences; `on_album(n)` is told every PROGRESS_EVERY albums
-        compared (the batch's writes follow within moments)."""
+        compared (the batch's writes follow within moments).
+
+        A batch the database refuses (IntegrityError, DataError: an album deleted meanwhile, a
+        value it cannot store) is written again album by album, each in its own transaction:
+        only the albums it still refuses fail, with their reason, and the run goes on.
+        """
         if self.dry_run:
-            self._album_changes(releases, matches, on_album)
+            self._count(self._album_changes(releases, matches, on_album))
             return
+        try:
+            self._write_batch(releases, matches, on_album)
+        except (*ALBUM_WRITE_ERRORS, _AlbumVanished):
+            for release, album in zip(releases, matches, strict=True):
+                self._write_one(release, album)
+
+    def _write_one(self, release: _Release, album: Album | None) -> None:
+        kind = ""
+        if album is None or album.pk not in self._vanished:
+            try:
+                self._write_batch([release], [album], None)
+                return
+            except ALBUM_WRITE_ERRORS as error:
+                kind = type(error).__name__
+            except _AlbumVanished:
+                pass
+        gone = album is not None and album.pk in self._vanished
+        reason = ALBUM_DELETED if gone or not kind else ALBUM_REFUSED.format(kind=kind)
+        self.result.failed += 1
+        self.result.attempted_keys.add(release.identity_key)
+        self.result.failures.append(
+            AlbumFailure(
+                label=_release_label(release),
+                reason=reason,
+                album_id=album.pk if album is not None and not gone else None,
+            )
+        )
+
+    def _write_batch(
+        self,
+        releases: Sequence[_Release],
+        matches: Sequence[Album | None],
+        on_album: Callable[[int], None] | None,
+    ) -> None:
+        """One transaction; the counts join the result only once it is committed."""
         lookups = self._lookup_changes(releases)
-        if not any(change.new or change.changed for change in lookups):
-            albums = self._album_changes(releases, matches, on_album)
-            if albums:
+        try:
+            if not any(change.new or change.changed for change in lookups):
+                albums = self._album_changes(releases, matches, on_album)
+                if albums:
+                    with transaction.atomic():
+                        self._write_albums(albums)
+            else:
+                # New artists/genres/vocal styles get their ids inside the batch's
+                # transaction, so an interrupted run leaves none of them without the albums
+                # that refer to them.
                 with transaction.atomic():
+                    for change in lookups:
+                        change.apply()
+                    for key, artist in self.catalog.artists.items():
+                        self.catalog.artist_keys[artist.pk] = key
+                    albums = self._album_changes(releases, matches, on_album)
                     self._write_albums(albums)
-            return
-        # New artists/genres/vocal styles get their ids inside the batch's transaction, so an
-        # interrupted run leaves none of them without the albums that refer to them.
-        with transaction.atomic():
-            for change in lookups:
-                change.apply()
-            for key, artist in self.catalog.artists.items():
-                self.catalog.artist_keys[artist.pk] = key
-            self._write_albums(self._album_changes(releases, matches, on_album))
+        except (*ALBUM_WRITE_ERRORS, _AlbumVanished):
+            self._forget(lookups, matches)
+            raise
+        self._count(albums)
+
+    def _count(self, albums: _AlbumChanges) -> None:
+        result = self.result
+        result.created += albums.created
+        result.updated += albums.updated
+        result.unchanged += albums.unchanged
+        result.attempted_keys |= albums.attempted_keys
+        result.planned.extend(albums.planned)
+
+    def _forget(self, lookups: Sequence[_LookupChanges], matches: Sequence[Album | None]) -> None:
+        """After a rolled-back batch, make what this writer holds in memory match the database
+        again: the new artists/genres/styles it made are gone, the renamed ones and the albums
+        it changed hold their stored values (and genres); an album no longer stored is noted
+        as vanished."""
+        for change in lookups:
+            for instance in change.new:
+                key = getattr(instance, change.key_field)
+                change.existing.pop(key, None)
+                self._done.discard((change.model, key))
+            stored = change.model.objects.in_bulk([instance.pk for instance in change.changed])
+            for instance in change.changed:
+                key = getattr(instance, change.key_field)
+                self._done.discard((change.model, key))
+                _copy_fields(stored.get(instance.pk), instance)
+        albums = [album for album in matches if album is not None]
+        fresh = Album.objects.in_bulk([album.pk for album in albums])
+        for album in albums:
+            if album.pk not in fresh:
+                self._vanished.add(album.pk)
+            _copy_fields(fresh.get(album.pk), album)
+            self.catalog.album_genres.pop(album.pk, None)
+        through: Any = Album.genres.through
+        links = through.objects.filter(album_id__in=list(fresh)).values_list(
+            "id", "album_id", "genre_id"
+        )
+        for link_id, album_id, genre_id in links:
+            self.catalog.album_genres.setdefault(album_id, {})[genre_id] = link_id
 
     # -- artists, genres, vocal styles --------------------------------------------------------
 
@@ -678,10 +821,10 @@ class _BatchWriter:
                 if (genre := self.catalog.genres.get(slug)) is not None
             ]
             if album is None:
-                self.result.created += 1
-                self.result.attempted_keys.add(release.identity_key)
+                changes.created += 1
+                changes.attempted_keys.add(release.identity_key)
                 if self.dry_run:
-                    self.result.planned.append(PlannedChange(CHANGE_NEW, _release_label(release)))
+                    changes.planned.append(PlannedChange(CHANGE_NEW, _release_label(release)))
                 new_album = Album(**wanted)
                 changes.new.append(new_album)
                 changes.links_to_add.append((new_album, genre_ids))
@@ -693,14 +836,14 @@ class _BatchWriter:
                 stored
             )
             if not differs and not genres_differ:
-                self.result.unchanged += 1
+                changes.unchanged += 1
                 continue
-            self.result.updated += 1
-            self.result.attempted_keys.add(release.identity_key)
+            changes.updated += 1
+            changes.attempted_keys.add(release.identity_key)
             if self.dry_run:
                 changed = sorted({_field_label(name) for name in differs})
                 changed += ["genres"] if genres_differ else []
-                self.result.planned.append(
+                changes.planned.append(
                     PlannedChange(CHANGE_CHANGED, _release_label(release), tuple(changed))
                 )
             for name in differs:
@@ -747,7 +890,9 @@ class _BatchWriter:
             for album in changes.changed:
                 album.updated_at = now
             fields = sorted(changes.fields | {"updated_at", "search_title"})
-            Album.objects.bulk_update(changes.changed, fields, batch_size=CHUNK_SIZE)
+            written = Album.objects.bulk_update(changes.changed, fields, batch_size=CHUNK_SIZE)
+            if written < len(changes.changed):
+                raise _AlbumVanished  # deleted meanwhile: "updated" would not be true
         through: Any = Album.genres.through
         if changes.links_to_remove:
             for start in range(0, len(changes.links_to_remove), CHUNK_SIZE):
@@ -760,6 +905,14 @@ class _BatchWriter:
         ]
         if links:
             through.objects.bulk_create(links, batch_size=CHUNK_SIZE)
+
+
+def _copy_fields(source: Album | Any | None, target: Any) -> None:
+    """Give `target` the stored values of `source` (the same row read again), if any."""
+    if source is None:
+        return
+    for model_field in type(target)._meta.concrete_fields:
+        setattr(target, model_field.attname, getattr(source, model_field.attname))
 
 
 def _release_label(release: _Release) -> str:
@@ -820,7 +973,7 @@ def enrich_albums(
 
     def report(processed: int, message: str = "") -> None:
         text = message or ENRICHING_MESSAGE.format(processed=processed, total=total)
-        _report(on_progress, STAGE_ENRICHING, processed, total, text)
+        _report(on_progress, STAGE_ENRICHING, processed, total, text, result)
 
     report(0)
     processed = 0
@@ -870,7 +1023,22 @@ def _store_lookup(album: Album, lookup: AlbumLookup, result: ImportResult) -> No
             Album.objects.filter(pk=album.pk).update(spotify_fetched_at=now)
         return
     values = _spotify_values(album, lookup.album)
-    Album.objects.filter(pk=album.pk).update(**values, spotify_fetched_at=now, updated_at=now)
+    try:
+        # Its own transaction: a value the database refuses fails this album, not the run.
+        with transaction.atomic():
+            Album.objects.filter(pk=album.pk).update(
+                **values, spotify_fetched_at=now, updated_at=now
+            )
+    except ALBUM_WRITE_ERRORS as error:
+        result.failed += 1
+        result.failures.append(
+            AlbumFailure(
+                label=f"{album.artist.name} - {album.title}",
+                reason=ALBUM_REFUSED.format(kind=type(error).__name__),
+                album_id=album.pk,
+            )
+        )
+        return
     result.enriched += 1
 
 
@@ -926,21 +1094,27 @@ def import_catalog(
     if not workbook.rows:
         raise WorkbookError(EMPTY_WORKBOOK)
     result = ImportResult(warnings=[str(warning) for warning in workbook.warnings])
-    import_rows(
-        rows=workbook.rows,
-        result=result,
-        dry_run=dry_run,
-        on_progress=on_progress,
-        should_cancel=should_cancel,
-        allow_removals=allow_removals,
-    )
-    if not (dry_run or skip_spotify) and settings.SPOTIFY_ENABLED:
-        enrich_albums(
-            client=spotify or SpotifyClient.from_settings(),
-            refresh=refresh_spotify,
+    try:
+        import_rows(
+            rows=workbook.rows,
             result=result,
+            dry_run=dry_run,
             on_progress=on_progress,
             should_cancel=should_cancel,
+            allow_removals=allow_removals,
         )
-    _report(on_progress, STAGE_FINALIZING, result.total, result.total, FINALIZING_MESSAGE)
+        if not (dry_run or skip_spotify) and settings.SPOTIFY_ENABLED:
+            enrich_albums(
+                client=spotify or SpotifyClient.from_settings(),
+                refresh=refresh_spotify,
+                result=result,
+                on_progress=on_progress,
+                should_cancel=should_cancel,
+            )
+    except DATABASE_OUTAGE_ERRORS as error:
+        if dry_run:
+            raise  # its counts are what a sync would do, nothing written
+        # What was committed before stays, and `result` counts exactly that.
+        raise DatabaseUnavailable(result) from error
+    _report(on_progress, STAGE_FINALIZING, result.total, result.total, FINALIZING_MESSAGE, result)
     return result

@@ -495,17 +495,23 @@ def parse_album(data: Mapping[str, Any]) -> SpotifyAlbum:
     total_tracks = data.get("total_tracks")
     return SpotifyAlbum(
         id=album_id,
-        name=str(data.get("name") or ""),
+        name=_text(data.get("name")),
         artist_names=tuple(
-            str(artist["name"]) for artist in data.get("artists") or [] if artist.get("name")
+            name for artist in data.get("artists") or [] if (name := _text(artist.get("name")))
         ),
         release_date=release_date,
         release_date_precision=precision,
         total_tracks=total_tracks if isinstance(total_tracks, int) else None,
         image_large_url=large,
         image_thumbnail_url=thumbnail,
-        url=str(urls.get("spotify") or f"https://open.spotify.com/album/{album_id}"),
+        url=_text(urls.get("spotify") or f"https://open.spotify.com/album/{album_id}"),
     )
+
+
+def _text(value: Any) -> str:
+    """Spotify's text as we store it: without NUL characters, which PostgreSQL's text cannot
+    hold (one such name would fail its album's write at every sync)."""
+    return str(value or "").replace("\x00", "")
 
 
 def _release_date(text: str, precision: str) -> tuple[date | None, str]:
@@ -522,7 +528,9 @@ def _release_date(text: str, precision: str) -> tuple[date | None, str]:
 
 def _image_urls(images: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
     """(largest image, ~300 px image or else the smallest one at least 64 px wide)."""
-    sized = [(_number(i.get("width"), default=0.0), str(i["url"])) for i in images if i.get("url")]
+    sized = [
+        (_number(i.get("width"), default=0.0), _text(i["url"])) for i in images if i.get("url")
+    ]
     if not sized:
         return "", ""
     sized.sort(key=lambda image: image[0], reverse=True)  # stable: unknown widths keep order

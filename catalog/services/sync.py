@@ -20,6 +20,7 @@ started").
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import sys
@@ -41,7 +42,9 @@ from catalog.models import Album, SyncFailure, SyncOperation
 from catalog.services import importer
 from catalog.services.download import NETWORK_ERROR, WorkbookError
 from catalog.services.importer import (
+    DATABASE_OUTAGE_ERRORS,
     STAGE_FINALIZING,
+    DatabaseUnavailable,
     ImportCancelled,
     ImportResult,
     Progress,
@@ -80,12 +83,28 @@ SYNC_UNEXPECTED_ERROR = (
     "Sync failed because of an unexpected error ({kind}). The details are in the server log."
 )
 SYNC_RUNNER_FAILED = "Sync could not be started: the background runner refused the job"
+# The catalog's database went away under the run (stopped, restarted, a killed connection, a
+# full disk). {changes} is counts.changes() of what was committed before: it stays.
+SYNC_DATABASE_UNAVAILABLE = (
+    "Sync failed: the database became unavailable during the sync. Written before that: "
+    "{changes}; the next sync goes on from there."
+)
+# The same before the run wrote anything (or for a dry run, which writes nothing).
+SYNC_DATABASE_UNREACHABLE = (
+    "Sync failed: the database is unavailable. Nothing was written; "
+    "run the sync again once it is back."
+)
 NO_ACTIVE_SYNC = "No sync is running"
 
 # At most ~4 progress writes a second; a stage change is written at once.
 PROGRESS_WRITE_SECONDS = 0.25
 # How often the writer thread reads the cancel flag (the importer asks between albums).
 CANCEL_POLL_SECONDS = 0.5
+# A run whose database went away writes its end as soon as the database answers again: it
+# tries every DATABASE_RETRY_SECONDS for up to DATABASE_RETRY_LIMIT_SECONDS, then leaves the
+# row to stale recovery (docs/architecture.md, "When the database goes away").
+DATABASE_RETRY_SECONDS = 1.0
+DATABASE_RETRY_LIMIT_SECONDS = 300.0
 # Workbook notes kept on the row for the history (the count is kept in full). The whole
 # workbook gives about 250; the bound only keeps a broken workbook from filling the row.
 WARNINGS_KEPT = 5000
@@ -237,8 +256,17 @@ def process_stopping() -> bool:
     return bool(getattr(threading, "_SHUTTING_DOWN", False)) or sys.is_finalizing()
 
 
+def is_database_outage(exc: BaseException) -> bool:
+    """The catalog's database went away (OperationalError, InterfaceError), not one album's
+    data being refused (IntegrityError, DataError: the importer fails that album alone)."""
+    return isinstance(exc, (DatabaseUnavailable, *DATABASE_OUTAGE_ERRORS))
+
+
 def is_expected_failure(exc: BaseException) -> bool:
-    """A failure of the outside world (sheet, Spotify, network), not a bug in this program."""
+    """A failure of the outside world (sheet, Spotify, network, the database going away), not
+    a bug in this program."""
+    if is_database_outage(exc):
+        return True
     return isinstance(exc, (WorkbookError, SpotifyError, *NETWORK_EXCEPTIONS))
 
 
@@ -250,6 +278,8 @@ def failure_kind(exc: BaseException) -> str:
         return FailureKind.SPOTIFY
     if isinstance(exc, NETWORK_EXCEPTIONS):
         return FailureKind.NETWORK
+    if is_database_outage(exc):
+        return FailureKind.DATABASE
     return FailureKind.UNEXPECTED
 
 
@@ -260,7 +290,30 @@ def failure_message(exc: BaseException) -> str:
         return str(exc)  # written for the user by the service
     if isinstance(exc, NETWORK_EXCEPTIONS):
         return NETWORK_ERROR
+    if is_database_outage(exc):
+        # Never the driver's text: it names the server, and could name more.
+        if isinstance(exc, DatabaseUnavailable):
+            return database_unavailable_message(exc.result)
+        return SYNC_DATABASE_UNREACHABLE
     return SYNC_UNEXPECTED_ERROR.format(kind=type(exc).__name__)
+
+
+def database_unavailable_message(result: ImportResult) -> str:
+    written = counts.changes(
+        created=result.created,
+        updated=result.updated,
+        removed=result.removed,
+        unchanged=result.unchanged,
+    )
+    return SYNC_DATABASE_UNAVAILABLE.format(changes=written)
+
+
+def close_broken_connection() -> None:
+    """Drop this thread's connection after the database went away, so that the next query
+    opens a new one (a broken connection is never reused: every query on it would fail even
+    once the server is back). Closing a dead connection may itself fail: that is fine."""
+    with contextlib.suppress(DatabaseError):
+        connections["default"].close()
 
 
 def _fit(value: str, limit: int = 500) -> str:
@@ -339,6 +392,15 @@ class ProgressWriter:
             }
             if stage_changed:
                 fields["stage_started_at"] = stage_started
+            if (written := pending.written) is not None:
+                # Only what is committed: a run that dies keeps true counts on its row.
+                fields.update(
+                    created_count=written.created,
+                    updated_count=written.updated,
+                    unchanged_count=written.unchanged,
+                    removed_count=written.removed,
+                    failed_count=written.failed,
+                )
             self._update(**fields)
             self._last_write = now
         elif now - self._last_write >= settings.SYNC_HEARTBEAT_SECONDS:
@@ -378,6 +440,7 @@ class _WriterThread(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        failing = False
         try:
             while not self._stop_event.is_set():
                 self.writer.wake.wait(PROGRESS_WRITE_SECONDS)
@@ -387,11 +450,24 @@ class _WriterThread(threading.Thread):
                 try:
                     self.writer.tick()
                 except DatabaseError as exc:
-                    # A busy database delays one heartbeat; the run itself goes on.
-                    logger.warning("Sync #%s: progress write failed: %s", self.operation_id, exc)
+                    # A busy database delays one heartbeat; one that went away is asked again
+                    # on a new connection at the next tick, so the heartbeat resumes as soon
+                    # as it is back. One line per outage, not one per tick.
+                    if not failing:
+                        logger.warning(
+                            "Sync #%s: progress write failed: %s",
+                            self.operation_id,
+                            type(exc).__name__,
+                        )
+                    failing = True
+                    close_broken_connection()
+                    continue
                 except Exception:
                     # Never let the heartbeat die quietly: the run would soon read as stale.
                     logger.exception("Sync #%s: progress writer error", self.operation_id)
+                if failing:
+                    logger.warning("Sync #%s: progress writes resumed", self.operation_id)
+                    failing = False
         finally:
             connections.close_all()
 
@@ -575,6 +651,22 @@ class SyncManager:
         except ImportCancelled as exc:
             self.last_result = exc.result
             outcome = _cancelled(exc.result, exc.processed, exc.total)
+        except DatabaseUnavailable as exc:
+            # What was committed stays, and the row says exactly that (docs/architecture.md,
+            # "When the database goes away"); no cancel check: the database is not there.
+            self.last_result = exc.result
+            logger.warning(
+                "Sync #%s: the database became unavailable (%s)",
+                operation_id,
+                type(exc.__cause__).__name__,
+            )
+            outcome = _Outcome(
+                Status.FAILED,
+                failure_message(exc),
+                exc.result,
+                *_last_counts(writer),
+                failure_kind=FailureKind.DATABASE,
+            )
         except KeyboardInterrupt:
             self._finish(operation_id, _cancelled(None, *_last_counts(writer)))
             raise
@@ -585,6 +677,15 @@ class SyncManager:
             if process_stopping():
                 logger.warning("Sync #%s interrupted: the server is stopping", operation_id)
                 outcome = _interrupted(*_last_counts(writer))
+            elif is_database_outage(exc):
+                logger.warning("Sync #%s: the database became unavailable", operation_id)
+                outcome = _Outcome(
+                    Status.FAILED,
+                    failure_message(exc),
+                    None,
+                    *_last_counts(writer),
+                    failure_kind=FailureKind.DATABASE,
+                )
             else:
                 if not is_expected_failure(exc):
                     logger.exception("Sync #%s failed unexpectedly", operation_id)
@@ -624,7 +725,36 @@ class SyncManager:
 
         Only over an active row: a run recovered as stale meanwhile has lost its lock (another
         run may hold it now), so "interrupted" stays and this outcome is only logged.
+
+        When the database does not answer (it went away under the run), try again on a new
+        connection every DATABASE_RETRY_SECONDS, so that the lock is released moments after it
+        is back rather than SYNC_STALE_AFTER_SECONDS later; past
+        DATABASE_RETRY_LIMIT_SECONDS stale recovery frees it. Inside a transaction (tests) a
+        new connection would lose it: no retry there.
         """
+        deadline = monotonic() + DATABASE_RETRY_LIMIT_SECONDS
+        while True:
+            try:
+                written = self._write_outcome(operation_id, outcome)
+                break
+            except DATABASE_OUTAGE_ERRORS as exc:
+                if transaction.get_connection().in_atomic_block or monotonic() >= deadline:
+                    raise
+                # The type only: the driver's text names the server.
+                logger.debug(
+                    "Sync #%s: outcome not written yet (%s)", operation_id, type(exc).__name__
+                )
+                close_broken_connection()
+                time.sleep(DATABASE_RETRY_SECONDS)
+        if written:
+            try:
+                sync_log.run_ended(operation_id)
+            except DATABASE_OUTAGE_ERRORS:
+                # The outcome is on the row; only its log line is lost.
+                logger.warning("Sync #%s ended; the database went away again", operation_id)
+
+    def _write_outcome(self, operation_id: int, outcome: _Outcome) -> bool:
+        """Whether the row took the outcome (it was still active)."""
         now = timezone.now()
         fields: dict[str, Any] = {
             "message": _fit(outcome.message),
@@ -658,10 +788,10 @@ class SyncManager:
                     operation_id,
                     outcome.message,
                 )
-                return
+                return False
             if result is not None and result.failures:
                 self._record_failures(operation_id, result)
-        sync_log.run_ended(operation_id)
+        return True
 
     @staticmethod
     def _record_failures(operation_id: int, result: ImportResult) -> None:

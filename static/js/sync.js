@@ -34,6 +34,23 @@
   }
   setInterval(refreshLastSynced, 60 * 1000);
 
+  // The idle check of an idle panel (data-idle-check-seconds): every so many seconds while the
+  // tab is visible, and at once when it becomes visible again, the panel asks whether a sync
+  // started elsewhere. Not an htmx trigger filter ("[!document.hidden]"): htmx evaluates those
+  // as script, which the site's Content-Security-Policy forbids.
+  var lastIdleCheck = Date.now();
+  function idleCheck(force) {
+    var panel = document.querySelector("#sync-panel[data-idle-check-seconds]");
+    if (!panel || document.hidden || !window.htmx) return;
+    var every = 1000 * Number(panel.getAttribute("data-idle-check-seconds"));
+    if (force || Date.now() - lastIdleCheck >= every) {
+      lastIdleCheck = Date.now();
+      window.htmx.trigger(panel, "sync-idle-check");
+    }
+  }
+  setInterval(function () { idleCheck(false); }, 1000);
+  document.addEventListener("visibilitychange", function () { idleCheck(true); });
+
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
     var refused = [403, 409, 503].indexOf(detail.xhr.status) !== -1;

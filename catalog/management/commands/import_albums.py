@@ -42,14 +42,17 @@ from catalog.services.importer import (
     ProgressFn,
 )
 from catalog.services.sync import (
+    DATABASE_OUTAGE_ERRORS,
     SPOTIFY_NOT_CONFIGURED,
     SPOTIFY_SETUP_HINT,
     SYNC_ALREADY_RUNNING,
+    SYNC_DATABASE_UNREACHABLE,
     SpotifyNotConfigured,
     SyncAlreadyRunning,
     SyncManager,
     SyncOptions,
     completion_message,
+    database_unavailable_message,
     failure_message,
     is_expected_failure,
     spotify_credentials_missing,
@@ -94,6 +97,7 @@ PLAIN_INTERVAL = 2.0  # seconds between progress lines when stdout is not a term
 # The sync's start and end lines (catalog.services.sync) repeat what the command prints
 # itself: shown from -v 2 on.
 LIFECYCLE_LOGGER = "catalog.sync"
+SYNC_LOGGER = "catalog.services.sync"
 
 _BAR_LABELS = {STAGE_IMPORTING: "Syncing albums", STAGE_ENRICHING: "Spotify metadata"}
 _CHANGE_HEADINGS = {
@@ -285,6 +289,13 @@ class Command(BaseCommand):
             raise CommandError(already_running_message()) from None
         except SpotifyNotConfigured:
             raise CommandError(SPOTIFY_HINT) from None
+        except DATABASE_OUTAGE_ERRORS:
+            # No database to start the run, or none to record its end even after
+            # sync.DATABASE_RETRY_LIMIT_SECONDS: one line, as for any failed run.
+            result = manager.last_result
+            if result is None:
+                raise CommandError(SYNC_DATABASE_UNREACHABLE) from None
+            raise CommandError(database_unavailable_message(result)) from None
         if operation.status != SyncOperation.Status.COMPLETED or manager.last_result is None:
             raise CommandError(operation.error or operation.message)
         return manager.last_result
@@ -445,6 +456,9 @@ def _log_levels(verbosity: int) -> Iterator[None]:
         raise_level("catalog", logging.ERROR)
     if verbosity <= 1:
         raise_level(LIFECYCLE_LOGGER, logging.ERROR)
+        # The run's own warnings (the database went away, the lock was lost) are about the
+        # outcome the command's last line states.
+        raise_level(SYNC_LOGGER, logging.ERROR)
     try:
         yield
     finally:
