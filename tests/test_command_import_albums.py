@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
+import os
 import signal
 import socket
+import subprocess
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -387,7 +391,25 @@ def test_failure_exits_non_zero_with_one_line_and_no_traceback(tmp_path, command
     assert "missing.xlsx" in process.stderr
 
 
+@pytest.fixture
+def ctrl_c_reaches_commands() -> Iterator[None]:
+    """The commands started meanwhile turn SIGINT into KeyboardInterrupt, as from a terminal.
+
+    A suite started without job control (`make test &`, nohup, some CI runners) inherits SIGINT
+    ignored, and a process started with it ignored keeps it ignored: Ctrl-C would never reach
+    the command. Handled in this process, it is back to the default in the children.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("ctrl_c_reaches_commands")
 def test_ctrl_c_stops_cleanly(command_env):
     """SIGINT during the download ends with "Import interrupted", non-zero, no traceback."""
     # The download is accepted and not answered while the test runs: the command sits inside it.
@@ -467,9 +489,30 @@ def test_dry_run_shows_the_guard_too(tmp_path):
 
 
 CTRL_C_BOUND = 3.0  # seconds from Ctrl-C to the command's exit
+HANDOVER_TIMEOUT = 60  # from the command's start to its reading the workbook
+
+
+def hand_over(fifo: Path, data: bytes, *, reader: subprocess.Popen[str]) -> None:
+    """Write `data` into the named pipe `fifo` once `reader` opens it, and close it: the reader
+    then holds every byte of the workbook, and what it does next is the parse."""
+    deadline = time.monotonic() + HANDOVER_TIMEOUT
+    while True:
+        try:
+            descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as error:
+            if error.errno != errno.ENXIO:  # ENXIO: nobody reads the pipe yet
+                raise
+        assert reader.poll() is None, reader.communicate()
+        assert time.monotonic() < deadline, "the command never opened the workbook"
+        time.sleep(0.05)
+    os.set_blocking(descriptor, True)
+    with os.fdopen(descriptor, "wb") as pipe:
+        pipe.write(data)
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("ctrl_c_reaches_commands")
 @pytest.mark.parametrize("stage", ["trickling download", "slow parse"])
 def test_ctrl_c_ends_the_command_within_the_bound(
     stage, tmp_path, command_env, scratch_database: ScratchDatabase
@@ -480,21 +523,18 @@ def test_ctrl_c_ends_the_command_within_the_bound(
         if stage == "trickling download":
             data = save_workbook(tmp_path / "a.xlsx", {"2025 Prog-metal": RELEASES}).read_bytes()
             server.routes["/export"] = Route(body=data, trickle=2.0)
-            args = ("--url", server.url_for("/export"))
+            process = start_manage(
+                "import_albums", "--url", server.url_for("/export"), env=command_env
+            )
+            # The request arrived: the command waits in its download, the row is running.
+            assert server.requested.wait(timeout=HANDOVER_TIMEOUT)
         else:
-            path = tmp_path / "slow.xlsx"
-            path.write_bytes(tail_bomb(80 * 1024 * 1024, unannounced=False))  # ~25 s to read
-            args = ("--file", str(path))
-        process = start_manage("import_albums", *args, env=command_env)
-        if stage == "trickling download":
-            assert server.requested.wait(timeout=60)
-            time.sleep(1.0)
-        else:
-            deadline = time.monotonic() + 60
-            while not scratch_database.query("SELECT id FROM catalog_syncoperation"):
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
-            time.sleep(2.0)  # the file is read at once: this is the parse
+            # The file through a named pipe: the test sees when the command has read all of it.
+            fifo = tmp_path / "slow.xlsx"
+            os.mkfifo(fifo)
+            process = start_manage("import_albums", "--file", str(fifo), env=command_env)
+            data = tail_bomb(80 * 1024 * 1024, unannounced=False)  # seconds to parse
+            hand_over(fifo, data, reader=process)
         assert process.poll() is None
         pressed = time.monotonic()
         process.send_signal(signal.SIGINT)

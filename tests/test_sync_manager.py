@@ -20,7 +20,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from catalog.models import Album, SyncFailure, SyncOperation
-from catalog.services import importer, sync
+from catalog.services import importer, sync, workbook
 from catalog.services.download import NETWORK_ERROR, NOT_A_WORKBOOK, WorkbookError
 from catalog.services.importer import (
     FINALIZING_MESSAGE,
@@ -1120,7 +1120,7 @@ def test_cancel_during_a_trickling_download_ends_the_run_within_the_bound(settin
 
 
 @pytest.mark.django_db(transaction=True)
-def test_cancel_during_a_slow_parse_ends_the_run_within_the_bound(settings, tmp_path):
+def test_cancel_during_a_slow_parse_ends_the_run_within_the_bound(settings, tmp_path, monkeypatch):
     """A workbook whose sheet takes many seconds to read: cancel ends the parse, nothing is
     written."""
     settings.SPOTIFY_ENABLED = False
@@ -1130,9 +1130,17 @@ def test_cancel_during_a_slow_parse_ends_the_run_within_the_bound(settings, tmp_
     path = tmp_path / "slow.xlsx"
     path.write_bytes(tail_bomb(40 * 1024 * 1024, unannounced=False))
     settings.GOOGLE_SHEETS_XLSX_URL = str(path)
+    parsing = threading.Event()
+    parse = workbook.parse_workbook
+
+    def parse_and_tell(data: bytes, **options: Any) -> ParsedWorkbook:
+        parsing.set()
+        return parse(data, **options)
+
+    monkeypatch.setattr(workbook, "parse_workbook", parse_and_tell)
     runner = thread_backend()
     SyncManager(enqueue_on("thread")).start(options=SyncOptions())
-    time.sleep(1.0)  # well into the parse (the file is read in milliseconds)
+    assert parsing.wait(timeout=30), "the parse never began"
 
     latency = cancel_when(lambda operation: operation.stage == STAGE_FETCHING, runner)
 

@@ -2,7 +2,9 @@
 loopback workbook server and Spotify stand-in, and Playwright on Debian's Chromium.
 
 These tests talk HTTP (and read the scratch database with plain SQL); they never use
-pytest-django's test database.
+pytest-django's test database. Their waits follow events (a row's state, a log line, the server
+answering) up to the deadlines of tests/support/e2e/deadlines.py, which E2E_TIME_SCALE stretches
+on a slow machine.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from typing import Any
 import pytest
 
 from tests.support.e2e.client import AppClient
+from tests.support.e2e.deadlines import scaled
 from tests.support.e2e.servers import AppServer, WorkerProcess, app_environment
 from tests.support.processes import DatabaseFactory, ScratchDatabase
 from tests.support.spotify_standin import SpotifyStandIn
 from tests.support.workbook_server import WorkbookServer
 
 # Generous, bounded waits: a loaded 2-core CI box must slow these tests down, not fail them.
-BROWSER_TIMEOUT_MS = 15_000
+BROWSER_TIMEOUT_MS = round(scaled(15) * 1000)
 
 
 # --- Playwright: launched by tests/conftest.py's browser_type_launch_args --------------------
@@ -158,7 +161,7 @@ def start_app(
 
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     for app in apps:
-        app.server.stop()
+        app.server.close()
         for worker in app.workers:
             worker.stop()
         for client in app.clients:

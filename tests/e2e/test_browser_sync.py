@@ -14,6 +14,7 @@ from catalog.services.sync import SPOTIFY_NOT_CONFIGURED
 from tests.e2e.conftest import LiveApp, StartApp
 from tests.support.e2e.catalog_data import half_written, releases, workbook
 from tests.support.e2e.client import ALBUMS_PATH, STATUS_PATH
+from tests.support.e2e.deadlines import scaled
 from tests.support.processes import STAFF_PASSWORD, STAFF_USERNAME, start_manage
 from tests.support.spotify_standin import SpotifyStandIn
 from tests.support.workbook_server import WorkbookServer
@@ -21,8 +22,14 @@ from tests.support.workbooks import ReleaseSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-SYNC_TIMEOUT_MS = 45_000  # a whole sync on a loaded CI box; the steps inside wait 15 s at most
+SYNC_TIMEOUT_MS = round(scaled(45) * 1000)  # a whole sync (or up to its enrichment) when busy
 QUIET_SECONDS = 5  # no status poll may follow completion within this window
+# Each Spotify lookup is held this long until a test has seen what it waits for (then it sets the
+# latency to 0): enrichment outlasts any poll, however busy the machine. The app's lookup
+# timeout is raised above it (APP_ENV).
+HELD_LOOKUP = scaled(3.0)
+APP_ENV = {"SPOTIFY_TIMEOUT": str(round(scaled(30)))}
+COMMAND_TIMEOUT = scaled(60)
 CANCELLED = re.compile(r"Sync cancelled after (\d+) of (\d+) albums")
 # The importer's stage messages (catalog/services/importer.py).
 PROGRESS = re.compile(
@@ -46,6 +53,13 @@ RECORD_MESSAGES = """() => {
 }"""
 
 
+# Whether the panel has shown two different progress messages (RECORD_MESSAGES records them);
+# its argument is PROGRESS.pattern.
+TWO_PROGRESS_MESSAGES = """pattern => new Set(
+  window.__syncMessages.filter(text => new RegExp(pattern).test(text))
+).size >= 2"""
+
+
 def log_in(page: Page, app: LiveApp) -> None:
     page.goto(f"{app.url}/admin/login/?next={ALBUMS_PATH}")
     page.fill("#id_username", STAFF_USERNAME)
@@ -55,14 +69,15 @@ def log_in(page: Page, app: LiveApp) -> None:
 
 
 def slow_sync(
-    workbook_server: WorkbookServer, standin: SpotifyStandIn, *, albums: int, lookup: float
+    workbook_server: WorkbookServer, standin: SpotifyStandIn, *, albums: int
 ) -> list[ReleaseSpec]:
-    """A workbook of `albums` releases, each enriched by a `lookup`-second Spotify request."""
+    """A workbook of `albums` releases, each enriched by a Spotify request held HELD_LOOKUP
+    seconds (start the app with APP_ENV)."""
     specs = releases(albums, prefix=f"browser{albums}")
     workbook_server.set_workbook(workbook(specs))
     # "Fetching albums from Google Sheets..." outlasts the panel's first poll (after 2 s).
     workbook_server.delay = 2.5
-    standin.set_latency(lookup)
+    standin.set_latency(HELD_LOOKUP)
     return specs
 
 
@@ -72,8 +87,8 @@ def test_sync_now_shows_progress_then_refreshes_the_grid_and_stops_polling(
     """A staff click on Sync Now disables the button ("Syncing..."), shows at least two progress
     messages, then "Sync complete:"; the grid shows the new albums without a navigation, the
     button is enabled again and no status request is made in the 5 s after completion."""
-    specs = slow_sync(workbook_server, standin, albums=10, lookup=0.4)
-    app = start_app(workers=2)
+    specs = slow_sync(workbook_server, standin, albums=10)
+    app = start_app(workers=2, env=APP_ENV)
     log_in(page, app)
 
     button = page.locator("#sync-button")
@@ -101,6 +116,8 @@ def test_sync_now_shows_progress_then_refreshes_the_grid_and_stops_polling(
     expect(button).to_have_text("Syncing...")
     # The empty catalog no longer asks for the click it just got.
     expect(page.locator(".empty-state")).to_contain_text("A sync is running")
+    page.wait_for_function(TWO_PROGRESS_MESSAGES, arg=PROGRESS.pattern, timeout=SYNC_TIMEOUT_MS)
+    standin.set_latency(0)
     expect(message).to_contain_text("Sync complete:", timeout=SYNC_TIMEOUT_MS)
     completed_at = time.monotonic()
 
@@ -144,12 +161,14 @@ def test_reload_mid_sync_shows_the_sync_still_in_progress(
 ) -> None:
     """A page reload during a sync renders it in progress at once (button disabled, a progress
     message), and the reloaded page follows it to completion."""
-    specs = slow_sync(workbook_server, standin, albums=10, lookup=0.5)
-    app = start_app(workers=2)
+    specs = slow_sync(workbook_server, standin, albums=10)
+    app = start_app(workers=2, env=APP_ENV)
     log_in(page, app)
 
     page.locator("#sync-button").click()
-    expect(page.locator("#sync-message")).to_contain_text("Enriching with Spotify metadata")
+    expect(page.locator("#sync-message")).to_contain_text(
+        "Enriching with Spotify metadata", timeout=SYNC_TIMEOUT_MS
+    )
     page.reload(wait_until="domcontentloaded")
 
     # As served, before any poll: the page itself knows about the running sync.
@@ -159,6 +178,7 @@ def test_reload_mid_sync_shows_the_sync_still_in_progress(
     assert shown
     assert "Sync complete:" not in shown
 
+    standin.set_latency(0)
     expect(page.locator("#sync-message")).to_contain_text("Sync complete:", timeout=SYNC_TIMEOUT_MS)
     expect(page.locator("#sync-button")).to_be_enabled()
     expect(page.locator("#album-grid article.album-tile")).to_have_count(len(specs))
@@ -169,13 +189,15 @@ def test_cancel_mid_sync_reports_how_far_it_got_and_enables_the_button(
 ) -> None:
     """Cancel during enrichment ends the sync "Sync cancelled after N of M albums" (N < M),
     re-enables Sync Now, and the albums written so far are whole."""
-    specs = slow_sync(workbook_server, standin, albums=12, lookup=0.6)
-    app = start_app(workers=2)
+    specs = slow_sync(workbook_server, standin, albums=12)
+    app = start_app(workers=2, env=APP_ENV)
     log_in(page, app)
     page.on("dialog", lambda dialog: dialog.accept())  # in case the cancel asks to confirm
 
     page.locator("#sync-button").click()
-    expect(page.locator("#sync-message")).to_contain_text("Enriching with Spotify metadata")
+    expect(page.locator("#sync-message")).to_contain_text(
+        "Enriching with Spotify metadata", timeout=SYNC_TIMEOUT_MS
+    )
     page.locator("#sync-cancel").click()
 
     message = page.locator("#sync-message")
@@ -207,8 +229,8 @@ def test_status_region_is_one_node_whose_text_follows_the_stages(
     """The role=status node is never replaced across polls (a property set on it survives the
     whole sync), it is outside the swapped panel, and its text changes with the stage and then
     says the outcome, each once: counts alone do not re-announce."""
-    slow_sync(workbook_server, standin, albums=10, lookup=0.4)
-    app = start_app(workers=2)
+    slow_sync(workbook_server, standin, albums=10)
+    app = start_app(workers=2, env=APP_ENV)
     log_in(page, app)
     announcer = page.locator("#sync-announcer")
     expect(announcer).to_have_attribute("role", "status")
@@ -216,6 +238,8 @@ def test_status_region_is_one_node_whose_text_follows_the_stages(
     page.evaluate(RECORD_ANNOUNCEMENTS)
 
     page.locator("#sync-button").click()
+    expect(announcer).to_have_text("Sync: adding Spotify data.", timeout=SYNC_TIMEOUT_MS)
+    standin.set_latency(0)
     expect(page.locator("#sync-message")).to_contain_text("Sync complete:", timeout=SYNC_TIMEOUT_MS)
     expect(announcer).to_contain_text("Sync complete:")
 
@@ -227,6 +251,28 @@ def test_status_region_is_one_node_whose_text_follows_the_stages(
     assert page.locator("#sync-alert").text_content() == ""
 
 
+# Records each status request htmx sends (its argument is STATUS_PATH): whether the tab was
+# hidden then, and whether it left while SHOW_TAB dispatched visibilitychange. Read in the page,
+# a check sent just before the tab was hidden cannot pass for one sent after, and the check the
+# tab's showing sends cannot be mistaken for the next tick of the idle timer.
+RECORD_STATUS_CHECKS = """path => {
+  window.__statusChecks = [];
+  document.body.addEventListener('htmx:configRequest', event => {
+    if (event.detail.path !== path) return;
+    window.__statusChecks.push({hidden: document.hidden, onShowing: window.__showingTab === true});
+  });
+}"""
+SHOW_TAB = """() => {
+  Object.defineProperty(document, 'hidden', {value: false, configurable: true});
+  window.__showingTab = true;
+  try {
+    document.dispatchEvent(new Event('visibilitychange'));
+  } finally {
+    window.__showingTab = false;
+  }
+}"""
+
+
 def test_an_open_page_follows_a_sync_started_from_the_shell(
     page: Page, start_app: StartApp, workbook_server: WorkbookServer, standin: SpotifyStandIn
 ) -> None:
@@ -234,39 +280,29 @@ def test_an_open_page_follows_a_sync_started_from_the_shell(
     started in a shell (a real process on the same database): the panel follows it with its
     progress and the grid fills when it completes, without a reload. While the tab is hidden the
     idle check is not sent; it is sent at once when the tab shows again."""
-    specs = slow_sync(workbook_server, standin, albums=6, lookup=0.3)
-    app = start_app(workers=2, env={"SYNC_IDLE_CHECK_SECONDS": "2"})
-    status_requests: list[float] = []
-    page.on(
-        "request",
-        lambda request: (
-            status_requests.append(time.monotonic())
-            if urlsplit(request.url).path == STATUS_PATH
-            else None
-        ),
-    )
+    specs = slow_sync(workbook_server, standin, albums=6)
+    app = start_app(workers=2, env={**APP_ENV, "SYNC_IDLE_CHECK_SECONDS": "2"})
     page.goto(app.url + ALBUMS_PATH)
     page.evaluate("window.__e2eMarker = 'opened'")
     panel = page.locator("#sync-panel")
     expect(panel).to_have_attribute("data-sync-state", "never")
+    page.evaluate(RECORD_STATUS_CHECKS, STATUS_PATH)
 
-    # Hidden: no idle check for three intervals; shown again: one at once.
+    # Hidden: no idle check for three intervals; shown again: one at once, sent for the event.
     page.evaluate("Object.defineProperty(document, 'hidden', {value: true, configurable: true})")
-    page.wait_for_timeout(1000)  # a check already on its way when the tab was hidden
-    hidden_from = time.monotonic()
     page.wait_for_timeout(6000)  # the observation window itself
-    assert [at for at in status_requests if at > hidden_from] == []
-    shown_at = time.monotonic()  # before: the check leaves while the event is dispatched
-    page.evaluate(
-        "Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
-        "document.dispatchEvent(new Event('visibilitychange'))"
-    )
-    page.wait_for_timeout(500)
-    assert [at for at in status_requests if at > shown_at], "no check when the tab showed again"
+    checks = page.evaluate("window.__statusChecks")
+    assert [check for check in checks if check["hidden"]] == [], checks
+    page.evaluate(SHOW_TAB)
+    checks = page.evaluate("window.__statusChecks")
+    assert any(check["onShowing"] for check in checks), f"no check when the tab showed: {checks}"
 
     command = start_manage("import_albums", env=app.server.env)
     try:
-        expect(panel).to_have_attribute("data-sync-state", re.compile("pending|running"))
+        expect(panel).to_have_attribute(
+            "data-sync-state", re.compile("pending|running"), timeout=SYNC_TIMEOUT_MS
+        )
+        standin.set_latency(0)
         expect(page.locator("#sync-message")).to_contain_text(
             "Sync complete:", timeout=SYNC_TIMEOUT_MS
         )
@@ -275,7 +311,7 @@ def test_an_open_page_follows_a_sync_started_from_the_shell(
         )
         assert page.locator("#sync-finished").inner_text().endswith("from the command line")
         assert page.evaluate("window.__e2eMarker") == "opened"
-        _, stderr = command.communicate(timeout=60)
+        _, stderr = command.communicate(timeout=COMMAND_TIMEOUT)
         assert command.returncode == 0, stderr
     finally:
         if command.poll() is None:

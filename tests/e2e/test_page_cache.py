@@ -4,6 +4,7 @@ entries, and a completed sync is what the next visitor request sees in every one
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,15 +13,18 @@ import requests
 from catalog.page_cache import CACHE_HEADER
 from tests.e2e.conftest import StartApp
 from tests.support.e2e.catalog_data import releases, workbook
-from tests.support.e2e.client import ALBUMS_PATH, TERMINAL_STATUSES, AppClient
-from tests.support.e2e.servers import wait_for
+from tests.support.e2e.client import ALBUMS_PATH, TIMEOUT, AppClient
+from tests.support.e2e.deadlines import scaled
+from tests.support.e2e.waits import wait_finished
 from tests.support.workbook_server import WorkbookServer
 
 pytestmark = pytest.mark.slow
 
 WORKERS = 2
 PARALLEL = 8  # requests in flight, so that both worker processes take some
-MAX_ROUNDS = 15
+# Which process accepts a connection is the kernel's choice, and a busy machine may leave one
+# process without a request for many rounds: rounds go on until both answered, up to this long.
+ROUNDS_TIMEOUT = scaled(60)
 TILE = re.compile(r'data-album-id="(\d+)"')
 
 
@@ -29,7 +33,7 @@ def visitor_round(url: str) -> list[tuple[str, int, bool]]:
     listed, whether a session or CSRF cookie was set) for each."""
 
     def one(_: int) -> tuple[str, int, bool]:
-        response = requests.get(url + ALBUMS_PATH, timeout=15)
+        response = requests.get(url + ALBUMS_PATH, timeout=TIMEOUT)
         response.raise_for_status()
         cookies = {"sessionid", "csrftoken"} & set(response.cookies.keys())
         return response.headers[CACHE_HEADER], len(TILE.findall(response.text)), bool(cookies)
@@ -39,11 +43,11 @@ def visitor_round(url: str) -> list[tuple[str, int, bool]]:
 
 
 def serve_until_every_process_missed(url: str, *, albums: int) -> int:
-    """Rounds of visitor requests until WORKERS misses were seen (each process, a sync worker
-    that takes one request at a time, renders a version once, then serves it from its cache);
-    every answer must list `albums` albums."""
+    """Rounds of visitor requests until WORKERS misses were seen (each process renders a version
+    once, then serves it from its cache); every answer must list `albums` albums."""
     misses = 0
-    for _ in range(MAX_ROUNDS):
+    deadline = time.monotonic() + ROUNDS_TIMEOUT
+    while time.monotonic() < deadline:
         for header, listed, cookies in visitor_round(url):
             assert listed == albums, (header, listed)
             assert not cookies
@@ -55,12 +59,7 @@ def serve_until_every_process_missed(url: str, *, albums: int) -> int:
 
 def sync(staff: AppClient) -> dict:
     assert staff.trigger().status_code == 202
-
-    def finished() -> dict | None:
-        status = staff.status()
-        return status if status["status"] in TERMINAL_STATUSES else None
-
-    final = wait_for(finished, timeout=60, interval=0.2, what="the sync to finish")
+    final = wait_finished(staff)
     assert final["status"] == "completed", final
     return final
 

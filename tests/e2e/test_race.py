@@ -13,7 +13,9 @@ from catalog.services.sync import SYNC_ALREADY_RUNNING
 from tests.e2e.conftest import StartApp
 from tests.support.e2e import trigger_client
 from tests.support.e2e.catalog_data import releases, workbook
+from tests.support.e2e.deadlines import scaled
 from tests.support.e2e.servers import wait_for
+from tests.support.e2e.waits import wait_finished
 from tests.support.processes import REPO_ROOT
 from tests.support.workbook_server import WorkbookServer
 
@@ -22,6 +24,12 @@ pytestmark = pytest.mark.slow
 RACERS = 20
 TRIGGER_CLIENT = Path(trigger_client.__file__)
 WORKERS = 4
+# The winner's sync waits this long for the workbook (the download's timeouts are longer): it is
+# still active when the last racer arrives, however busy the machine, and the test cancels it once
+# every racer has its answer.
+HOLD = scaled(600)
+READY_TIMEOUT = scaled(60)
+ANSWER_TIMEOUT = scaled(90)
 
 
 @pytest.mark.parametrize("runner", ["thread", "tasks"])
@@ -33,9 +41,17 @@ def test_concurrent_triggers_from_many_processes_start_exactly_one_sync(
     progress", and exactly one SyncOperation row exists; with either runner (with "tasks", a
     `db_worker` process runs the winner's sync, and exactly one task was queued)."""
     workbook_server.set_workbook(workbook(releases(5, prefix="race")))
-    # The winner's sync waits this long for the workbook: it is still active when the rest arrive.
-    workbook_server.delay = 6.0
-    app = start_app(workers=WORKERS, env={"SPOTIFY_ENABLED": "0", "SYNC_RUNNER": runner})
+    workbook_server.delay = HOLD
+    held = str(round(2 * HOLD))
+    app = start_app(
+        workers=WORKERS,
+        env={
+            "SPOTIFY_ENABLED": "0",
+            "SYNC_RUNNER": runner,
+            "WORKBOOK_READ_TIMEOUT": held,
+            "WORKBOOK_DOWNLOAD_TIMEOUT": held,
+        },
+    )
     if runner == "tasks":
         app.start_worker()
     staff = app.client()  # one login; every racer sends its session and CSRF cookies
@@ -54,6 +70,7 @@ def test_concurrent_triggers_from_many_processes_start_exactly_one_sync(
                 f"--csrf={staff.csrf_token}",
                 f"--ready={ready / str(number)}",
                 f"--go={go}",
+                f"--timeout={READY_TIMEOUT + ANSWER_TIMEOUT}",
             ],
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
@@ -64,10 +81,12 @@ def test_concurrent_triggers_from_many_processes_start_exactly_one_sync(
     ]
     try:
         wait_for(
-            lambda: len(list(ready.iterdir())) == RACERS, timeout=60, what="all racers to be ready"
+            lambda: len(list(ready.iterdir())) == RACERS,
+            timeout=READY_TIMEOUT,
+            what="all racers to be ready",
         )
         go.touch()
-        outputs = [racer.communicate(timeout=90) for racer in racers]
+        outputs = [racer.communicate(timeout=ANSWER_TIMEOUT) for racer in racers]
     finally:
         for racer in racers:
             if racer.poll() is None:
@@ -85,3 +104,7 @@ def test_concurrent_triggers_from_many_processes_start_exactly_one_sync(
     assert staff.status()["id"] == operations[0][0]
     if runner == "tasks":
         assert len(app.task_results()) == 1
+
+    # The held sync, cancelled, ends while it waits for the workbook.
+    assert staff.cancel().status_code == 202
+    assert wait_finished(staff)["status"] == "cancelled"

@@ -18,17 +18,20 @@ import pytest
 from catalog.services.sync import SYNC_INTERRUPTED
 from tests.e2e.conftest import StartApp
 from tests.support.e2e.catalog_data import half_written, releases, workbook
-from tests.support.e2e.client import TERMINAL_STATUSES
-from tests.support.e2e.servers import wait_for
-from tests.support.e2e.waits import wait_enriching
+from tests.support.e2e.deadlines import lookups_outlasting, scaled
+from tests.support.e2e.waits import wait_enriching, wait_finished
 from tests.support.spotify_standin import SpotifyStandIn
 from tests.support.workbook_server import WorkbookServer
 
 pytestmark = pytest.mark.slow
 
-ALBUMS = 12
 STALE_AFTER = 4
-SLOW_LOOKUP = 0.5  # seconds per Spotify request: enrichment of ALBUMS takes ~6 s
+SLOW_LOOKUP = 0.5  # seconds per Spotify request
+MIDWAY = 6  # the signal comes with at most this many albums enriched
+# The lookups left after MIDWAY outlast the worker's stop (gunicorn's graceful timeout, then the
+# interpreter's shutdown), however busy the machine: the signal always lands mid-enrichment.
+ALBUMS = MIDWAY + lookups_outlasting(scaled(20), latency=SLOW_LOOKUP)
+STOP_TIMEOUT = scaled(15)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=str)
@@ -45,22 +48,18 @@ def test_a_signal_during_enrichment_reads_as_interrupted(
     staff = app.client()
     assert staff.trigger().status_code == 202
 
-    wait_enriching(staff, upto=ALBUMS - 3)
+    wait_enriching(staff, upto=MIDWAY)
     process = app.server.process
     assert process is not None
     os.kill(process.pid, signum)  # to the master, as a supervisor or `docker stop` does
     if signum != signal.SIGHUP:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=15)
+            process.wait(timeout=STOP_TIMEOUT)
         assert process.poll() is not None, "the server did not stop"
         standin.set_latency(0)
         app.server.start()
 
-    def ended() -> dict | None:
-        status = staff.status()
-        return status if status["status"] in TERMINAL_STATUSES else None
-
-    status = wait_for(ended, timeout=STALE_AFTER + 20, interval=0.2, what="the sync to end")
+    status = wait_finished(staff, timeout=STALE_AFTER + scaled(20))
     assert status["status"] == "failed", status
     [(_, state, error, message)] = app.sync_operations()
     assert (state, error, message) == ("failed", SYNC_INTERRUPTED, SYNC_INTERRUPTED)

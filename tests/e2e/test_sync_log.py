@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from catalog.services.download import WORKBOOK_NOT_FOUND
 from tests.e2e.conftest import StartApp
 from tests.support.e2e.catalog_data import releases, workbook
-from tests.support.e2e.client import TERMINAL_STATUSES, AppClient
+from tests.support.e2e.deadlines import scaled
 from tests.support.e2e.servers import wait_for
+from tests.support.e2e.waits import wait_finished
 from tests.support.processes import (
     STAFF_USERNAME,
     ScratchDatabase,
@@ -25,6 +25,8 @@ from tests.support.workbooks import save_workbook
 pytestmark = pytest.mark.slow
 
 ALBUMS = 3
+# The end line is written just after the row reads finished.
+LOG_TIMEOUT = scaled(10)
 
 
 def log_lines(text: str, operation_id: int) -> list[str]:
@@ -36,11 +38,6 @@ def log_lines(text: str, operation_id: int) -> list[str]:
         for line in text.splitlines()
         if marker in line
     ]
-
-
-def ended(client: AppClient) -> dict[str, Any] | None:
-    status = client.status()
-    return status if status["status"] in TERMINAL_STATUSES else None
 
 
 def both_lines(path: Path, operation_id: int) -> list[str] | None:
@@ -59,11 +56,13 @@ def test_a_web_sync_logs_its_start_and_its_end(
     staff = app.client()
 
     assert staff.trigger().status_code == 202
-    done = wait_for(lambda: ended(staff), timeout=60, what="the sync to end")
+    done = wait_finished(staff)
     assert done["status"] == "completed"
     host = f"127.0.0.1:{workbook_server.port}"
     lines = wait_for(
-        lambda: both_lines(app.server.log_path, done["id"]), timeout=10, what="both log lines"
+        lambda: both_lines(app.server.log_path, done["id"]),
+        timeout=LOG_TIMEOUT,
+        what="both log lines",
     )
     assert lines[0] == (
         f"Sync #{done['id']} started from the web panel by {STAFF_USERNAME}: "
@@ -77,10 +76,12 @@ def test_a_web_sync_logs_its_start_and_its_end(
 
     workbook_server.routes[EXPORT_PATH] = MISSING  # the sheet was deleted
     assert staff.trigger().status_code == 202
-    failed = wait_for(lambda: ended(staff), timeout=60, what="the second sync to end")
+    failed = wait_finished(staff)
     assert failed["status"] == "failed"
     [_, end] = wait_for(
-        lambda: both_lines(app.server.log_path, failed["id"]), timeout=10, what="the lines"
+        lambda: both_lines(app.server.log_path, failed["id"]),
+        timeout=LOG_TIMEOUT,
+        what="the lines",
     )
     reason = WORKBOOK_NOT_FOUND.format(url=workbook_server.url, origin="GOOGLE_SHEETS_XLSX_URL")
     assert re.fullmatch(rf"Sync #{failed['id']} failed after \d+ s: {re.escape(reason)}", end)

@@ -8,6 +8,7 @@ from typing import Any
 
 import requests
 
+from tests.support.e2e.deadlines import scaled
 from tests.support.processes import STAFF_PASSWORD, STAFF_USERNAME
 
 LOGIN_PATH = "/admin/login/"
@@ -16,7 +17,7 @@ TRIGGER_PATH = "/catalog/sync/trigger/"
 STATUS_PATH = "/catalog/sync/status/"
 CANCEL_PATH = "/catalog/sync/cancel/"
 HISTORY_PATH = "/catalog/sync/history/"
-TIMEOUT = 15
+TIMEOUT = scaled(15)  # one request, on a busy machine
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 
 

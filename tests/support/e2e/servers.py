@@ -1,7 +1,9 @@
 """Run the app as gunicorn processes for the end-to-end tests (and bench/sync.py).
 
 `AppServer` runs gunicorn on a scratch database (tests/support/processes.py) in its own process
-group, so that a test can stop it or `kill -9` all of it at once. Every wait here is bounded.
+group, so that a test can stop it or `kill -9` all of it at once. Every wait here follows an event
+(the server answering, a log line, the process group gone) and is bounded by a deadline of
+tests/support/e2e/deadlines.py.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,16 +22,24 @@ from typing import TypeVar
 
 import requests
 
+from tests.support.e2e.deadlines import scaled
 from tests.support.processes import REPO_ROOT, clean_environment
 
 SETTINGS_MODULE = "tests.support.e2e.settings"
-START_TIMEOUT = 60
-STOP_TIMEOUT = 10
+START_TIMEOUT = scaled(60)
+STOP_TIMEOUT = scaled(10)
+# gunicorn's own default backlog: the race test's twenty triggers arrive at once.
+BACKLOG = 2048
+# Bytecode of the processes these tests start, kept out of the checkout: without it every
+# gunicorn worker and db_worker compiles Django and the app from source again (seconds of CPU
+# per process, and a restart that takes 4 s instead of 0.5 s on an idle machine).
+BYTECODE_CACHE = Path(tempfile.gettempdir()) / f"progmetal-test-bytecode-{os.getuid()}"
 
 T = TypeVar("T")
 
 
 def free_port() -> int:
+    """A loopback port free at the moment (another process may take it before it is bound)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -64,8 +75,11 @@ def app_environment(
     *, database_url: str, overrides: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """The clean environment of an app server, with the settings that serve static files."""
+    cache = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(BYTECODE_CACHE)}
     return clean_environment(
-        database_url=database_url, settings_module=SETTINGS_MODULE, overrides=overrides
+        database_url=database_url,
+        settings_module=SETTINGS_MODULE,
+        overrides={**cache, **(overrides or {})},
     )
 
 
@@ -81,7 +95,7 @@ class ProcessGroup:
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
-    def _launch(self, command: Sequence[str]) -> None:
+    def _launch(self, command: Sequence[str], *, pass_fds: Sequence[int] = ()) -> None:
         with self.log_path.open("ab") as log:
             log.write(f"\n=== start {' '.join(command)}\n".encode())
             log.flush()
@@ -93,12 +107,15 @@ class ProcessGroup:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: kill it (and only it) at once
+                pass_fds=pass_fds,
             )
 
     def kill(self) -> None:
-        """`kill -9` the whole process group, as a crash would."""
+        """`kill -9` the whole process group, as a crash would; return once every process of it
+        is gone (a server started next must not share its socket with a dying one)."""
         self._signal_group(signal.SIGKILL)
-        self._reap(timeout=STOP_TIMEOUT)
+        if not self._reap(timeout=STOP_TIMEOUT):
+            raise RuntimeError(f"processes of {self.log_path.name} outlived kill -9")
 
     def stop(self) -> None:
         """SIGTERM to the group, SIGKILL after STOP_TIMEOUT seconds."""
@@ -116,15 +133,19 @@ class ProcessGroup:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signum)
 
-    def _reap(self, *, timeout: float) -> None:
+    def _reap(self, *, timeout: float) -> bool:
+        """Wait for the whole group to end; whether it did within `timeout`."""
         if self.process is None:
-            return
+            return True
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=timeout)
         # Forked processes are gone once no live process of the group is left.
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _group_alive(self.process.pid):
+        while _group_alive(self.process.pid):
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.05)
+        return True
 
     def log_tail(self, lines: int = 60) -> str:
         """The end of the log."""
@@ -141,7 +162,13 @@ class ProcessGroup:
 class AppServer(ProcessGroup):
     """`gunicorn -c config/gunicorn.py config.wsgi` with `workers` worker processes, in a process
     group of its own. `config=None` runs gunicorn without the project's config, with `extra` flags
-    (bench/poll_resets.py compares the two)."""
+    (bench/poll_resets.py compares the two).
+
+    The listening socket belongs to this object, not to gunicorn: made once, handed to every
+    gunicorn it starts (`--bind fd://N`), closed by `close()`. A restart after `kill()` therefore
+    serves on the same port without binding it again, and no other process on a busy machine can
+    take the port meanwhile (connections made while no gunicorn runs wait in the backlog).
+    """
 
     def __init__(
         self,
@@ -155,7 +182,8 @@ class AppServer(ProcessGroup):
     ) -> None:
         super().__init__(env=env, log_path=log_path)
         self.workers = workers
-        self.port = port or free_port()
+        self.listener = socket.create_server(("127.0.0.1", port or 0), backlog=BACKLOG)
+        self.port: int = self.listener.getsockname()[1]
         self.config = config
         self.extra = list(extra)
 
@@ -176,14 +204,16 @@ class AppServer(ProcessGroup):
             *self.extra,
             "config.wsgi",
             f"--workers={self.workers}",
-            f"--bind=127.0.0.1:{self.port}",
+            f"--bind=fd://{self.listener.fileno()}",
             # A loaded CI box may starve a worker for a while: that must not get it killed.
             "--timeout=120",
             "--graceful-timeout=2",
             "--access-logfile=-",
             "--error-logfile=-",
+            # No control socket in ~/.gunicorn/: every server of every test run would share it.
+            "--no-control-socket",
         ]
-        self._launch(command)
+        self._launch(command, pass_fds=[self.listener.fileno()])
         try:
             wait_for(self._ready, timeout=timeout, interval=0.2, what=f"the server on {self.url}")
         except BaseException:
@@ -191,13 +221,21 @@ class AppServer(ProcessGroup):
             raise
         return self
 
+    def close(self) -> None:
+        """Stop the server and close its listening socket (no start after this)."""
+        self.stop()
+        self.listener.close()
+
     def _ready(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
             raise RuntimeError(
                 f"the server exited with {self.process.returncode}:\n{self.log_tail()}"
             )
-        return requests.get(self.url + "/admin/login/", timeout=5).status_code == 200
+        # The connection is accepted at once (the socket listens before gunicorn runs); the
+        # answer comes once a worker has booted.
+        probe = requests.get(self.url + "/admin/login/", timeout=scaled(15))
+        return probe.status_code == 200
 
     def log_tail(self, lines: int = 60) -> str:
         """The end of the server's log, without the access lines of status polls."""

@@ -1,11 +1,11 @@
 """One racer of the race test: an OS process that POSTs the sync trigger when released.
 
     python -S tests/support/e2e/trigger_client.py --url URL --session ID --csrf TOKEN \
-        --ready FILE --go FILE
+        --ready FILE --go FILE [--timeout SECONDS]
 
-Touches `--ready` once it is set up, waits (bounded) for `--go` to exist, sends one staff trigger
-POST (session cookie + CSRF cookie and header, as htmx sends it) and prints the status code and
-the start of the body as JSON.
+Touches `--ready` once it is set up, waits (up to `--timeout` s) for `--go` to exist, sends one
+staff trigger POST (session cookie + CSRF cookie and header, as htmx sends it) and prints the
+status code and the start of the body as JSON; the answer too may take up to `--timeout` s.
 Only the standard library, so that twenty of these start quickly.
 """
 
@@ -20,7 +20,6 @@ import time
 from urllib.parse import urlsplit
 
 TRIGGER_PATH = "/catalog/sync/trigger/"
-GO_TIMEOUT = 60.0
 
 
 def main() -> None:
@@ -30,6 +29,7 @@ def main() -> None:
     parser.add_argument("--csrf", required=True)
     parser.add_argument("--ready", required=True)
     parser.add_argument("--go", required=True)
+    parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args()
 
     target = urlsplit(args.url)
@@ -39,10 +39,10 @@ def main() -> None:
         "HX-Request": "true",
         "Content-Length": "0",
     }
-    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=args.timeout)
     with open(args.ready, "w"):
         pass
-    deadline = time.monotonic() + GO_TIMEOUT
+    deadline = time.monotonic() + args.timeout
     while not os.path.exists(args.go):
         if time.monotonic() > deadline:
             sys.exit("never released")
