@@ -15,6 +15,7 @@ import pytest
 from catalog.services.importer import ImportResult
 from catalog.services.sync import database_unavailable_message
 from tests.support.e2e.client import AppClient
+from tests.support.e2e.deadlines import scaled
 from tests.support.e2e.servers import AppServer, app_environment, wait_for
 from tests.support.postgres_cluster import ScratchCluster
 from tests.support.processes import (
@@ -33,7 +34,7 @@ ALBUMS = 8000  # a few seconds of import: the outage falls mid-import
 STOP_AFTER = 1000  # albums committed before PostgreSQL is stopped
 OUTAGE_SECONDS = 5  # how long PostgreSQL stays down (the scenario, not a wait)
 RELEASED_WITHIN = 10  # seconds after the restart by which the lock must be free
-RUN_TIMEOUT = 120
+RUN_TIMEOUT = scaled(120)
 
 
 def releases() -> list[ReleaseSpec]:

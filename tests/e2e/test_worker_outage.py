@@ -18,6 +18,7 @@ import requests
 from catalog.management.commands.db_worker import DATABASE_BACK, DATABASE_UNAVAILABLE
 from tests.support.e2e.catalog_data import releases, stored_albums, workbook
 from tests.support.e2e.client import AppClient
+from tests.support.e2e.deadlines import scaled
 from tests.support.e2e.servers import AppServer, WorkerProcess, app_environment, wait_for
 from tests.support.e2e.waits import wait_enriching, wait_finished
 from tests.support.postgres_cluster import ScratchCluster
@@ -32,7 +33,7 @@ ALBUMS = 12
 SLOW_LOOKUP = 0.5  # seconds per Spotify lookup: enrichment takes ~6 s, time to stop the server
 STALE_AFTER = 6
 # Bounds, not sleeps: the worker's backoff tops out at 10 s, so it is back well within this.
-RECOVERY_TIMEOUT = 45
+RECOVERY_TIMEOUT = scaled(45)
 
 
 @dataclass
@@ -154,7 +155,7 @@ def test_worker_survives_a_database_outage_and_runs_the_next_sync(
     assert app.answers_while_down == [503, 503]
 
     assert app.staff.trigger().status_code == 202
-    final = wait_finished(app.staff, timeout=60)
+    final = wait_finished(app.staff, timeout=scaled(60))
     assert final["status"] == "completed", final
     assert app.worker_alive()
     assert app.tasks() == [("SUCCESSFUL", "['outage']")]
@@ -187,7 +188,7 @@ def test_worker_survives_an_outage_mid_sync_and_runs_the_next_sync(
 
     standin.set_latency(0)
     assert app.staff.trigger().status_code == 202
-    final = wait_finished(app.staff, timeout=60)
+    final = wait_finished(app.staff, timeout=scaled(60))
     assert final["status"] == "completed", final
     assert final["id"] != first["id"]
     assert app.worker_alive()
