@@ -17,6 +17,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The suite logs in from 127.0.0.1 hundreds of times (the browser tests' live server shares the
+# throttle's per-process counters across tests): the admin login's throttle would refuse it. Its
+# own tests set the rates they check (tests/test_hostile_requests.py).
+ADMIN_LOGIN_RATE_PER_ADDRESS = "100000/m"
+ADMIN_LOGIN_RATE_PER_USERNAME = "100000/m"
 # Static files are served from the app folders in tests; there is no collectstatic output.
 WHITENOISE_AUTOREFRESH = True
 # Visitors' page cache off unless asked for (the cache tests turn it on; an app server started by
