@@ -3,16 +3,15 @@ reason, the run completes "with warnings", and the next sync is not blocked by i
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from catalog.models import Album, SyncFailure, SyncOperation
 from catalog.services.importer import ALBUM_DELETED, STAGE_IMPORTING, Progress
 from catalog.services.sync import SyncManager, SyncOptions
+from tests.support.factories import delete_from_another_connection
 from tests.support.workbooks import ReleaseSpec, save_workbook
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,16 +42,7 @@ def delete_in_the_admin(title: str):
         if progress.stage != STAGE_IMPORTING or done:
             return
         done.append(True)
-
-        def delete() -> None:
-            try:
-                Album.objects.filter(title=title).delete()
-            finally:
-                connections.close_all()
-
-        thread = threading.Thread(target=delete)
-        thread.start()
-        thread.join(timeout=30)
+        delete_from_another_connection(title)
 
     return on_progress
 

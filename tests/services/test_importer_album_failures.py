@@ -4,11 +4,10 @@ meanwhile, a value it cannot store) fails that album alone, and the counts stay 
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from catalog.models import Album
 from catalog.services import importer
@@ -23,6 +22,7 @@ from catalog.services.importer import (
 )
 from catalog.services.spotify import SpotifyClient
 from catalog.services.workbook import load_workbook
+from tests.support.factories import delete_from_another_connection
 from tests.support.factories import sheet_row as row
 from tests.support.workbooks import ReleaseSpec, edit_part, make_workbook
 
@@ -40,21 +40,6 @@ def three_rows(*, genre: str) -> list:
         row(f"Artist {n}", f"Album {n}", genres=(genre,), spotify_album_id=sid(n))
         for n in range(1, 4)
     ]
-
-
-def delete_from_another_connection(title: str) -> None:
-    """Delete the album as the admin would: in another thread, on its own connection."""
-
-    def delete() -> None:
-        try:
-            Album.objects.filter(title=title).delete()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=delete)
-    thread.start()
-    thread.join(timeout=30)
-    assert not thread.is_alive()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import itertools
+import threading
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import connections
 from django.utils.text import slugify
 
 from catalog.models import Album, Artist, Genre, VocalStyle
@@ -106,3 +108,19 @@ def sheet_row(artist: str = "Mirar", title: str = "Ascension", **changes) -> She
     if spotify_id and "spotify_url" not in changes:
         changes["spotify_url"] = f"https://open.spotify.com/album/{spotify_id}"
     return dataclasses.replace(_BASE_ROW, artist=artist, title=title, **changes)
+
+
+def delete_from_another_connection(title: str) -> None:
+    """Delete the album titled `title` as a staff member in the admin would meanwhile: in
+    another thread, on its own database connection."""
+
+    def delete() -> None:
+        try:
+            Album.objects.filter(title=title).delete()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=delete)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
