@@ -49,6 +49,7 @@ from catalog.services.importer import (
     ImportResult,
     Progress,
     ProgressFn,
+    Written,
 )
 from catalog.services.spotify import SpotifyError
 from catalog.sources import display_url, source_label
@@ -320,6 +321,17 @@ def _fit(value: str, limit: int = 500) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+def count_fields(written: Written) -> dict[str, int]:
+    """The row's count columns for what a run has committed."""
+    return {
+        "created_count": written.created,
+        "updated_count": written.updated,
+        "unchanged_count": written.unchanged,
+        "removed_count": written.removed,
+        "failed_count": written.failed,
+    }
+
+
 class ProgressWriter:
     """Carries one run's progress to its row: throttled, heartbeat, cancel flag, lost lock.
 
@@ -394,13 +406,7 @@ class ProgressWriter:
                 fields["stage_started_at"] = stage_started
             if (written := pending.written) is not None:
                 # Only what is committed: a run that dies keeps true counts on its row.
-                fields.update(
-                    created_count=written.created,
-                    updated_count=written.updated,
-                    unchanged_count=written.unchanged,
-                    removed_count=written.removed,
-                    failed_count=written.failed,
-                )
+                fields.update(count_fields(written))
             self._update(**fields)
             self._last_write = now
         elif now - self._last_write >= settings.SYNC_HEARTBEAT_SECONDS:
@@ -767,12 +773,8 @@ class SyncManager:
         result = outcome.result
         if result is not None:
             fields.update(
-                created_count=result.created,
-                updated_count=result.updated,
-                unchanged_count=result.unchanged,
-                removed_count=result.removed,
+                **count_fields(result.written()),
                 kept_count=result.removals_kept,
-                failed_count=result.failed,
                 warnings_count=len(result.warnings),
                 warnings=[_fit(warning) for warning in result.warnings[:WARNINGS_KEPT]],
                 spotify_stopped=_fit(result.spotify_stopped),
